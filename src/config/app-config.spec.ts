@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { ConfigError, parseConfig } from './app-config';
+
+const key = randomBytes(32).toString('base64');
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    parseConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('parseConfig', () => {
+  it('runs in sandbox mode without Pipedrive credentials outside production', () => {
+    const config = parseConfig({}, () => key);
+    expect(config.sandbox).toBe(true);
+    expect(config.port).toBe(3000);
+    expect(config.appUrl).toBe('http://localhost:3000');
+    expect(config.pipedrive.oauthUrl).toBe('https://oauth.pipedrive.com');
+    expect(config.panelFrameAncestors).toEqual(['https://*.pipedrive.com']);
+    expect(config.encryption.currentKey).toHaveLength(32);
+  });
+
+  it('lists every missing variable at once in production', () => {
+    const problems = problemsOf({ NODE_ENV: 'production' });
+    for (const name of [
+      'ENCRYPTION_KEY',
+      'APP_URL',
+      'DATABASE_URL',
+      'PIPEDRIVE_CLIENT_ID',
+      'PIPEDRIVE_CLIENT_SECRET',
+      'DOTTEDSIGN_CLIENT_ID',
+      'DOTTEDSIGN_CLIENT_SECRET',
+    ]) {
+      expect(problems.join('\n')).toContain(name);
+    }
+  });
+
+  it('reports malformed values by name', () => {
+    const problems = problemsOf({ PORT: 'eighty', ENCRYPTION_KEY: 'short', DATABASE_URL: 'mysql://x', LOG_LEVEL: 'loud' });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['DATABASE_URL', 'ENCRYPTION_KEY', 'LOG_LEVEL', 'PORT']);
+  });
+
+  it('requires DottedSign credentials once Pipedrive credentials are set', () => {
+    const problems = problemsOf({ PIPEDRIVE_CLIENT_ID: 'id', PIPEDRIVE_CLIENT_SECRET: 'secret', ENCRYPTION_KEY: key });
+    expect(problems).toEqual([
+      'DOTTEDSIGN_CLIENT_ID: required when Pipedrive credentials are set',
+      'DOTTEDSIGN_CLIENT_SECRET: required when Pipedrive credentials are set',
+    ]);
+  });
+
+  it('accepts a complete production configuration and defaults the JWT secret to the client secret', () => {
+    const config = parseConfig({
+      NODE_ENV: 'production',
+      APP_URL: 'https://app.example.com/',
+      DATABASE_URL: 'postgres://u@db/app',
+      ENCRYPTION_KEY: key,
+      PIPEDRIVE_CLIENT_ID: 'pd-id',
+      PIPEDRIVE_CLIENT_SECRET: 'pd-secret',
+      DOTTEDSIGN_CLIENT_ID: 'ds-id',
+      DOTTEDSIGN_CLIENT_SECRET: 'ds-secret',
+      PANEL_FRAME_ANCESTORS: 'https://*.pipedrive.com https://extra.example.com',
+    });
+    expect(config.sandbox).toBe(false);
+    expect(config.appUrl).toBe('https://app.example.com');
+    expect(config.pipedrive.jwtSecret).toBe('pd-secret');
+    expect(config.panelFrameAncestors).toHaveLength(2);
+  });
+});

@@ -1,0 +1,148 @@
+import { z } from 'zod';
+
+/** The validated configuration of one app process; built once at boot by loadConfig(). */
+export interface AppConfig {
+  env: 'production' | 'development' | 'test';
+  port: number;
+  appUrl: string;
+  /** Unset: the embedded PostgreSQL under dataDir is started and its URL filled in before Nest boots. */
+  databaseUrl: string | undefined;
+  dataDir: string;
+  encryption: { currentKey: Buffer; previousKeys: Buffer[] };
+  /** True when no Pipedrive credentials are set outside production: the app wires itself to the simulators. */
+  sandbox: boolean;
+  pipedrive: { clientId: string; clientSecret: string; jwtSecret: string; oauthUrl: string };
+  dottedsign: { clientId: string; clientSecret: string; apiUrl: string };
+  panelFrameAncestors: string[];
+  reconcileIntervalSeconds: number;
+  logLevel: string;
+  bodyLimitBytes: number;
+}
+
+export const CONFIG = Symbol('AppConfig');
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((value) => (value === '' ? undefined : value))
+  .optional();
+
+const url = (name: string) =>
+  z
+    .string()
+    .trim()
+    .refine((value) => /^https?:\/\//.test(value) && URL.canParse(value), `${name} must be an http(s) URL`);
+
+const base64Key = z
+  .string()
+  .trim()
+  .refine((value) => Buffer.from(value, 'base64').length === 32, 'must be 32 bytes, base64-encoded');
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  APP_URL: optionalString.pipe(url('APP_URL').optional()),
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .refine((value) => /^postgres(ql)?:\/\//.test(value), 'DATABASE_URL must be a postgres:// URL')
+      .optional(),
+  ),
+  DATA_DIR: z.string().trim().min(1).default('./.data'),
+  ENCRYPTION_KEY: optionalString.pipe(base64Key.optional()),
+  ENCRYPTION_PREVIOUS_KEYS: optionalString,
+  PIPEDRIVE_CLIENT_ID: optionalString,
+  PIPEDRIVE_CLIENT_SECRET: optionalString,
+  PIPEDRIVE_JWT_SECRET: optionalString,
+  PIPEDRIVE_OAUTH_URL: url('PIPEDRIVE_OAUTH_URL').default('https://oauth.pipedrive.com'),
+  DOTTEDSIGN_CLIENT_ID: optionalString,
+  DOTTEDSIGN_CLIENT_SECRET: optionalString,
+  DOTTEDSIGN_API_URL: url('DOTTEDSIGN_API_URL').default('https://api.dottedsign.com'),
+  PANEL_FRAME_ANCESTORS: z.string().trim().min(1).default('https://*.pipedrive.com'),
+  RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(10).max(86400).default(300),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type RawEnv = Record<string, string | undefined>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+  }
+}
+
+/**
+ * Validates the environment. Every problem is collected so a broken deployment is fixed in one go.
+ * `generatedKey` supplies ENCRYPTION_KEY outside production (kept in DATA_DIR by the caller).
+ */
+export function parseConfig(env: RawEnv, generatedKey?: () => string): AppConfig {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  }
+  const e = parsed.data;
+  const problems: string[] = [];
+  const production = e.NODE_ENV === 'production';
+  const hasPipedrive = Boolean(e.PIPEDRIVE_CLIENT_ID || e.PIPEDRIVE_CLIENT_SECRET);
+  const sandbox = !production && !hasPipedrive;
+
+  const require = (name: keyof typeof e, why: string) => {
+    if (!e[name]) problems.push(`${name}: required ${why}`);
+  };
+  if (production) {
+    require('ENCRYPTION_KEY', 'in production');
+    require('APP_URL', 'in production');
+    require('DATABASE_URL', 'in production');
+  }
+  if (production || hasPipedrive) {
+    const why = production ? 'in production' : 'when Pipedrive credentials are set';
+    require('PIPEDRIVE_CLIENT_ID', why);
+    require('PIPEDRIVE_CLIENT_SECRET', why);
+    require('DOTTEDSIGN_CLIENT_ID', why);
+    require('DOTTEDSIGN_CLIENT_SECRET', why);
+  }
+  if (production && e.APP_URL && !e.APP_URL.startsWith('https://')) {
+    problems.push('APP_URL: must be https in production (Pipedrive only frames and calls HTTPS URLs)');
+  }
+  const previousKeys = (e.ENCRYPTION_PREVIOUS_KEYS ?? '')
+    .split(',')
+    .map((key) => key.trim())
+    .filter(Boolean);
+  previousKeys.forEach((key, index) => {
+    if (!base64Key.safeParse(key).success) problems.push(`ENCRYPTION_PREVIOUS_KEYS[${index}]: must be 32 bytes, base64-encoded`);
+  });
+  if (problems.length) throw new ConfigError(problems);
+
+  const encryptionKey = e.ENCRYPTION_KEY ?? generatedKey?.();
+  if (!encryptionKey) throw new ConfigError(['ENCRYPTION_KEY: required']);
+  const appUrl = (e.APP_URL ?? `http://localhost:${e.PORT}`).replace(/\/+$/, '');
+  const pipedriveSecret = e.PIPEDRIVE_CLIENT_SECRET ?? '';
+
+  return {
+    env: e.NODE_ENV,
+    port: e.PORT,
+    appUrl,
+    databaseUrl: e.DATABASE_URL,
+    dataDir: e.DATA_DIR,
+    encryption: {
+      currentKey: Buffer.from(encryptionKey, 'base64'),
+      previousKeys: previousKeys.map((key) => Buffer.from(key, 'base64')),
+    },
+    sandbox,
+    pipedrive: {
+      clientId: e.PIPEDRIVE_CLIENT_ID ?? '',
+      clientSecret: pipedriveSecret,
+      jwtSecret: e.PIPEDRIVE_JWT_SECRET ?? pipedriveSecret,
+      oauthUrl: e.PIPEDRIVE_OAUTH_URL.replace(/\/+$/, ''),
+    },
+    dottedsign: {
+      clientId: e.DOTTEDSIGN_CLIENT_ID ?? '',
+      clientSecret: e.DOTTEDSIGN_CLIENT_SECRET ?? '',
+      apiUrl: e.DOTTEDSIGN_API_URL.replace(/\/+$/, ''),
+    },
+    panelFrameAncestors: e.PANEL_FRAME_ANCESTORS.split(/[\s,]+/).filter(Boolean),
+    reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
+    logLevel: e.LOG_LEVEL,
+    bodyLimitBytes: 1024 * 1024,
+  };
+}

@@ -1,0 +1,156 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import PgBoss from 'pg-boss';
+import { type AppConfig, CONFIG } from '../config/app-config';
+import type { Tx } from '../database/transaction-runner';
+
+export interface QueuePolicy {
+  /** Retries after the first attempt. */
+  retryLimit: number;
+  /** Base delay in seconds; doubled per retry with jitter (pg-boss's retryBackoff). */
+  retryDelaySeconds: number;
+  /** An active job older than this is failed and retried (a crashed worker's job comes back). */
+  expireInSeconds: number;
+}
+
+/** The one retry policy: about 2, 4, 8 … seconds apart, jittered, eight tries over roughly eight minutes. */
+export const DEFAULT_POLICY: QueuePolicy = { retryLimit: 8, retryDelaySeconds: 2, expireInSeconds: 300 };
+
+export interface SendOptions {
+  /** Enqueue inside the caller's transaction: the job exists only if that transaction commits. */
+  tx?: Tx;
+  startAfter?: Date | number;
+  /** A second send with the same key while the first is queued or active is dropped. */
+  singletonKey?: string;
+}
+
+export interface Job<T> {
+  id: string;
+  name: string;
+  data: T;
+  retryCount: number;
+  retryLimit: number;
+}
+
+/** Thrown by a handler to retry later at a time it knows (e.g. a rate limit's reset), not on the backoff. */
+export class RetryLater extends Error {
+  constructor(
+    readonly at: Date,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+const STOP_TIMEOUT_MS = 10_000;
+
+@Injectable()
+export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
+  private readonly logger = new Logger(JobQueue.name);
+  private readonly boss: PgBoss;
+  private readonly workerIds = new Map<string, string[]>();
+  private readonly policies = new Map<string, QueuePolicy>();
+  private started = false;
+
+  constructor(@Inject(CONFIG) config: AppConfig) {
+    this.boss = new PgBoss({
+      connectionString: config.databaseUrl,
+      schema: 'pgboss',
+      max: 10,
+      application_name: 'pipedrive-dottedsign-jobs',
+      archiveCompletedAfterSeconds: 3600,
+      archiveFailedAfterSeconds: 7 * 24 * 3600,
+      deleteAfterDays: 14,
+    });
+    this.boss.on('error', (error) => this.logger.error(`job queue: ${error.message}`));
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.boss.start();
+    this.started = true;
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    await this.boss.stop({ graceful: true, wait: true, timeout: STOP_TIMEOUT_MS });
+  }
+
+  isStarted(): boolean {
+    return this.started;
+  }
+
+  /** Creates the queue (idempotent, safe from several processes) and records its retry policy. */
+  async define(name: string, policy: Partial<QueuePolicy> = {}): Promise<void> {
+    const full = { ...DEFAULT_POLICY, ...policy };
+    const options = {
+      name,
+      retryLimit: full.retryLimit,
+      retryDelay: full.retryDelaySeconds,
+      retryBackoff: full.retryDelaySeconds > 0,
+      expireInSeconds: full.expireInSeconds,
+    };
+    await this.boss.createQueue(name, options);
+    await this.boss.updateQueue(name, options);
+    this.policies.set(name, full);
+  }
+
+  async send<T extends object>(name: string, data: T, options: SendOptions = {}): Promise<string | null> {
+    const { tx, ...jobOptions } = options;
+    const db = tx ? { executeSql: (text: string, values: unknown[]) => tx.manager.query(text, values).then((rows) => ({ rows })) } : undefined;
+    const id = await this.boss.send(name, data, { ...jobOptions, ...(db ? { db } : {}) });
+    if (tx) tx.afterCommit(() => this.wake(name));
+    else this.wake(name);
+    return id;
+  }
+
+  /**
+   * Registers a worker. Jobs are fetched in batches of `concurrency` and handled in parallel, each
+   * with its own outcome: one job's failure retries that job only.
+   */
+  async work<T>(name: string, handler: (job: Job<T>) => Promise<void>, options: { concurrency?: number } = {}): Promise<void> {
+    if (!this.policies.has(name)) await this.define(name);
+    const batchSize = options.concurrency ?? 4;
+    let workerId = '';
+    workerId = await this.boss.work<T>(name, { batchSize, includeMetadata: true }, async (jobs) => {
+      await Promise.all(jobs.map((job) => this.handle(name, job, handler)));
+      // A full batch means more may be waiting: fetch again now instead of after the polling interval.
+      if (jobs.length === batchSize) this.boss.notifyWorker(workerId);
+    });
+    this.workerIds.set(name, [...(this.workerIds.get(name) ?? []), workerId]);
+  }
+
+  /** A cron schedule, run once per cluster whatever the number of processes. */
+  async schedule(name: string, cron: string, data: object = {}): Promise<void> {
+    if (!this.policies.has(name)) await this.define(name);
+    await this.boss.schedule(name, cron, data);
+  }
+
+  async get(name: string, id: string): Promise<PgBoss.JobWithMetadata | null> {
+    return this.boss.getJobById(name, id, { includeArchive: true });
+  }
+
+  private wake(name: string): void {
+    for (const id of this.workerIds.get(name) ?? []) this.boss.notifyWorker(id);
+  }
+
+  private async handle<T>(name: string, job: PgBoss.JobWithMetadata<T>, handler: (job: Job<T>) => Promise<void>) {
+    try {
+      await handler({ id: job.id, name, data: job.data, retryCount: job.retryCount, retryLimit: job.retryLimit });
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      const final = job.retryCount >= job.retryLimit;
+      this.logger.warn(`job ${name} ${job.id} failed (try ${job.retryCount + 1}/${job.retryLimit + 1}): ${message}`);
+      if (error instanceof RetryLater && !final) {
+        // Complete this attempt and schedule a fresh one at the known time, keeping the retry count.
+        await this.boss.send(name, job.data as object, {
+          startAfter: error.at,
+          retryLimit: job.retryLimit - job.retryCount - 1,
+          retryDelay: job.retryDelay,
+          retryBackoff: job.retryBackoff,
+        });
+        return;
+      }
+      await this.boss.fail(name, job.id, { message, final });
+    }
+  }
+}

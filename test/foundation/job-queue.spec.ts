@@ -1,0 +1,94 @@
+import { DataSource } from 'typeorm';
+import { TransactionRunner } from '../../src/database/transaction-runner';
+import { JobQueue } from '../../src/jobs/job-queue.service';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+import { eventually, type TestApp, startTestApp } from '../support/test-app';
+
+describe('job queue (pg-boss on the app database)', () => {
+  let database: TestDatabase;
+  let first: TestApp;
+  let second: TestApp;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    [first, second] = await Promise.all([startTestApp({ database }), startTestApp({ database })]);
+    await first.app.get(DataSource).query('CREATE TABLE job_runs (queue text, job_key text, process text)');
+  });
+  afterAll(async () => {
+    await Promise.all([first?.close(), second?.close()]);
+    await database.drop();
+  });
+
+  const runsOf = async (queue: string) =>
+    (await first.app.get(DataSource).query('SELECT job_key, process FROM job_runs WHERE queue = $1', [queue])) as Array<{
+      job_key: string;
+      process: string;
+    }>;
+
+  async function recordRuns(app: TestApp, name: string, queue: string) {
+    const dataSource = app.app.get(DataSource);
+    await app.app.get(JobQueue).work<{ key: string }>(queue, async (job) => {
+      await dataSource.query('INSERT INTO job_runs VALUES ($1, $2, $3)', [queue, job.data.key, name]);
+    });
+  }
+
+  it('never runs a job enqueued in a transaction that rolled back, and runs a committed one once', async () => {
+    const jobs = first.app.get(JobQueue);
+    await recordRuns(first, 'first', 'tx-test');
+    const runner = first.app.get(TransactionRunner);
+
+    await expect(
+      runner.run(async (tx) => {
+        await jobs.send('tx-test', { key: 'rolled-back' }, { tx });
+        throw new Error('abort the unit of work');
+      }),
+    ).rejects.toThrow('abort the unit of work');
+    await runner.run(async (tx) => {
+      await jobs.send('tx-test', { key: 'committed' }, { tx });
+    });
+
+    await eventually(async () => (await runsOf('tx-test')).length === 1, 'committed job to run');
+    await new Promise((resolve) => setTimeout(resolve, 1200)); // longer than a polling interval
+    expect((await runsOf('tx-test')).map((run) => run.job_key)).toEqual(['committed']);
+    const [{ count }] = await first.app
+      .get(DataSource)
+      .query(`SELECT count(*)::int AS count FROM pgboss.job WHERE name = 'tx-test' AND data->>'key' = 'rolled-back'`);
+    expect(count).toBe(0);
+  });
+
+  it('retries a failing job with backoff, then leaves it failed with its last error', async () => {
+    const jobs = first.app.get(JobQueue);
+    await jobs.define('always-fails', { retryLimit: 2, retryDelaySeconds: 0 });
+    let attempts = 0;
+    await jobs.work('always-fails', async () => {
+      attempts += 1;
+      throw new Error(`remote answered 503 (attempt ${attempts})`);
+    });
+    const id = (await jobs.send('always-fails', { key: 'x' }))!;
+
+    const failed = await eventually(async () => {
+      const job = await jobs.get('always-fails', id);
+      return job?.state === 'failed' ? job : undefined;
+    }, 'job to end failed');
+    expect(attempts).toBe(3);
+    expect(failed.retryCount).toBe(2);
+    expect(failed.output).toMatchObject({ message: 'remote answered 503 (attempt 3)', final: true });
+  });
+
+  it('processes each job exactly once with two app instances working one database', async () => {
+    await recordRuns(first, 'first', 'shared');
+    await recordRuns(second, 'second', 'shared');
+    const keys = Array.from({ length: 200 }, (_, i) => `job-${i}`);
+    await Promise.all(keys.map((key, i) => (i % 2 ? first : second).app.get(JobQueue).send('shared', { key })));
+
+    const runs = await eventually(async () => {
+      const all = await runsOf('shared');
+      return all.length >= keys.length ? all : undefined;
+    }, 'all 200 jobs to run', 30000);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const final = await runsOf('shared');
+    expect(final).toHaveLength(keys.length);
+    expect(new Set(final.map((run) => run.job_key)).size).toBe(keys.length);
+    expect(new Set(runs.map((run) => run.process))).toEqual(new Set(['first', 'second']));
+  });
+});
