@@ -1,0 +1,78 @@
+import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import type { FaultInjector, FaultRule } from './faults';
+import type { RequestLog } from './request-log';
+import type { WebhookDispatcher } from './webhook-dispatcher';
+
+/**
+ * The `/_sim` routes both simulators share: request log, faults, webhook misbehaviour, reset. Each simulator
+ * adds its own domain routes to the returned router.
+ */
+export function controlRouter(parts: { log: RequestLog; faults: FaultInjector; webhooks?: WebhookDispatcher; reset: () => void }): Router {
+  const router = Router();
+  router.use(express.json({ limit: '5mb' }));
+
+  router.get('/requests', (req, res) => {
+    const path = typeof req.query.path === 'string' ? req.query.path : undefined;
+    const method = typeof req.query.method === 'string' ? req.query.method : undefined;
+    res.json(parts.log.entries({ method, path: path?.endsWith('*') ? new RegExp(`^${escapeRegExp(path.slice(0, -1))}`) : path }));
+  });
+  router.delete('/requests', (_req, res) => {
+    parts.log.clear();
+    res.status(204).end();
+  });
+
+  router.post('/faults', (req, res) => {
+    const body = (req.body ?? {}) as { rules?: FaultRule[] } & Partial<FaultRule>;
+    const rules = Array.isArray(body.rules) ? body.rules : [body as FaultRule];
+    for (const rule of rules) {
+      if (typeof rule.path !== 'string') return res.status(400).json({ error: 'each fault rule needs a path' });
+    }
+    rules.forEach((rule) => parts.faults.add(rule));
+    res.status(201).json({ added: rules.length });
+  });
+  router.delete('/faults', (_req, res) => {
+    parts.faults.clear();
+    res.status(204).end();
+  });
+
+  const webhooks = (res: Response): WebhookDispatcher | null => {
+    if (!parts.webhooks) res.status(404).json({ error: 'this simulator sends no webhooks' });
+    return parts.webhooks ?? null;
+  };
+  const count = (req: Request) => Math.max(1, Number((req.body as { count?: unknown })?.count ?? 1));
+  router.post('/webhooks/drop', (req, res) => {
+    webhooks(res)?.dropNext(count(req));
+    if (!res.headersSent) res.json({ ok: true });
+  });
+  router.post('/webhooks/duplicate', (req, res) => {
+    webhooks(res)?.duplicateNext(count(req));
+    if (!res.headersSent) res.json({ ok: true });
+  });
+  router.post('/webhooks/hold', (_req, res) => {
+    webhooks(res)?.hold();
+    if (!res.headersSent) res.json({ ok: true });
+  });
+  router.post('/webhooks/release', (req, res) => {
+    const order = (req.body as { order?: string })?.order === 'reverse' ? 'reverse' : 'fifo';
+    const dispatcher = webhooks(res);
+    if (dispatcher) res.json({ released: dispatcher.release(order) });
+  });
+  router.get('/webhooks/deliveries', (_req, res) => {
+    const dispatcher = webhooks(res);
+    if (dispatcher) res.json(dispatcher.attempts());
+  });
+
+  router.post('/reset', (_req, res) => {
+    parts.reset();
+    res.json({ ok: true });
+  });
+
+  router.use((error: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
+    res.status(error.status ?? 400).json({ error: error.message });
+  });
+  return router;
+}
+
+function escapeRegExp(value: string): string {
+  return value.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

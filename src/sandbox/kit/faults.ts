@@ -1,0 +1,54 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+
+export interface FaultRule {
+  method?: string;
+  /** An exact path, or a prefix ending with `*`. */
+  path: string;
+  /** Answer this status instead of the real handler. Without it, only `latencyMs` applies. */
+  status?: number;
+  body?: unknown;
+  headers?: Record<string, string>;
+  /** How many matching requests the rule applies to (default 1). */
+  count?: number;
+  latencyMs?: number;
+}
+
+interface ActiveRule extends FaultRule {
+  remaining: number;
+}
+
+/** Injected failures and slowness on any route, so tests can show what the app does when a vendor misbehaves. */
+export class FaultInjector {
+  private rules: ActiveRule[] = [];
+
+  add(rule: FaultRule): void {
+    this.rules.push({ ...rule, remaining: rule.count ?? 1 });
+  }
+
+  clear(): void {
+    this.rules = [];
+  }
+
+  middleware(): RequestHandler {
+    return (req: Request, res: Response, next: NextFunction) => {
+      if (req.path.startsWith('/_sim')) return next();
+      const rule = this.rules.find((candidate) => candidate.remaining > 0 && matches(candidate, req));
+      if (!rule) return next();
+      rule.remaining -= 1;
+      this.rules = this.rules.filter((candidate) => candidate.remaining > 0);
+      const act = () => {
+        if (rule.status === undefined) return next();
+        for (const [name, value] of Object.entries(rule.headers ?? {})) res.setHeader(name, value);
+        if (rule.body === undefined) res.status(rule.status).end();
+        else res.status(rule.status).json(rule.body);
+      };
+      if (rule.latencyMs) setTimeout(act, rule.latencyMs);
+      else act();
+    };
+  }
+}
+
+function matches(rule: FaultRule, req: Request): boolean {
+  if (rule.method && rule.method.toUpperCase() !== req.method) return false;
+  return rule.path.endsWith('*') ? req.path.startsWith(rule.path.slice(0, -1)) : req.path === rule.path;
+}

@@ -1,0 +1,193 @@
+import { randomUUID } from 'node:crypto';
+
+export interface WebhookDelivery {
+  url: string;
+  body: string;
+  headers: Record<string, string>;
+  meta?: Record<string, unknown>;
+}
+
+export interface WebhookAttempt {
+  id: string;
+  url: string;
+  /** 1 for the first try, then 2, 3 … for retries. */
+  attempt: number;
+  status: number | null;
+  error?: string;
+  at: string;
+  body: string;
+  meta?: Record<string, unknown>;
+  outcome: 'delivered' | 'failed' | 'dropped';
+}
+
+export interface WebhookDispatcherOptions {
+  /** Delay before each retry after a failed attempt; its length is the number of retries. */
+  retryDelaysMs: number[];
+  timeoutMs: number;
+  /** Multiplies every delay and the timeout (0.001 turns seconds into milliseconds for tests). */
+  timeScale?: number;
+  /** Called after every attempt; a simulator layers its own rules (bans, deletion) on it. */
+  onAttempt?: (attempt: WebhookAttempt) => void;
+  /** Asked before every attempt; false skips the delivery (e.g. a banned or deleted webhook). */
+  shouldAttempt?: (delivery: WebhookDelivery, attempt: number) => boolean;
+  /** Lets a simulator adjust each attempt's delivery (e.g. Pipedrive's `meta.attempt`). */
+  prepare?: (delivery: WebhookDelivery, attempt: number) => WebhookDelivery;
+}
+
+interface Pending {
+  id: string;
+  delivery: WebhookDelivery;
+}
+
+/**
+ * Outbound webhooks with retries, and the misbehaviours of real senders on demand: dropped deliveries,
+ * duplicates, and held deliveries released in reverse (out of order).
+ */
+export class WebhookDispatcher {
+  private readonly log: WebhookAttempt[] = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private held: Pending[] | null = null;
+  private toDrop = 0;
+  private toDuplicate = 0;
+  private inFlight = 0;
+  private idleWaiters: Array<() => void> = [];
+  private closed = false;
+
+  constructor(private readonly options: WebhookDispatcherOptions) {}
+
+  send(delivery: WebhookDelivery): void {
+    const pending = { id: randomUUID(), delivery };
+    if (this.held) {
+      this.held.push(pending);
+      return;
+    }
+    this.dispatch(pending);
+  }
+
+  dropNext(count: number): void {
+    this.toDrop += count;
+  }
+
+  duplicateNext(count: number): void {
+    this.toDuplicate += count;
+  }
+
+  hold(): void {
+    this.held ??= [];
+  }
+
+  release(order: 'fifo' | 'reverse' = 'fifo'): number {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const pending of order === 'reverse' ? [...held].reverse() : held) this.dispatch(pending);
+    return held.length;
+  }
+
+  attempts(): WebhookAttempt[] {
+    return [...this.log];
+  }
+
+  pending(): number {
+    return this.inFlight + (this.held?.length ?? 0);
+  }
+
+  idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  clear(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    this.log.length = 0;
+    this.held = null;
+    this.toDrop = 0;
+    this.toDuplicate = 0;
+    this.inFlight = 0;
+    this.settle();
+  }
+
+  close(): void {
+    this.closed = true;
+    this.clear();
+  }
+
+  private dispatch(pending: Pending): void {
+    if (this.toDrop > 0) {
+      this.toDrop -= 1;
+      this.record(pending, 1, null, 'dropped');
+      return;
+    }
+    const copies = this.toDuplicate > 0 ? 2 : 1;
+    if (copies === 2) this.toDuplicate -= 1;
+    for (let copy = 0; copy < copies; copy++) {
+      this.inFlight += 1;
+      void this.attempt({ id: copy ? randomUUID() : pending.id, delivery: pending.delivery }, 1);
+    }
+  }
+
+  private scale(ms: number): number {
+    return Math.max(0, Math.round(ms * (this.options.timeScale ?? 1)));
+  }
+
+  private async attempt(pending: Pending, attempt: number): Promise<void> {
+    if (this.closed) return;
+    if (this.options.shouldAttempt && !this.options.shouldAttempt(pending.delivery, attempt)) {
+      this.record(pending, attempt, null, 'dropped', 'skipped by the simulator');
+      return this.done();
+    }
+    const delivery = this.options.prepare ? this.options.prepare(pending.delivery, attempt) : pending.delivery;
+    let status: number | null = null;
+    let error: string | undefined;
+    try {
+      const response = await fetch(delivery.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...delivery.headers },
+        body: delivery.body,
+        signal: AbortSignal.timeout(Math.max(1, this.scale(this.options.timeoutMs))),
+      });
+      status = response.status;
+      await response.arrayBuffer().catch(() => undefined);
+    } catch (failure) {
+      error = (failure as Error).name === 'TimeoutError' ? 'timeout' : (failure as Error).message;
+    }
+    if (this.closed) return;
+    const ok = status !== null && status >= 200 && status < 300;
+    this.record({ ...pending, delivery }, attempt, status, ok ? 'delivered' : 'failed', error);
+    const delay = this.options.retryDelaysMs[attempt - 1];
+    if (ok || delay === undefined) return this.done();
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      void this.attempt(pending, attempt + 1);
+    }, this.scale(delay));
+    this.timers.add(timer);
+  }
+
+  private record(pending: Pending, attempt: number, status: number | null, outcome: WebhookAttempt['outcome'], error?: string): void {
+    const entry: WebhookAttempt = {
+      id: pending.id,
+      url: pending.delivery.url,
+      attempt,
+      status,
+      ...(error ? { error } : {}),
+      at: new Date().toISOString(),
+      body: pending.delivery.body,
+      meta: pending.delivery.meta,
+      outcome,
+    };
+    this.log.push(entry);
+    this.options.onAttempt?.(entry);
+  }
+
+  private done(): void {
+    this.inFlight = Math.max(0, this.inFlight - 1);
+    this.settle();
+  }
+
+  private settle(): void {
+    if (this.inFlight > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+}
