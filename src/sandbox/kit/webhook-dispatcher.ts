@@ -16,6 +16,8 @@ export interface WebhookAttempt {
   error?: string;
   at: string;
   body: string;
+  /** As sent, credentials included: this is a test tool. */
+  headers: Record<string, string>;
   meta?: Record<string, unknown>;
   outcome: 'delivered' | 'failed' | 'dropped';
 }
@@ -172,6 +174,7 @@ export class WebhookDispatcher {
       ...(error ? { error } : {}),
       at: new Date().toISOString(),
       body: pending.delivery.body,
+      headers: pending.delivery.headers,
       meta: pending.delivery.meta,
       outcome,
     };
