@@ -92,3 +92,11 @@ function recordsV1(event: EntityEvent): Records {
 function changedFields(previous: Record<string, unknown>, current: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(previous).filter(([key, value]) => key !== 'update_time' && JSON.stringify(value) !== JSON.stringify(current[key])));
 }
+
+/** Sets the attempt number (1–4) of an already rendered payload: `meta.attempt`, and `retry` in v1. */
+export function stampAttempt(body: string, attempt: number): string {
+  const payload = JSON.parse(body) as { v?: number; meta: Record<string, unknown>; retry?: number };
+  payload.meta.attempt = attempt;
+  if (payload.v === 1) payload.retry = attempt - 1;
+  return JSON.stringify(payload);
+}
