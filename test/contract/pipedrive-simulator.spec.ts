@@ -496,6 +496,22 @@ describe('Pipedrive simulator', () => {
       expect(new Set(receiver.received.map((request) => request.body.meta.id)).size).toBe(3);
     });
 
+    it('announces the app own API changes and person events only to matching webhooks', async () => {
+      await subscribe(tokens, { event_action: 'change', event_object: 'deal' });
+      await subscribe(tokens, { event_action: 'create', event_object: 'person' });
+      await client.api(tokens, 'PATCH', `/api/v2/deals/${sim.demo.dealId}`, { status: 'won' });
+      const person = (await client.control('POST', `/companies/${sim.demo.companyId}/persons`, { name: 'New signer', emails: ['new@customer.test'] })).body;
+      await client.control('POST', deals(), { title: 'Not subscribed: create.deal' });
+      await waitFor(() => receiver.received.length >= 2);
+      await sleep(30);
+      expect(receiver.received).toHaveLength(2);
+      const byEntity = Object.fromEntries(receiver.received.map((request) => [request.body.meta.entity, request.body]));
+      expect(byEntity.deal.meta).toMatchObject({ action: 'change', change_source: 'api', entity_id: String(sim.demo.dealId) });
+      expect(byEntity.deal.data.won_time).toMatch(RFC3339);
+      expect(byEntity.person.meta).toMatchObject({ action: 'create', entity_id: String(person.id) });
+      expect(byEntity.person.data.emails).toEqual([{ value: 'new@customer.test', primary: true, label: 'work' }]);
+    });
+
     it('sends the v1 payload to a webhook created with version 1.0', async () => {
       await subscribe(tokens, { version: '1.0', event_action: 'create' });
       const deal = (await client.control('POST', deals(), { title: 'Old style' })).body;

@@ -34,13 +34,13 @@ function authenticate(deps: ApiRouterDeps): RequestHandler {
   return (req, res, next) => {
     const unauthorized = (info: string) => sendApiError(res, new PipedriveApiError(401, API_ERRORS.unauthorized, info));
     const token = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    if (!token) return unauthorized(API_ERRORS.unauthorizedInfo);
+    if (!token) return unauthorized(API_ERRORS.info);
     const check = deps.tokens.checkAccess(token);
-    if ('failure' in check) return unauthorized(check.failure === 'expired' ? 'Access token expired' : API_ERRORS.unauthorizedInfo);
+    if ('failure' in check) return unauthorized(check.failure === 'expired' ? API_ERRORS.expiredTokenInfo : API_ERRORS.info);
     const companyId = Number(req.params.companyId);
     const company = deps.store.companies.get(companyId);
     const user = deps.store.users.get(check.token.userId);
-    if (!company || !user || check.token.companyId !== companyId) return unauthorized(API_ERRORS.unauthorizedInfo);
+    if (!company || !user || check.token.companyId !== companyId) return unauthorized(API_ERRORS.info);
     const caller: ApiCaller = { token, grant: check.token, company, user, apiDomain: deps.apiDomain(companyId) };
     res.locals.caller = caller;
     next();

@@ -1,9 +1,11 @@
+import { API_ERRORS } from './platform-facts';
+
 /** An error the simulated API answers in Pipedrive's envelope: `{success: false, error, error_info}`. */
 export class PipedriveApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly info = 'Please check developers.pipedrive.com for more information about Pipedrive API.',
+    readonly info: string = API_ERRORS.info,
   ) {
     super(message);
   }

@@ -47,7 +47,8 @@ export const OAUTH_ERRORS = {
 
 export const API_ERRORS = {
   unauthorized: 'unauthorized access',
-  unauthorizedInfo: 'Please check developers.pipedrive.com for more information about Pipedrive API.',
+  info: 'Please check developers.pipedrive.com for more information about Pipedrive API.',
+  expiredTokenInfo: 'Access token expired',
   scopeMismatch: 'Scope and URL mismatch',
   rateLimited: 'Request over limit',
   dailyBudgetSpent: 'Daily token budget exceeded',

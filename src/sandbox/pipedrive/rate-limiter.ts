@@ -82,10 +82,6 @@ export class RateLimiter {
     }
   }
 
-  resetBurstWindows(): void {
-    this.windows.clear();
-  }
-
   private recentCalls(token: string, now: number): number[] {
     const recent = (this.windows.get(token) ?? []).filter((at) => at > now - this.settings.burstWindowMs);
     this.windows.set(token, recent);

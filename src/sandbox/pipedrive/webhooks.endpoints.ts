@@ -73,7 +73,7 @@ type Subscription = Pick<Webhook, 'subscriptionUrl' | 'eventAction' | 'eventObje
 function subscription(body: Record<string, unknown>): Subscription {
   const url = typeof body.subscription_url === 'string' ? body.subscription_url : '';
   if (!URL.canParse(url) || !/^https?:$/.test(new URL(url).protocol)) throw PipedriveApiError.badRequest('subscription_url must be an http(s) URL');
-  const eventAction = ACTIONS[String(body.event_action)];
+  const eventAction = Object.hasOwn(ACTIONS, String(body.event_action)) ? ACTIONS[String(body.event_action)] : undefined;
   if (!eventAction) throw PipedriveApiError.badRequest('event_action must be one of create, change, delete, *');
   const eventObject = OBJECTS.find((object) => object === body.event_object);
   if (!eventObject) throw PipedriveApiError.badRequest(`event_object must be one of ${OBJECTS.join(', ')}`);
