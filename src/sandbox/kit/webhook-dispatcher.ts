@@ -26,7 +26,7 @@ export interface WebhookDispatcherOptions {
   /** Delay before each retry after a failed attempt; its length is the number of retries. */
   retryDelaysMs: number[];
   timeoutMs: number;
-  /** Multiplies every delay and the timeout (0.001 turns seconds into milliseconds for tests). */
+  /** Multiplies every retry delay and the timeout (0.001 turns seconds into milliseconds for tests). */
   timeScale?: number;
   /** Called after every attempt; a simulator layers its own rules (bans, deletion) on it. */
   onAttempt?: (attempt: WebhookAttempt) => void;
@@ -35,6 +35,8 @@ export interface WebhookDispatcherOptions {
   /** Lets a simulator adjust each attempt's delivery (e.g. Pipedrive's `meta.attempt`). */
   prepare?: (delivery: WebhookDelivery, attempt: number) => WebhookDelivery;
 }
+
+const MIN_TIMEOUT_MS = 1000;
 
 interface Pending {
   id: string;
@@ -146,7 +148,8 @@ export class WebhookDispatcher {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...delivery.headers },
         body: delivery.body,
-        signal: AbortSignal.timeout(Math.max(1, this.scale(this.options.timeoutMs))),
+        // A scaled timeout never drops below a second: receivers on this machine must not time out by construction.
+        signal: AbortSignal.timeout(Math.max(MIN_TIMEOUT_MS, this.scale(this.options.timeoutMs))),
       });
       status = response.status;
       await response.arrayBuffer().catch(() => undefined);
