@@ -1,13 +1,23 @@
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import type { FaultInjector, FaultRule } from './faults';
 import type { RequestLog } from './request-log';
+import type { SimClock } from './sim-clock';
 import type { WebhookDispatcher } from './webhook-dispatcher';
+
+export interface ControlParts {
+  log: RequestLog;
+  faults: FaultInjector;
+  webhooks?: WebhookDispatcher;
+  /** With a clock, `GET /_sim/clock` and `POST /_sim/clock/advance {seconds}` move the simulator's time. */
+  clock?: SimClock;
+  reset: () => void;
+}
 
 /**
  * The `/_sim` routes both simulators share: request log, faults, webhook misbehaviour, reset. Each simulator
  * adds its own domain routes to the returned router.
  */
-export function controlRouter(parts: { log: RequestLog; faults: FaultInjector; webhooks?: WebhookDispatcher; reset: () => void }): Router {
+export function controlRouter(parts: ControlParts): Router {
   const router = Router();
   router.use(express.json({ limit: '5mb' }));
 
@@ -39,7 +49,11 @@ export function controlRouter(parts: { log: RequestLog; faults: FaultInjector; w
     if (!parts.webhooks) res.status(404).json({ error: 'this simulator sends no webhooks' });
     return parts.webhooks ?? null;
   };
-  const count = (req: Request) => Math.max(1, Number((req.body as { count?: unknown })?.count ?? 1));
+  const count = (req: Request) => {
+    const value = Number((req.body as { count?: unknown })?.count ?? 1);
+    if (!Number.isInteger(value) || value < 1) throw Object.assign(new Error('count must be a positive integer'), { status: 400 });
+    return value;
+  };
   router.post('/webhooks/drop', (req, res) => {
     webhooks(res)?.dropNext(count(req));
     if (!res.headersSent) res.json({ ok: true });
@@ -61,6 +75,17 @@ export function controlRouter(parts: { log: RequestLog; faults: FaultInjector; w
     const dispatcher = webhooks(res);
     if (dispatcher) res.json(dispatcher.attempts());
   });
+
+  if (parts.clock) {
+    const clock = parts.clock;
+    router.get('/clock', (_req, res) => res.json({ now: clock.iso() }));
+    router.post('/clock/advance', (req, res) => {
+      const seconds = Number((req.body as { seconds?: unknown })?.seconds);
+      if (!Number.isFinite(seconds) || seconds < 0) return res.status(400).json({ error: 'seconds must be a non-negative number' });
+      clock.advance(seconds * 1000);
+      res.json({ now: clock.iso() });
+    });
+  }
 
   router.post('/reset', (_req, res) => {
     parts.reset();

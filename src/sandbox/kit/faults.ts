@@ -1,4 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { isControlPath } from './control-path';
 
 export interface FaultRule {
   method?: string;
@@ -31,7 +32,7 @@ export class FaultInjector {
 
   middleware(): RequestHandler {
     return (req: Request, res: Response, next: NextFunction) => {
-      if (req.path.startsWith('/_sim')) return next();
+      if (isControlPath(req.path)) return next();
       const rule = this.rules.find((candidate) => candidate.remaining > 0 && matches(candidate, req));
       if (!rule) return next();
       rule.remaining -= 1;

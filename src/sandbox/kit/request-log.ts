@@ -1,4 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { isControlPath } from './control-path';
 
 export interface LoggedRequest {
   seq: number;
@@ -19,7 +20,7 @@ export class RequestLog {
 
   middleware(): RequestHandler {
     return (req: Request, res: Response, next: NextFunction) => {
-      if (req.path.startsWith('/_sim')) return next();
+      if (isControlPath(req.path)) return next();
       const started = Date.now();
       const entry: LoggedRequest = {
         seq: ++this.seq,
@@ -55,9 +56,22 @@ export class RequestLog {
   }
 }
 
-/** The parsed body as the route saw it; for multipart, the fields plus file names and sizes. */
+interface UploadedFile {
+  fieldname: string;
+  originalname: string;
+  size: number;
+}
+
+/** The parsed body as the route saw it; for multipart (multer), the fields plus file names and sizes. */
 function describeBody(req: Request): unknown {
-  const files = (req as Request & { file?: { originalname: string; size: number; fieldname: string } }).file;
-  if (files) return { ...(req.body as object), [files.fieldname]: { fileName: files.originalname, size: files.size } };
-  return req.body;
+  const upload = req as Request & { file?: UploadedFile; files?: UploadedFile[] | Record<string, UploadedFile[]> };
+  const files = [...(upload.file ? [upload.file] : []), ...(Array.isArray(upload.files) ? upload.files : Object.values(upload.files ?? {}).flat())];
+  if (!files.length) return req.body;
+  const described: Record<string, unknown> = { ...(req.body as object) };
+  for (const file of files) {
+    const summary = { fileName: file.originalname, size: file.size };
+    const previous = described[file.fieldname];
+    described[file.fieldname] = previous === undefined ? summary : [...(Array.isArray(previous) ? previous : [previous]), summary];
+  }
+  return described;
 }

@@ -56,6 +56,8 @@ export class WebhookDispatcher {
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
   private closed = false;
+  /** Bumped by clear(): attempts started before it finish silently instead of logging or retrying. */
+  private generation = 0;
 
   constructor(private readonly options: WebhookDispatcherOptions) {}
 
@@ -95,6 +97,7 @@ export class WebhookDispatcher {
     return this.inFlight + (this.held?.length ?? 0);
   }
 
+  /** Resolves when no delivery is in flight or waiting for a retry; held deliveries do not count (release them first). */
   idle(): Promise<void> {
     if (this.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
@@ -103,6 +106,7 @@ export class WebhookDispatcher {
   clear(): void {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    this.generation += 1;
     this.log.length = 0;
     this.held = null;
     this.toDrop = 0;
@@ -126,7 +130,7 @@ export class WebhookDispatcher {
     if (copies === 2) this.toDuplicate -= 1;
     for (let copy = 0; copy < copies; copy++) {
       this.inFlight += 1;
-      void this.attempt({ id: copy ? randomUUID() : pending.id, delivery: pending.delivery }, 1);
+      void this.attempt({ id: copy ? randomUUID() : pending.id, delivery: pending.delivery }, 1, this.generation);
     }
   }
 
@@ -134,8 +138,9 @@ export class WebhookDispatcher {
     return Math.max(0, Math.round(ms * (this.options.timeScale ?? 1)));
   }
 
-  private async attempt(pending: Pending, attempt: number): Promise<void> {
-    if (this.closed) return;
+  private async attempt(pending: Pending, attempt: number, generation: number): Promise<void> {
+    const stale = () => this.closed || generation !== this.generation;
+    if (stale()) return;
     if (this.options.shouldAttempt && !this.options.shouldAttempt(pending.delivery, attempt)) {
       this.record(pending, attempt, null, 'dropped', 'skipped by the simulator');
       return this.done();
@@ -156,14 +161,14 @@ export class WebhookDispatcher {
     } catch (failure) {
       error = (failure as Error).name === 'TimeoutError' ? 'timeout' : (failure as Error).message;
     }
-    if (this.closed) return;
+    if (stale()) return;
     const ok = status !== null && status >= 200 && status < 300;
     this.record({ ...pending, delivery }, attempt, status, ok ? 'delivered' : 'failed', error);
     const delay = this.options.retryDelaysMs[attempt - 1];
     if (ok || delay === undefined) return this.done();
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      void this.attempt(pending, attempt + 1);
+      void this.attempt(pending, attempt + 1, generation);
     }, this.scale(delay));
     this.timers.add(timer);
   }
