@@ -1,14 +1,18 @@
-import { createHmac } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { type NextFunction, type Request, type Response, Router } from 'express';
 import { renderPdf } from '../kit/pdf';
+import type { SimClock } from '../kit/sim-clock';
 import { DottedSignError } from './dottedsign-error';
 import type { OAuthState } from './dottedsign-oauth.routes';
 import { taskJson, templateJson } from './dottedsign-shapes';
-import type { DottedSignStore, Task, TaskStatus } from './dottedsign-store';
+import { type DottedSignStore, TASK_STATUSES, type Task, type TaskStatus } from './dottedsign-store';
+import { FixedWindowLimiter } from './fixed-window-limiter';
+import { validateTaskInput } from './task-input.validation';
 
 export interface ApiDeps {
   store: DottedSignStore;
   oauth: OAuthState;
+  clock: SimClock;
   downloadLinkTtlSeconds: number;
   rateLimit: { requests: number; windowMs: number };
   baseUrl(): string;
@@ -18,106 +22,86 @@ export interface ApiDeps {
 
 type AuthedRequest = Request & { account?: string };
 
-const FILE_NAME = /^(?!.*["*:<>?/\\|~#%&{}])[^.].*$/;
-const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** Which files a task has in which status (reference: "Files of a task"). */
 const FILES_OF: Record<string, (status: TaskStatus) => boolean> = {
+  original: () => true,
   completed: (status) => status === 'completed',
   audit_trail: (status) => ['completed', 'declined', 'voided'].includes(status),
 };
+const SORTABLE: Record<string, (task: Task) => string> = { updated_at: (task) => task.updatedAt, created_at: (task) => task.createdAt };
 
-/** The `/v1` API: bearer auth, a rate limit, tasks, templates and download links, in DottedSign's envelopes. */
+/** The `/v1` API: a rate limit, bearer auth, tasks, templates and download links, in DottedSign's envelopes. */
 export function dottedSignApiRoutes(deps: ApiDeps): Router {
   const router = Router();
-  const { store } = deps;
-  let window = { started: Date.now(), count: 0 };
+  const { store, clock } = deps;
+  const limiter = new FixedWindowLimiter(deps.rateLimit, () => clock.now());
 
   router.use('/v1', (req: AuthedRequest, res: Response, next: NextFunction) => {
     if (req.path.startsWith('/oauth/')) return next();
-    const now = Date.now();
-    if (now - window.started >= deps.rateLimit.windowMs) window = { started: now, count: 0 };
-    window.count += 1;
-    if (window.count > deps.rateLimit.requests) {
-      res.setHeader('Retry-After', String(Math.ceil((window.started + deps.rateLimit.windowMs - now) / 1000)));
+    const retryAfterMs = limiter.take();
+    if (retryAfterMs !== null) {
+      res.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
       return res.status(429).json({ error_code: 429001, error_key: 'rate_limit_exceeded', error_message: 'rate limit exceeded' });
     }
-    const header = req.headers.authorization ?? '';
-    const grant = header.startsWith('Bearer ') ? deps.oauth.accessTokens.get(header.slice(7)) : undefined;
-    if (!grant || grant.expiresAt < now) throw DottedSignError.invalidToken();
+    const header = req.headers.authorization;
+    if (!header?.startsWith('Bearer ') || header.length === 7) throw DottedSignError.missingToken();
+    const grant = deps.oauth.accessTokens.get(header.slice(7));
+    if (!grant || grant.expiresAt <= clock.now()) throw DottedSignError.invalidToken();
     req.account = grant.account;
     next();
   });
-  router.use('/v1', express.json({ limit: '10mb' }));
 
   const account = (req: AuthedRequest) => req.account!;
+  const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
   const taskId = (value: unknown) => {
     const id = Number(value);
     if (!Number.isInteger(id) || id <= 0) throw DottedSignError.invalidParams('task_id is required');
     return id;
   };
-  const page = (req: Request) => ({
-    page: Math.max(1, Number(req.query.page ?? 1) || 1),
-    perPage: Math.min(100, Math.max(1, Number(req.query.per_page ?? 20) || 20)),
-  });
   const paged = <T>(items: T[], req: Request) => {
-    const { page: current, perPage } = page(req);
-    return { items: items.slice((current - 1) * perPage, current * perPage), page: current, per_page: perPage, total: items.length, total_pages: Math.max(1, Math.ceil(items.length / perPage)) };
+    const page = Math.max(1, Number(req.query.page ?? 1) || 1);
+    const perPage = Math.min(100, Math.max(1, Number(req.query.per_page ?? 20) || 20));
+    return {
+      items: items.slice((page - 1) * perPage, page * perPage),
+      pagination: { page, per_page: perPage, total: items.length, total_pages: Math.max(1, Math.ceil(items.length / perPage)) },
+    };
+  };
+  const create = (req: AuthedRequest, withFieldSettings: boolean) => {
+    const task = store.createTask(account(req), validateTaskInput(body(req), { withFieldSettings }));
+    return { data: { task_id: task.id } };
   };
 
-  const createTask = (req: AuthedRequest, quick: boolean): Task => {
-    const body = (req.body ?? {}) as Record<string, unknown>;
-    const fileName = body.file_name;
-    if (typeof fileName !== 'string' || !fileName || fileName.length > 255 || !FILE_NAME.test(fileName)) throw DottedSignError.invalidParams('file_name is invalid');
-    const templateId = Number(body.template_id);
-    if (!Number.isInteger(templateId) || templateId <= 0) throw DottedSignError.invalidParams('template_id is required');
-    const stages = body.stages;
-    if (!Array.isArray(stages) || !stages.length) throw DottedSignError.invalidParams('stages must not be empty');
-    const signers = stages.map((stage: Record<string, unknown>) => {
-      const email = stage.email ?? (stage.signers as Array<Record<string, unknown>> | undefined)?.[0]?.email;
-      const name = stage.name ?? (stage.signers as Array<Record<string, unknown>> | undefined)?.[0]?.name;
-      if (typeof email !== 'string' || !EMAIL.test(email) || typeof name !== 'string' || !name.trim()) throw DottedSignError.invalidParams('each stage needs a name and a valid email');
-      if (!quick && !Array.isArray(stage.field_settings)) throw DottedSignError.invalidParams('stages[].field_settings is required');
-      return { name, email };
-    });
-    const metadata = (body.metadata ?? {}) as Record<string, unknown>;
-    if (typeof metadata !== 'object' || Array.isArray(metadata)) throw DottedSignError.invalidParams('metadata must be an object');
-    const entries = Object.entries(metadata);
-    if (entries.length > 10) throw DottedSignError.invalidParams('metadata allows at most 10 pairs');
-    for (const [key, value] of entries) {
-      if (key.length > 40 || String(value).length > 100) throw DottedSignError.invalidParams('metadata keys are at most 40 characters, values at most 100');
-    }
-    return store.createTask(account(req), {
-      fileName,
-      templateId,
-      signers,
-      ordered: body.ordered === true,
-      start: body.start === true,
-      metadata: Object.fromEntries(entries.map(([key, value]) => [key, String(value)])),
-    });
-  };
-
-  router.post('/v1/sign_tasks/quick_create', (req: AuthedRequest, res) => res.json({ data: { task_id: createTask(req, true).id } }));
-  router.post('/v1/sign_tasks', (req: AuthedRequest, res) => res.json({ data: { task_id: createTask(req, false).id } }));
+  router.post('/v1/sign_tasks/quick_create', (req: AuthedRequest, res) => res.json(create(req, false)));
+  router.post('/v1/sign_tasks', (req: AuthedRequest, res) => res.json(create(req, true)));
 
   router.get('/v1/sign_tasks/list', (req: AuthedRequest, res) => {
-    const { status, metadata_key: key, metadata_value: value, order_by: order } = req.query as Record<string, string | undefined>;
-    let tasks = [...store.tasks.values()].filter((task) => task.account === account(req) && !task.discarded);
-    if (status) tasks = tasks.filter((task) => task.status === status);
-    if (key) tasks = tasks.filter((task) => task.metadata[key] === value);
-    tasks.sort((a, b) => (order === 'asc' ? 1 : -1) * a.updatedAt.localeCompare(b.updatedAt));
-    const result = paged(tasks.map(taskJson), req);
-    res.json({ data: { tasks: result.items, page: result.page, per_page: result.per_page, total: result.total, total_pages: result.total_pages } });
+    const query = req.query as Record<string, string | undefined>;
+    if (query.status && !TASK_STATUSES.includes(query.status as TaskStatus)) throw DottedSignError.invalidParams(`unknown status ${query.status}`);
+    const sortKey = SORTABLE[query.sort_type ?? 'updated_at'];
+    if (!sortKey) throw DottedSignError.invalidParams('sort_type must be updated_at or created_at');
+    const direction = query.order_by === 'asc' ? 1 : -1;
+    const { metadata_key: key, metadata_value: value } = query;
+    const tasks = [...store.tasks.values()]
+      .filter((task) => task.account === account(req) && !task.discarded)
+      .filter((task) => !query.status || task.status === query.status)
+      .filter((task) => !key || (key in task.metadata && (value === undefined || task.metadata[key] === value)))
+      .sort((a, b) => direction * (sortKey(a).localeCompare(sortKey(b)) || a.id - b.id));
+    const { items, pagination } = paged(tasks.map(taskJson), req);
+    res.json({ data: { tasks: items, ...pagination } });
   });
 
   router.get('/v1/sign_tasks/read', (req: AuthedRequest, res) => res.json({ data: taskJson(store.taskFor(account(req), taskId(req.query.task_id))) }));
 
   router.post('/v1/sign_tasks/void', (req: AuthedRequest, res) => {
-    const task = store.taskFor(account(req), taskId((req.body as Record<string, unknown>)?.task_id));
-    store.void(task);
+    const task = store.taskFor(account(req), taskId(body(req).task_id));
+    const reason = body(req).reason;
+    if (reason !== undefined && typeof reason !== 'string') throw DottedSignError.invalidParams('reason must be a string');
+    store.void(task, reason?.trim() || null);
     res.json({ data: { task_id: task.id, status: task.status } });
   });
 
   router.post('/v1/sign_tasks/discard', (req: AuthedRequest, res) => {
-    const task = store.taskFor(account(req), taskId((req.body as Record<string, unknown>)?.task_id));
+    const task = store.taskFor(account(req), taskId(body(req).task_id));
     store.discard(task);
     res.json({ data: { task_id: task.id } });
   });
@@ -127,41 +111,52 @@ export function dottedSignApiRoutes(deps: ApiDeps): Router {
     const kinds = String(req.query.file_types ?? 'completed').split(',').map((kind) => kind.trim()).filter(Boolean);
     const links: Record<string, string> = {};
     for (const kind of kinds) {
-      if (!FILES_OF[kind]?.(task.status)) throw DottedSignError.invalidAction(`no ${kind} file for a ${task.status} task`);
-      const expires = Date.now() + deps.downloadLinkTtlSeconds * 1000;
-      const signature = createHmac('sha256', deps.linkSecret).update(`${task.id}:${kind}:${expires}`).digest('hex');
-      links[kind] = `${deps.baseUrl()}/files/${task.id}/${kind}?expires=${expires}&signature=${signature}`;
+      const exists = FILES_OF[kind];
+      if (!exists) throw DottedSignError.invalidParams(`unknown file type ${kind}`);
+      if (!exists(task.status)) throw DottedSignError.invalidAction(`a ${task.status} task has no ${kind} file`);
+      const expires = clock.now() + deps.downloadLinkTtlSeconds * 1000;
+      links[kind] = `${deps.baseUrl()}/files/${task.id}/${kind}?expires=${expires}&signature=${linkSignature(deps.linkSecret, task.id, kind, expires)}`;
     }
     res.json({ data: links });
   });
 
   router.get('/v1/sign_tasks/audit_trails', (req: AuthedRequest, res) => {
     const task = store.taskFor(account(req), taskId(req.query.task_id));
-    const result = paged(task.events.map((event) => ({ action: event.action, email: event.email, created_at: event.at })), req);
-    res.json({ data: { audit_trails: result.items, page: result.page, per_page: result.per_page, total: result.total, total_pages: result.total_pages } });
+    const events = task.events.map((event) => ({ action: event.action, email: event.email, ip_address: '127.0.0.1', created_at: event.at }));
+    const { items, pagination } = paged(events, req);
+    res.json({ data: { audit_trails: items, ...pagination } });
   });
 
   router.get('/v1/templates/list', (req: AuthedRequest, res) => {
-    const result = paged(store.templatesOf(account(req)).map(templateJson), req);
-    res.json({ data: { templates: result.items, page: result.page, per_page: result.per_page, total: result.total, total_pages: result.total_pages } });
+    const { items, pagination } = paged(store.templatesOf(account(req)).map(templateJson), req);
+    res.json({ data: { templates: items, ...pagination } });
   });
 
   router.get('/files/:taskId/:kind', (req, res) => {
-    const { expires, signature } = req.query as Record<string, string>;
-    const expected = createHmac('sha256', deps.linkSecret).update(`${req.params.taskId}:${req.params.kind}:${expires}`).digest('hex');
-    if (signature !== expected) return res.status(403).json({ error_code: 403001, error_key: 'invalid_link', error_message: 'invalid link' });
-    if (Number(expires) < Date.now()) return res.status(410).json({ error_code: 410001, error_key: 'link_expired', error_message: 'link expired' });
-    const task = store.tasks.get(Number(req.params.taskId));
-    if (!task) return res.status(404).end();
-    const heading = req.params.kind === 'completed' ? `Signed copy of ${task.fileName}` : `Audit trail of ${task.fileName}`;
-    const lines = [heading, `Task ${task.id} - ${task.status}`, ...task.events.map((event) => `${event.at} ${event.action}${event.email ? ` by ${event.email}` : ''}`)];
-    res.type('application/pdf').send(renderPdf(lines));
+    const { expires, signature } = req.query as Record<string, string | undefined>;
+    const { taskId: id, kind } = req.params as Record<string, string>;
+    const expected = Buffer.from(linkSignature(deps.linkSecret, Number(id), kind, Number(expires)));
+    const given = Buffer.from(String(signature ?? ''));
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return res.status(403).json({ error_code: 403001, error_key: 'invalid_link', error_message: 'invalid download link' });
+    }
+    if (Number(expires) < clock.now()) return res.status(410).json({ error_code: 410001, error_key: 'link_expired', error_message: 'download link expired' });
+    const task = store.tasks.get(Number(id))!;
+    res.type('application/pdf').send(renderPdf(fileLines(task, kind)));
   });
 
-  router.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
-    if (error instanceof DottedSignError) return res.status(error.status).json(error.body());
-    if ((error as { type?: string })?.type === 'entity.parse.failed') return res.status(400).json(DottedSignError.invalidParams('invalid JSON').body());
-    next(error);
-  });
   return router;
+}
+
+function linkSignature(secret: string, taskId: number, kind: string, expires: number): string {
+  return createHmac('sha256', secret).update(`${taskId}:${kind}:${expires}`).digest('hex');
+}
+
+function fileLines(task: Task, kind: string): string[] {
+  const signers = task.stages.flatMap((stage) => stage.signers);
+  if (kind === 'audit_trail') {
+    return [`Audit trail - ${task.fileName}`, `Task ${task.id}, ${task.status}`, ...task.events.map((event) => `${event.at}  ${event.action}${event.email ? `  ${event.email}` : ''}`)];
+  }
+  const heading = kind === 'completed' ? `Signed copy - ${task.fileName}` : task.fileName;
+  return [heading, `Task ${task.id}`, 'This is a simulated contract from the DottedSign sandbox.', ...signers.map((signer) => `${signer.name} <${signer.email}>${signer.signedAt ? ` signed ${signer.signedAt}` : ''}`)];
 }

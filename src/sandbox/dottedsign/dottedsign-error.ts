@@ -17,6 +17,9 @@ export class DottedSignError extends Error {
   }
 
   static invalidParams = (message: string) => new DottedSignError(400417, 'invalid_params', message);
+  /** The documented 400002: no usable `Authorization: Bearer` header at all. */
+  static missingToken = () => new DottedSignError(400002, 'invalid_token', 'missing bearer token');
+  /** Unknown or expired token: our reading is a 401 (the reference documents only 400002) so clients refresh. */
   static invalidToken = () => new DottedSignError(401002, 'invalid_token', 'invalid or expired access token');
   static invalidClient = () => new DottedSignError(400005, 'invalid_client', 'invalid client');
   static invalidGrant = (message: string) => new DottedSignError(400006, 'invalid_grant', message);

@@ -1,6 +1,8 @@
 import express, { type Request, type Response, Router } from 'express';
+import type { SimClock } from '../kit/sim-clock';
 import { DottedSignError } from './dottedsign-error';
 import { randomToken } from './dottedsign-store';
+import { escapeHtml } from './html-escape';
 
 export interface Grant {
   account: string;
@@ -13,14 +15,18 @@ export interface OAuthState {
   ownerAccount: string;
   accessTokenTtlSeconds: number;
   autoApprove: boolean;
+  clock: SimClock;
   accessTokens: Map<string, Grant>;
   refreshTokens: Map<string, string>;
   codes: Map<string, { account: string; redirectUri: string; expiresAt: number }>;
   accounts(): string[];
+  /** Called when a user approves with an email; the sandbox creates unknown accounts on the spot. */
+  approve(account: string): void;
 }
 
+/** Simulator choice: an authorization code lives five minutes of simulator time (see `/_sim/clock/advance`). */
 const CODE_TTL_MS = 5 * 60 * 1000;
-const escape = (value: string) => value.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** `/v1/oauth/authorize` (an approval page) and `/v1/oauth/token` (code, refresh, client credentials). */
 export function dottedSignOAuthRoutes(state: OAuthState): Router {
@@ -28,7 +34,7 @@ export function dottedSignOAuthRoutes(state: OAuthState): Router {
 
   const issue = (account: string, withRefresh: boolean) => {
     const accessToken = randomToken();
-    state.accessTokens.set(accessToken, { account, expiresAt: Date.now() + state.accessTokenTtlSeconds * 1000 });
+    state.accessTokens.set(accessToken, { account, expiresAt: state.clock.now() + state.accessTokenTtlSeconds * 1000 });
     const refreshToken = withRefresh ? randomToken() : undefined;
     if (refreshToken) state.refreshTokens.set(refreshToken, account);
     return {
@@ -36,60 +42,65 @@ export function dottedSignOAuthRoutes(state: OAuthState): Router {
       token_type: 'Bearer',
       expires_in: state.accessTokenTtlSeconds,
       ...(refreshToken ? { refresh_token: refreshToken } : {}),
-      created_at: Math.floor(Date.now() / 1000),
+      created_at: Math.floor(state.clock.now() / 1000),
     };
   };
 
-  const redirectWithCode = (res: Response, redirectUri: string, account: string, stateParam: unknown) => {
-    const code = randomToken();
-    state.codes.set(code, { account, redirectUri, expiresAt: Date.now() + CODE_TTL_MS });
+  const redirectTo = (res: Response, redirectUri: string, params: Record<string, string | undefined>) => {
     const target = new URL(redirectUri);
-    target.searchParams.set('code', code);
-    if (typeof stateParam === 'string') target.searchParams.set('state', stateParam);
+    for (const [name, value] of Object.entries(params)) if (value) target.searchParams.set(name, value);
     res.redirect(302, target.toString());
   };
 
+  const approveAndRedirect = (res: Response, redirectUri: string, account: string, stateParam: string | undefined) => {
+    state.approve(account);
+    const code = randomToken();
+    state.codes.set(code, { account, redirectUri, expiresAt: state.clock.now() + CODE_TTL_MS });
+    redirectTo(res, redirectUri, { code, state: stateParam });
+  };
+
   router.get('/v1/oauth/authorize', (req: Request, res: Response) => {
-    const { client_id: clientId, redirect_uri: redirectUri, state: stateParam, _sim_account: simAccount } = req.query as Record<string, string | undefined>;
-    if (clientId !== state.clientId || !redirectUri || !URL.canParse(redirectUri)) {
+    const query = req.query as Record<string, string | undefined>;
+    const { redirect_uri: redirectUri, state: stateParam, _sim_account: simAccount } = query;
+    if (query.client_id !== state.clientId || !redirectUri || !URL.canParse(redirectUri)) {
       return res.status(400).type('html').send('<h1>Invalid authorization request</h1><p>Unknown client or missing redirect_uri.</p>');
     }
+    if (query.response_type !== 'code') return redirectTo(res, redirectUri, { error: 'unsupported_response_type', state: stateParam });
     const account = simAccount ?? (state.autoApprove ? state.ownerAccount : undefined);
-    if (account) return redirectWithCode(res, redirectUri, account, stateParam);
-    const options = state.accounts().map((email) => `<option>${escape(email)}</option>`).join('');
-    res.type('html').send(`<!doctype html><html><body style="font-family:sans-serif;max-width:30rem;margin:3rem auto">
-<h1>DottedSign (simulator)</h1><p>Allow this application to create and read your sign tasks?</p>
+    if (account) return approveAndRedirect(res, redirectUri, account, stateParam);
+    const known = state.accounts().map((email) => `<option value="${escapeHtml(email)}"></option>`).join('');
+    res.type('html').send(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>DottedSign (simulator)</title></head>
+<body style="font-family:sans-serif;max-width:30rem;margin:3rem auto">
+<h1>DottedSign (simulator)</h1><p>Allow this application to create and read your sign tasks${query.scope ? ` (${escapeHtml(query.scope)})` : ''}?</p>
 <form method="post" action="/v1/oauth/authorize">
-<input type="hidden" name="redirect_uri" value="${escape(redirectUri)}"><input type="hidden" name="state" value="${escape(stateParam ?? '')}">
-<label>Account <select name="account">${options}</select></label>
-<p><button name="decision" value="allow">Allow</button> <button name="decision" value="deny">Deny</button></p></form></body></html>`);
+<input type="hidden" name="redirect_uri" value="${escapeHtml(redirectUri)}"><input type="hidden" name="state" value="${escapeHtml(stateParam ?? '')}">
+<label>Account email <input name="account" list="accounts" value="${escapeHtml(state.ownerAccount)}" required data-testid="account"></label>
+<datalist id="accounts">${known}</datalist>
+<p><button name="decision" value="allow" data-testid="allow">Allow</button> <button name="decision" value="deny" data-testid="deny">Deny</button></p></form></body></html>`);
   });
 
-  router.post('/v1/oauth/authorize', express.urlencoded({ extended: false }), (req, res) => {
-    const { redirect_uri: redirectUri, state: stateParam, account, decision } = req.body as Record<string, string>;
-    if (!redirectUri || !URL.canParse(redirectUri)) return res.status(400).send('missing redirect_uri');
-    if (decision !== 'allow') {
-      const target = new URL(redirectUri);
-      target.searchParams.set('error', 'access_denied');
-      if (stateParam) target.searchParams.set('state', stateParam);
-      return res.redirect(302, target.toString());
-    }
-    redirectWithCode(res, redirectUri, account || state.ownerAccount, stateParam || undefined);
+  router.post('/v1/oauth/authorize', (req, res) => {
+    const { redirect_uri: redirectUri, state: stateParam, account, decision } = (req.body ?? {}) as Record<string, string | undefined>;
+    if (!redirectUri || !URL.canParse(redirectUri)) return res.status(400).type('html').send('<h1>Missing redirect_uri</h1>');
+    if (decision !== 'allow') return redirectTo(res, redirectUri, { error: 'access_denied', state: stateParam });
+    const email = account?.trim() || state.ownerAccount;
+    if (!EMAIL.test(email)) return res.status(400).type('html').send('<h1>Enter a valid email</h1>');
+    approveAndRedirect(res, redirectUri, email, stateParam || undefined);
   });
 
-  router.post('/v1/oauth/token', express.json(), (req, res) => {
-    const body = (req.body ?? {}) as Record<string, string>;
+  router.post('/v1/oauth/token', (req, res) => {
+    const body = (req.body ?? {}) as Record<string, string | undefined>;
     if (body.client_id !== state.clientId || body.client_secret !== state.clientSecret) throw DottedSignError.invalidClient();
     switch (body.grant_type) {
       case 'authorization_code': {
-        const code = state.codes.get(body.code);
-        state.codes.delete(body.code);
-        if (!code || code.expiresAt < Date.now() || code.redirectUri !== body.redirect_uri) throw DottedSignError.invalidGrant('invalid authorization code');
+        const code = body.code === undefined ? undefined : state.codes.get(body.code);
+        if (body.code !== undefined) state.codes.delete(body.code);
+        if (!code || code.expiresAt < state.clock.now() || code.redirectUri !== body.redirect_uri) throw DottedSignError.invalidGrant('invalid authorization code');
         return res.json(issue(code.account, true));
       }
       case 'refresh_token': {
-        const account = state.refreshTokens.get(body.refresh_token);
-        if (!account) throw DottedSignError.invalidGrant('invalid refresh token');
+        const account = body.refresh_token === undefined ? undefined : state.refreshTokens.get(body.refresh_token);
+        if (!account || body.refresh_token === undefined) throw DottedSignError.invalidGrant('invalid refresh token');
         state.refreshTokens.delete(body.refresh_token);
         return res.json(issue(account, true));
       }

@@ -12,6 +12,7 @@ export function taskJson(task: Task) {
     created_at: task.createdAt,
     updated_at: task.updatedAt,
     completed_at: task.completedAt,
+    void_reason: task.voidReason,
     stages: task.stages.map((stage) => ({
       order: stage.order,
       signers: stage.signers.map((signer) => ({

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { SimClock } from '../kit/sim-clock';
 import { DottedSignError } from './dottedsign-error';
 
 export type TaskStatus = 'draft' | 'waiting' | 'completed' | 'declined' | 'voided' | 'expired';
@@ -44,6 +45,7 @@ export interface Task {
   createdAt: string;
   updatedAt: string;
   completedAt: string | null;
+  voidReason: string | null;
   events: TaskEvent[];
 }
 
@@ -56,17 +58,29 @@ export interface TaskInput {
   metadata: Record<string, string>;
 }
 
+export const TASK_STATUSES: readonly TaskStatus[] = ['draft', 'waiting', 'completed', 'declined', 'voided', 'expired'];
 const FINAL = new Set<TaskStatus>(['completed', 'declined', 'voided', 'expired']);
+const DEFAULT_QUOTA = 1000;
+
+/** What tests may read of the simulator's state (the handle's `state`); changes go through the API or `/_sim`. */
+export interface DottedSignState {
+  readonly accounts: ReadonlyMap<string, Readonly<Account>>;
+  readonly templates: ReadonlyMap<number, Readonly<Template>>;
+  readonly tasks: ReadonlyMap<number, Readonly<Task>>;
+}
 
 /** State of the simulated DottedSign: accounts, templates, tasks and their status machine. */
-export class DottedSignStore {
-  accounts = new Map<string, Account>();
-  templates = new Map<number, Template>();
-  tasks = new Map<number, Task>();
+export class DottedSignStore implements DottedSignState {
+  readonly accounts = new Map<string, Account>();
+  readonly templates = new Map<number, Template>();
+  readonly tasks = new Map<number, Task>();
   private nextTemplateId = 1;
   private nextTaskId = 1000;
 
-  constructor(private readonly onEvent: (task: Task, event: TaskEvent) => void) {}
+  constructor(
+    private readonly clock: SimClock,
+    private readonly onEvent: (task: Task, event: TaskEvent) => void,
+  ) {}
 
   reset(): void {
     this.accounts.clear();
@@ -76,14 +90,19 @@ export class DottedSignStore {
     this.nextTaskId = 1000;
   }
 
-  addAccount(email: string, quotaRemaining = 1000): Account {
+  addAccount(email: string, quotaRemaining = DEFAULT_QUOTA): Account {
     const account = { email, quotaRemaining };
     this.accounts.set(email, account);
     return account;
   }
 
+  /** The account, created with the default quota when a sandbox user signs in with a new email. */
+  ensureAccount(email: string): Account {
+    return this.accounts.get(email) ?? this.addAccount(email);
+  }
+
   addTemplate(account: string, name: string, roles: string[] = ['Signer']): Template {
-    if (!this.accounts.has(account)) this.addAccount(account);
+    this.ensureAccount(account);
     const template = { id: this.nextTemplateId++, account, name, roles };
     this.templates.set(template.id, template);
     return template;
@@ -96,10 +115,10 @@ export class DottedSignStore {
   createTask(account: string, input: TaskInput): Task {
     const template = this.templates.get(input.templateId);
     if (!template || template.account !== account) throw DottedSignError.templateNotAccessible();
-    const owner = this.accounts.get(account)!;
+    const owner = this.ensureAccount(account);
     if (owner.quotaRemaining <= 0) throw DottedSignError.overQuota();
     owner.quotaRemaining -= 1;
-    const now = new Date().toISOString();
+    const now = this.clock.iso();
     const task: Task = {
       id: this.nextTaskId++,
       account,
@@ -116,42 +135,46 @@ export class DottedSignStore {
       createdAt: now,
       updatedAt: now,
       completedAt: null,
+      voidReason: null,
       events: [],
     };
     this.tasks.set(task.id, task);
-    this.emit(task, 'created', null);
+    this.emit(task, 'created', account);
     if (input.start) this.start(task);
     return task;
   }
 
-  /** The task as its owner may see it; other accounts get task_not_accessible, discarded ones task_deleted. */
+  /**
+   * The task as its owner may see it; discarded ones answer task_deleted. Another account's task and an unknown
+   * id both answer task_not_accessible, so ids of other accounts cannot be probed.
+   */
   taskFor(account: string, id: number): Task {
     const task = this.tasks.get(id);
-    if (!task) throw DottedSignError.notFound('task not found');
-    if (task.account !== account) throw DottedSignError.taskNotAccessible();
+    if (!task || task.account !== account) throw DottedSignError.taskNotAccessible();
     if (task.discarded) throw DottedSignError.taskDeleted();
     return task;
   }
 
   start(task: Task): void {
     if (task.status !== 'draft') throw DottedSignError.invalidAction('only a draft task can be started');
-    this.transition(task, 'waiting', 'sent', null);
+    this.transition(task, 'waiting', 'sent', task.account);
   }
 
-  void(task: Task): void {
+  void(task: Task, reason: string | null): void {
     if (task.status !== 'waiting') throw DottedSignError.invalidAction(`a ${task.status} task cannot be voided`);
-    this.transition(task, 'voided', 'voided', null);
+    task.voidReason = reason;
+    this.transition(task, 'voided', 'voided', task.account);
   }
 
   discard(task: Task): void {
     if (task.status === 'waiting') throw DottedSignError.invalidAction('a waiting task cannot be discarded; void it first');
     task.discarded = true;
-    task.updatedAt = new Date().toISOString();
+    task.updatedAt = this.clock.iso();
   }
 
   expire(task: Task): void {
     if (task.status !== 'waiting') throw DottedSignError.invalidAction(`a ${task.status} task cannot expire`);
-    this.transition(task, 'expired', 'expired', null);
+    this.transition(task, 'expired', 'expired', task.account);
   }
 
   view(task: Task, email: string): void {
@@ -168,24 +191,30 @@ export class DottedSignStore {
       if (next !== signer) throw DottedSignError.invalidAction('it is not this signer\'s turn');
     }
     signer.status = 'signed';
-    signer.signedAt = new Date().toISOString();
+    signer.signedAt = this.clock.iso();
     this.emit(task, 'signed', signer.email);
     if (task.stages.every((stage) => stage.signers.every((candidate) => candidate.status === 'signed'))) {
-      task.completedAt = new Date().toISOString();
+      task.completedAt = this.clock.iso();
       this.transition(task, 'completed', 'completed', signer.email);
     }
   }
 
   decline(task: Task, email: string, reason: string | null): void {
     const signer = this.signer(task, email);
+    if (signer.status === 'signed') throw DottedSignError.invalidAction('this signer has already signed');
     signer.status = 'declined';
     signer.declineReason = reason;
     this.transition(task, 'declined', 'declined', signer.email);
   }
 
+  /** The signer with this email (any letter case), or undefined. */
+  findSigner(task: Task, email: string): Signer | undefined {
+    return task.stages.flatMap((stage) => stage.signers).find((candidate) => candidate.email.toLowerCase() === email.toLowerCase());
+  }
+
   private signer(task: Task, email: string): Signer {
     if (task.status !== 'waiting') throw DottedSignError.invalidAction(`the task is ${task.status}`);
-    const signer = task.stages.flatMap((stage) => stage.signers).find((candidate) => candidate.email.toLowerCase() === email.toLowerCase());
+    const signer = this.findSigner(task, email);
     if (!signer) throw DottedSignError.invalidParams(`${email} is not a signer of this task`);
     return signer;
   }
@@ -197,7 +226,7 @@ export class DottedSignStore {
   }
 
   private emit(task: Task, action: string, email: string | null): void {
-    const event = { action, email, at: new Date().toISOString() };
+    const event = { action, email, at: this.clock.iso() };
     task.updatedAt = event.at;
     task.events.push(event);
     this.onEvent(task, event);

@@ -1,165 +1,115 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { controlRouter } from '../kit/control-router';
 import { FaultInjector } from '../kit/faults';
 import { type RunningServer, listen } from '../kit/http-server';
 import { RequestLog } from '../kit/request-log';
+import { SimClock } from '../kit/sim-clock';
 import { WebhookDispatcher } from '../kit/webhook-dispatcher';
 import { dottedSignApiRoutes } from './dottedsign-api.routes';
+import { addDottedSignControlRoutes } from './dottedsign-control.routes';
 import { DottedSignError } from './dottedsign-error';
 import { type OAuthState, dottedSignOAuthRoutes } from './dottedsign-oauth.routes';
-import { taskJson } from './dottedsign-shapes';
-import { DottedSignStore, type Task, type TaskEvent } from './dottedsign-store';
+import { type DottedSignState, DottedSignStore } from './dottedsign-store';
 import { signingPageRoutes } from './signing-page.routes';
+import { TaskWebhooks, WEBHOOK_RETRY_DELAYS_MS, WEBHOOK_TIMEOUT_MS } from './task-webhooks';
 
 export interface DottedSignSimulatorOptions {
   port?: number;
   clientId: string;
   clientSecret: string;
-  /** The app's `POST /webhooks/dottedsign` (one URL per DottedSign application). */
+  /** The app's `POST /webhooks/dottedsign` (one URL per DottedSign application); settable later. */
   webhookUrl?: string;
+  /** Default 3600. */
   accessTokenTtlSeconds?: number;
   /** Scales webhook retry delays and timeouts (0.001: seconds become milliseconds). */
   timeScale?: number;
+  /** Default 600 requests per 60 s for the whole API. */
   rateLimit?: { requests: number; windowMs: number };
+  /** Default 300. */
   downloadLinkTtlSeconds?: number;
+  /** Approve every authorization request at once as the owner account, without the approval page. */
   autoApprove?: boolean;
   /** The account `client_credentials` acts as (the owner of the DottedSign application). */
   ownerAccount?: string;
 }
 
 export interface DottedSignSimulator extends RunningServer {
-  store: DottedSignStore;
+  /** Read-only view of accounts, templates and tasks; change them through the API or `/_sim`. */
+  state: DottedSignState;
   webhooks: WebhookDispatcher;
   log: RequestLog;
+  clock: SimClock;
   ownerAccount: string;
   setWebhookUrl(url: string | undefined): void;
 }
 
-/** Simulator choice (DottedSign's retry policy is undocumented): retries after 10 s, 60 s and 300 s. */
-const WEBHOOK_RETRY_DELAYS_MS = [10_000, 60_000, 300_000];
-const WEBHOOK_TIMEOUT_MS = 10_000;
+const DEFAULT_OWNER = 'owner@sandbox.test';
+const OWNER_QUOTA = 1000;
 
 export async function startDottedSignSimulator(options: DottedSignSimulatorOptions): Promise<DottedSignSimulator> {
-  const ownerAccount = options.ownerAccount ?? 'owner@sandbox.test';
-  let webhookUrl = options.webhookUrl;
+  const ownerAccount = options.ownerAccount ?? DEFAULT_OWNER;
   let baseUrl = '';
+  const clock = new SimClock();
   const log = new RequestLog();
   const faults = new FaultInjector();
   const webhooks = new WebhookDispatcher({ retryDelaysMs: WEBHOOK_RETRY_DELAYS_MS, timeoutMs: WEBHOOK_TIMEOUT_MS, timeScale: options.timeScale });
-
-  const deliver = (task: Task, event: TaskEvent) => {
-    if (!webhookUrl) return;
-    const body = JSON.stringify({
-      resource_id: task.id,
-      resource_type: 'SignTask',
-      action_name: event.action,
-      event_datetime: String(Math.floor(Date.parse(event.at) / 1000)),
-      event_email: event.email ?? '',
-      ip_address: '127.0.0.1',
-      user_agent: 'DottedSign simulator',
-      task: { task_id: task.id, status: task.status, file_name: task.fileName, metadata: task.metadata },
-    });
-    const signature = createHmac('sha256', options.clientSecret).update(body).digest('hex');
-    webhooks.send({ url: webhookUrl, body, headers: { Signature: signature }, meta: { taskId: task.id, action: event.action } });
-  };
-
+  const taskWebhooks = new TaskWebhooks(webhooks, options.clientSecret, options.webhookUrl);
+  const store = new DottedSignStore(clock, (task, event) => taskWebhooks.publish(task, event));
   const oauth: OAuthState = {
     clientId: options.clientId,
     clientSecret: options.clientSecret,
     ownerAccount,
     accessTokenTtlSeconds: options.accessTokenTtlSeconds ?? 3600,
     autoApprove: options.autoApprove ?? false,
+    clock,
     accessTokens: new Map(),
     refreshTokens: new Map(),
     codes: new Map(),
     accounts: () => [...store.accounts.keys()],
+    approve: (account) => store.ensureAccount(account),
   };
-  const store = new DottedSignStore(deliver);
   const seed = () => {
-    store.addAccount(ownerAccount, 1000);
+    store.addAccount(ownerAccount, OWNER_QUOTA);
     store.addTemplate(ownerAccount, 'Sales contract', ['Customer']);
     store.addTemplate(ownerAccount, 'Mutual NDA', ['Customer', 'Company']);
   };
   seed();
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.use(log.middleware());
-  app.use(faults.middleware());
-
   const control = controlRouter({
     log,
     faults,
     webhooks,
+    clock,
     reset: () => {
+      webhooks.clear();
       store.reset();
-      seed();
       oauth.accessTokens.clear();
       oauth.refreshTokens.clear();
       oauth.codes.clear();
       log.clear();
       faults.clear();
-      webhooks.clear();
+      clock.reset();
+      taskWebhooks.setUrl(options.webhookUrl);
+      seed();
     },
   });
-  const task = (req: Request) => {
-    const found = store.tasks.get(Number(req.params.taskId));
-    if (!found) throw DottedSignError.notFound('task not found');
-    return found;
-  };
-  const email = (req: Request) => String((req.body as Record<string, unknown>)?.email ?? '');
-  control.get('/tasks', (_req, res) => res.json([...store.tasks.values()].map((found) => ({ ...taskJson(found), account: found.account, discarded: found.discarded }))));
-  control.get('/tasks/:taskId', (req, res) => res.json({ ...taskJson(task(req)), account: task(req).account, discarded: task(req).discarded, events: task(req).events }));
-  control.post('/tasks/:taskId/view', (req, res) => {
-    store.view(task(req), email(req));
-    res.json(taskJson(task(req)));
-  });
-  control.post('/tasks/:taskId/sign', (req, res) => {
-    store.sign(task(req), email(req));
-    res.json(taskJson(task(req)));
-  });
-  control.post('/tasks/:taskId/decline', (req, res) => {
-    store.decline(task(req), email(req), String((req.body as Record<string, unknown>)?.reason ?? '') || null);
-    res.json(taskJson(task(req)));
-  });
-  control.post('/tasks/:taskId/expire', (req, res) => {
-    store.expire(task(req));
-    res.json(taskJson(task(req)));
-  });
-  control.post('/accounts', (req, res) => {
-    const body = req.body as { email?: string; quota?: number };
-    if (!body.email) throw DottedSignError.invalidParams('email is required');
-    res.status(201).json(store.addAccount(body.email, body.quota ?? 1000));
-  });
-  control.patch('/accounts/:email', (req, res) => {
-    const account = store.accounts.get(req.params.email);
-    if (!account) throw DottedSignError.notFound('account not found');
-    account.quotaRemaining = Number((req.body as { quota?: number }).quota ?? account.quotaRemaining);
-    res.json(account);
-  });
-  control.post('/templates', (req, res) => {
-    const body = req.body as { account?: string; name?: string; roles?: string[] };
-    res.status(201).json(store.addTemplate(body.account ?? ownerAccount, body.name ?? 'Template', body.roles));
-  });
-  control.post('/tokens/expire', (_req, res) => {
-    for (const grant of oauth.accessTokens.values()) grant.expiresAt = 0;
-    res.json({ expired: oauth.accessTokens.size });
-  });
-  control.put('/webhook-url', (req, res) => {
-    webhookUrl = (req.body as { url?: string }).url;
-    res.json({ url: webhookUrl ?? null });
-  });
-  control.use((error: unknown, _req: Request, res: Response, next: NextFunction) => {
-    if (error instanceof DottedSignError) return res.status(error.status).json(error.body());
-    next(error);
-  });
+  addDottedSignControlRoutes(control, { store, oauth, taskWebhooks });
+  control.use(answerDottedSignErrors);
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(log.middleware());
+  // Parsed before faults, so a faulted request's body still shows in the request log.
+  app.use(express.json({ limit: '10mb' }), express.urlencoded({ extended: false, limit: '1mb' }));
+  app.use(faults.middleware());
   app.use('/_sim', control);
   app.use(dottedSignOAuthRoutes(oauth));
   app.use(
     dottedSignApiRoutes({
       store,
       oauth,
+      clock,
       downloadLinkTtlSeconds: options.downloadLinkTtlSeconds ?? 300,
       rateLimit: options.rateLimit ?? { requests: 600, windowMs: 60_000 },
       baseUrl: () => baseUrl,
@@ -167,25 +117,40 @@ export async function startDottedSignSimulator(options: DottedSignSimulatorOptio
     }),
   );
   app.use(signingPageRoutes(store));
-  app.use((error: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (error instanceof DottedSignError) return res.status(error.status).json(error.body());
-    res.status(500).json({ error_code: 500000, error_key: 'internal_error', error_message: (error as Error).message });
+  app.use((req: Request, res: Response) => {
+    res.status(404).json({ error_code: 404000, error_key: 'not_found', error_message: `no route for ${req.method} ${req.path}` });
+  });
+  app.use(answerDottedSignErrors);
+  app.use((error: Error, _req: Request, res: Response, _next: NextFunction) => {
+    res.status(500).json({ error_code: 500000, error_key: 'internal_error', error_message: error.message });
   });
 
   const server = await listen(app, options.port ?? 0);
   baseUrl = server.url;
   return {
     ...server,
-    store,
+    state: store,
     webhooks,
     log,
+    clock,
     ownerAccount,
-    setWebhookUrl: (url) => {
-      webhookUrl = url;
-    },
+    setWebhookUrl: (url) => taskWebhooks.setUrl(url),
     close: async () => {
       webhooks.close();
       await server.close();
     },
   };
+}
+
+/** DottedSign errors (and unparsable JSON, as invalid_params) in DottedSign's error body. */
+function answerDottedSignErrors(error: unknown, _req: Request, res: Response, next: NextFunction): void {
+  if (error instanceof DottedSignError) {
+    res.status(error.status).json(error.body());
+  } else if ((error as { type?: string })?.type === 'entity.parse.failed') {
+    res.status(400).json(DottedSignError.invalidParams('the body is not valid JSON').body());
+  } else if ((error as { type?: string })?.type === 'entity.too.large') {
+    res.status(413).json({ error_code: 413001, error_key: 'payload_too_large', error_message: 'the body is too large' });
+  } else {
+    next(error);
+  }
 }

@@ -1,0 +1,82 @@
+import type { Request, Router } from 'express';
+import { DottedSignError } from './dottedsign-error';
+import type { OAuthState } from './dottedsign-oauth.routes';
+import { taskJson } from './dottedsign-shapes';
+import type { DottedSignStore, Task } from './dottedsign-store';
+import type { TaskWebhooks } from './task-webhooks';
+
+export interface ControlDeps {
+  store: DottedSignStore;
+  oauth: OAuthState;
+  taskWebhooks: TaskWebhooks;
+}
+
+/** DottedSign's own `/_sim` routes, added to the kit's shared control router: signers, accounts, tokens. */
+export function addDottedSignControlRoutes(router: Router, { store, oauth, taskWebhooks }: ControlDeps): void {
+  const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
+  const task = (req: Request): Task => {
+    const found = store.tasks.get(Number(req.params.taskId));
+    if (!found) throw DottedSignError.notFound('task not found');
+    return found;
+  };
+  const email = (req: Request) => {
+    const value = body(req).email;
+    if (typeof value !== 'string' || !value) throw DottedSignError.invalidParams('email is required');
+    return value;
+  };
+  const simTask = (found: Task) => ({ ...taskJson(found), account: found.account, discarded: found.discarded, events: found.events });
+
+  router.get('/tasks', (_req, res) => res.json([...store.tasks.values()].map(simTask)));
+  router.get('/tasks/:taskId', (req, res) => res.json(simTask(task(req))));
+  router.post('/tasks/:taskId/view', (req, res) => {
+    store.view(task(req), email(req));
+    res.json(simTask(task(req)));
+  });
+  router.post('/tasks/:taskId/sign', (req, res) => {
+    store.sign(task(req), email(req));
+    res.json(simTask(task(req)));
+  });
+  router.post('/tasks/:taskId/decline', (req, res) => {
+    const reason = body(req).reason;
+    store.decline(task(req), email(req), typeof reason === 'string' && reason.trim() ? reason.trim() : null);
+    res.json(simTask(task(req)));
+  });
+  router.post('/tasks/:taskId/expire', (req, res) => {
+    store.expire(task(req));
+    res.json(simTask(task(req)));
+  });
+
+  router.get('/accounts', (_req, res) => res.json([...store.accounts.values()]));
+  router.post('/accounts', (req, res) => {
+    const { quota } = body(req);
+    if (quota !== undefined && (!Number.isInteger(quota) || (quota as number) < 0)) throw DottedSignError.invalidParams('quota must be a non-negative integer');
+    res.status(201).json(store.addAccount(email(req), quota as number | undefined));
+  });
+  router.patch('/accounts/:email', (req, res) => {
+    const account = store.accounts.get(String(req.params.email));
+    if (!account) throw DottedSignError.notFound('account not found');
+    const { quota } = body(req);
+    if (!Number.isInteger(quota) || (quota as number) < 0) throw DottedSignError.invalidParams('quota must be a non-negative integer');
+    account.quotaRemaining = quota as number;
+    res.json(account);
+  });
+  router.post('/templates', (req, res) => {
+    const { account, name, roles } = body(req);
+    if (typeof name !== 'string' || !name.trim()) throw DottedSignError.invalidParams('name is required');
+    if (roles !== undefined && (!Array.isArray(roles) || !roles.every((role) => typeof role === 'string'))) throw DottedSignError.invalidParams('roles must be a list of names');
+    res.status(201).json(store.addTemplate(typeof account === 'string' && account ? account : oauth.ownerAccount, name.trim(), roles as string[] | undefined));
+  });
+
+  router.post('/tokens/expire', (_req, res) => {
+    for (const grant of oauth.accessTokens.values()) grant.expiresAt = 0;
+    res.json({ expired: oauth.accessTokens.size });
+  });
+
+  router.get('/webhook-url', (_req, res) => res.json({ url: taskWebhooks.webhookUrl ?? null }));
+  router.put('/webhook-url', (req, res) => {
+    const { url } = body(req);
+    if (url !== null && (typeof url !== 'string' || !URL.canParse(url))) throw DottedSignError.invalidParams('url must be an absolute URL or null');
+    taskWebhooks.setUrl((url as string | null) ?? undefined);
+    res.json({ url: taskWebhooks.webhookUrl ?? null });
+  });
+}
