@@ -58,6 +58,8 @@ export class WebhookDispatcher {
   private closed = false;
   /** Bumped by clear(): attempts started before it finish silently instead of logging or retrying. */
   private generation = 0;
+  /** Released deliveries still waiting for their turn. */
+  private releasing = 0;
 
   constructor(private readonly options: WebhookDispatcherOptions) {}
 
@@ -67,7 +69,7 @@ export class WebhookDispatcher {
       this.held.push(pending);
       return;
     }
-    this.dispatch(pending);
+    void this.dispatch(pending);
   }
 
   dropNext(count: number): void {
@@ -82,10 +84,18 @@ export class WebhookDispatcher {
     this.held ??= [];
   }
 
+  /**
+   * Sends the held deliveries one after another (each first attempt finishes before the next starts), so the
+   * receiver sees them in exactly this order; retries then run on their own schedule.
+   */
   release(order: 'fifo' | 'reverse' = 'fifo'): number {
     const held = this.held ?? [];
     this.held = null;
-    for (const pending of order === 'reverse' ? [...held].reverse() : held) this.dispatch(pending);
+    if (!held.length) return 0;
+    const queue = order === 'reverse' ? [...held].reverse() : held;
+    this.releasing += queue.length;
+    this.inFlight += 1;
+    void this.dispatchInOrder(queue, this.generation).finally(() => this.done());
     return held.length;
   }
 
@@ -94,7 +104,7 @@ export class WebhookDispatcher {
   }
 
   pending(): number {
-    return this.inFlight + (this.held?.length ?? 0);
+    return this.inFlight + this.releasing + (this.held?.length ?? 0);
   }
 
   /** Resolves when no delivery is in flight or waiting for a retry; held deliveries do not count (release them first). */
@@ -112,6 +122,7 @@ export class WebhookDispatcher {
     this.toDrop = 0;
     this.toDuplicate = 0;
     this.inFlight = 0;
+    this.releasing = 0;
     this.settle();
   }
 
@@ -120,7 +131,16 @@ export class WebhookDispatcher {
     this.clear();
   }
 
-  private dispatch(pending: Pending): void {
+  private async dispatchInOrder(queue: Pending[], generation: number): Promise<void> {
+    for (const pending of queue) {
+      if (this.closed || generation !== this.generation) return;
+      this.releasing -= 1;
+      await this.dispatch(pending);
+    }
+  }
+
+  /** Starts the first attempt (twice for a duplicate); resolves when those first attempts have finished. */
+  private async dispatch(pending: Pending): Promise<void> {
     if (this.toDrop > 0) {
       this.toDrop -= 1;
       this.record(pending, 1, null, 'dropped');
@@ -128,10 +148,12 @@ export class WebhookDispatcher {
     }
     const copies = this.toDuplicate > 0 ? 2 : 1;
     if (copies === 2) this.toDuplicate -= 1;
+    const first: Array<Promise<void>> = [];
     for (let copy = 0; copy < copies; copy++) {
       this.inFlight += 1;
-      void this.attempt({ id: copy ? randomUUID() : pending.id, delivery: pending.delivery }, 1, this.generation);
+      first.push(this.attempt({ id: copy ? randomUUID() : pending.id, delivery: pending.delivery }, 1, this.generation));
     }
+    await Promise.all(first);
   }
 
   private scale(ms: number): number {
