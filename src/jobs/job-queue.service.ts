@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import PgBoss from 'pg-boss';
 import { type AppConfig, CONFIG } from '../config/app-config';
@@ -31,14 +32,10 @@ export interface Job<T> {
   retryLimit: number;
 }
 
-/** Thrown by a handler to retry later at a time it knows (e.g. a rate limit's reset), not on the backoff. */
-export class RetryLater extends Error {
-  constructor(
-    readonly at: Date,
-    reason: string,
-  ) {
-    super(reason);
-  }
+/** A handler's error that knows when trying again makes sense (a rate limit's reset) carries `retryAt`. */
+function retryAtOf(error: unknown): Date | null {
+  const retryAt = (error as { retryAt?: unknown } | null)?.retryAt;
+  return retryAt instanceof Date && retryAt.getTime() > Date.now() ? retryAt : null;
 }
 
 const STOP_TIMEOUT_MS = 10_000;
@@ -89,7 +86,16 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
       retryBackoff: full.retryDelaySeconds > 0,
       expireInSeconds: full.expireInSeconds,
     };
-    await this.boss.createQueue(name, options);
+    // Processes booting together create partitions of the same table and can deadlock; one of them retries.
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        if (!(await this.boss.getQueue(name))) await this.boss.createQueue(name, options);
+        break;
+      } catch (error) {
+        if ((error as { code?: string }).code !== '40P01' || attempt >= 5) throw error;
+        await sleep(50 * attempt + Math.random() * 100);
+      }
+    }
     await this.boss.updateQueue(name, options);
     this.policies.set(name, full);
   }
@@ -140,10 +146,11 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
       const message = error instanceof Error ? error.message : String(error);
       const final = job.retryCount >= job.retryLimit;
       this.logger.warn(`job ${name} ${job.id} failed (try ${job.retryCount + 1}/${job.retryLimit + 1}): ${message}`);
-      if (error instanceof RetryLater && !final) {
+      const retryAt = retryAtOf(error);
+      if (retryAt && !final) {
         // Complete this attempt and schedule a fresh one at the known time, keeping the retry count.
         await this.boss.send(name, job.data as object, {
-          startAfter: error.at,
+          startAfter: retryAt,
           retryLimit: job.retryLimit - job.retryCount - 1,
           retryDelay: job.retryDelay,
           retryBackoff: job.retryBackoff,
