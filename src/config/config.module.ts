@@ -1,6 +1,7 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
 import { type AppConfig, CONFIG } from './app-config';
 import { SecretBox } from '../common/secret-box';
+import { SignedTokens } from '../common/signed-tokens';
 
 @Global()
 @Module({})
@@ -11,8 +12,9 @@ export class ConfigModule {
       providers: [
         { provide: CONFIG, useValue: config },
         { provide: SecretBox, useValue: new SecretBox(config.encryption.currentKey, config.encryption.previousKeys) },
+        { provide: SignedTokens, useValue: new SignedTokens(config) },
       ],
-      exports: [CONFIG, SecretBox],
+      exports: [CONFIG, SecretBox, SignedTokens],
     };
   }
 }

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+
+/** What a company chose on the settings page. Stored in `companies.settings`, always read through here. */
+export interface CompanySettings {
+  templateId: string | null;
+  autoSend: { enabled: boolean; pipelineIds: number[] };
+  onCompleted: { action: 'won' | 'stage' | 'none'; stageId: number | null };
+  attachFiles: boolean;
+  writeNotes: boolean;
+}
+
+export const DEFAULT_SETTINGS: CompanySettings = {
+  templateId: null,
+  autoSend: { enabled: true, pipelineIds: [] },
+  onCompleted: { action: 'won', stageId: null },
+  attachFiles: true,
+  writeNotes: true,
+};
+
+const positiveId = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+/** A partial update from `PUT /api/settings`: unknown fields and wrong types are rejected. */
+export const settingsUpdate = z
+  .object({
+    templateId: z.union([positiveId.transform(String), z.string().regex(/^\d{1,18}$/), z.null()]).optional(),
+    autoSend: z
+      .object({ enabled: z.boolean().optional(), pipelineIds: z.array(positiveId).max(500).optional() })
+      .strict()
+      .optional(),
+    onCompleted: z
+      .object({ action: z.enum(['won', 'stage', 'none']).optional(), stageId: z.union([positiveId, z.null()]).optional() })
+      .strict()
+      .optional(),
+    attachFiles: z.boolean().optional(),
+    writeNotes: z.boolean().optional(),
+  })
+  .strict();
+
+export type SettingsUpdate = z.infer<typeof settingsUpdate>;
+
+/** Stored JSON (possibly older or partial) → complete settings. */
+export function readSettings(stored: unknown): CompanySettings {
+  const value = (stored ?? {}) as Partial<CompanySettings>;
+  return {
+    templateId: value.templateId ?? DEFAULT_SETTINGS.templateId,
+    autoSend: { ...DEFAULT_SETTINGS.autoSend, ...value.autoSend },
+    onCompleted: { ...DEFAULT_SETTINGS.onCompleted, ...value.onCompleted },
+    attachFiles: value.attachFiles ?? DEFAULT_SETTINGS.attachFiles,
+    writeNotes: value.writeNotes ?? DEFAULT_SETTINGS.writeNotes,
+  };
+}
+
+/** Applies an update; a stage action without a stage is a validation error, not a silent no-op. */
+export function applySettings(current: CompanySettings, update: SettingsUpdate): CompanySettings | { error: string } {
+  const next: CompanySettings = {
+    templateId: update.templateId === undefined ? current.templateId : update.templateId,
+    autoSend: { ...current.autoSend, ...update.autoSend },
+    onCompleted: { ...current.onCompleted, ...update.onCompleted },
+    attachFiles: update.attachFiles ?? current.attachFiles,
+    writeNotes: update.writeNotes ?? current.writeNotes,
+  };
+  if (next.onCompleted.action === 'stage' && !next.onCompleted.stageId) {
+    return { error: 'onCompleted.stageId: required when onCompleted.action is "stage"' };
+  }
+  return next;
+}

@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { Company } from './company.entity';
+import { Installation } from './installation.entity';
+import { InstallationsRepository } from './installations.repository';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([Company, Installation])],
+  providers: [InstallationsRepository],
+  exports: [InstallationsRepository],
+})
+export class InstallationsModule {}

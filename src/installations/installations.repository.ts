@@ -1,0 +1,114 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { EntityManager, Repository } from 'typeorm';
+import { Company } from './company.entity';
+import { Installation } from './installation.entity';
+
+export interface InstallationRecord {
+  companyId: string;
+  companyName: string;
+  companyDomain: string;
+  userId: string;
+  userName: string;
+  isAdmin: boolean;
+  apiDomain: string;
+  scopes: string[];
+  sealedAccessToken: string;
+  sealedRefreshToken: string;
+  expiresAt: Date;
+}
+
+@Injectable()
+export class InstallationsRepository {
+  constructor(
+    @InjectRepository(Installation) private readonly installations: Repository<Installation>,
+    @InjectRepository(Company) private readonly companies: Repository<Company>,
+  ) {}
+
+  async upsert(manager: EntityManager, record: InstallationRecord): Promise<Installation> {
+    await manager.query(
+      `INSERT INTO companies (id, name, domain) VALUES ($1, $2, $3)
+       ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, domain = EXCLUDED.domain, updated_at = now()`,
+      [record.companyId, record.companyName, record.companyDomain],
+    );
+    const [row] = (await manager.query(
+      `INSERT INTO installations (company_id, user_id, user_name, is_admin, api_domain, scopes, access_token, refresh_token, expires_at, refreshed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
+       ON CONFLICT (company_id, user_id) DO UPDATE SET
+         user_name = EXCLUDED.user_name, is_admin = EXCLUDED.is_admin, api_domain = EXCLUDED.api_domain,
+         scopes = EXCLUDED.scopes, access_token = EXCLUDED.access_token, refresh_token = EXCLUDED.refresh_token,
+         expires_at = EXCLUDED.expires_at, refreshed_at = now(), invalid_reason = NULL
+       RETURNING id`,
+      [
+        record.companyId,
+        record.userId,
+        record.userName,
+        record.isAdmin,
+        record.apiDomain,
+        record.scopes,
+        record.sealedAccessToken,
+        record.sealedRefreshToken,
+        record.expiresAt,
+      ],
+    )) as Array<{ id: string }>;
+    return manager.findOneByOrFail(Installation, { id: row.id });
+  }
+
+  byId(id: string): Promise<Installation | null> {
+    return this.installations.findOneBy({ id });
+  }
+
+  byUser(companyId: string, userId: string): Promise<Installation | null> {
+    return this.installations.findOneBy({ companyId, userId });
+  }
+
+  company(id: string): Promise<Company | null> {
+    return this.companies.findOneBy({ id });
+  }
+
+  /** The row, locked until the transaction ends: how concurrent refreshes across processes become one. */
+  lockForUpdate(manager: EntityManager, id: string): Promise<Installation | null> {
+    return manager.getRepository(Installation).findOne({ where: { id }, lock: { mode: 'pessimistic_write' } });
+  }
+
+  async saveTokens(manager: EntityManager, id: string, tokens: { sealedAccessToken: string; sealedRefreshToken: string; expiresAt: Date; apiDomain: string }) {
+    await manager.update(Installation, { id }, {
+      accessToken: tokens.sealedAccessToken,
+      refreshToken: tokens.sealedRefreshToken,
+      expiresAt: tokens.expiresAt,
+      apiDomain: tokens.apiDomain,
+      refreshedAt: new Date(),
+      invalidReason: null,
+    });
+  }
+
+  async markInvalid(id: string, reason: string): Promise<void> {
+    await this.installations.update({ id }, { invalidReason: reason });
+  }
+
+  /**
+   * Who acts for the company in background work: the preferred user's install if it can act, else the most
+   * recently refreshed admin install that can.
+   */
+  async acting(companyId: string, preferredUserId?: string | null): Promise<Installation | null> {
+    return this.installations
+      .createQueryBuilder('i')
+      .where('i.company_id = :companyId AND i.invalid_reason IS NULL', { companyId })
+      .andWhere('(i.user_id = :preferred OR i.is_admin)', { preferred: preferredUserId ?? '-1' })
+      .orderBy('CASE WHEN i.user_id = :preferred THEN 0 ELSE 1 END', 'ASC')
+      .addOrderBy('i.refreshed_at', 'DESC')
+      .getOne();
+  }
+
+  async remove(manager: EntityManager, companyId: string, userId: string): Promise<{ removed: boolean; remaining: number }> {
+    const deleted = await manager.delete(Installation, { companyId, userId });
+    const remaining = await manager.countBy(Installation, { companyId });
+    return { removed: (deleted.affected ?? 0) > 0, remaining };
+  }
+
+  /** Erases everything the app keeps about a company; child tables cascade from companies. */
+  async eraseCompany(manager: EntityManager, companyId: string): Promise<void> {
+    await manager.query('DELETE FROM inbox_events WHERE company_id = $1', [companyId]);
+    await manager.query('DELETE FROM companies WHERE id = $1', [companyId]);
+  }
+}

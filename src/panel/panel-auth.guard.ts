@@ -1,0 +1,48 @@
+import { type CanActivate, type ExecutionContext, Inject, Injectable, createParamDecorator } from '@nestjs/common';
+import type { Request } from 'express';
+import jwt from 'jsonwebtoken';
+import { ApiError } from '../common/api-error';
+import { type AppConfig, CONFIG } from '../config/app-config';
+
+/** Who is calling, as Pipedrive's signed panel JWT says; nothing else is trusted for identity. */
+export interface PanelUser {
+  companyId: string;
+  userId: string;
+}
+
+type PanelRequest = Request & { panelUser?: PanelUser };
+
+/** Verifies a Pipedrive extension JWT: HS256 only, our secret, expiry honoured, numeric ids. */
+export function verifyPanelToken(token: string, secret: string): PanelUser | null {
+  try {
+    const claims = jwt.verify(token, secret, { algorithms: ['HS256'] });
+    if (typeof claims !== 'object' || claims === null) return null;
+    const companyId = Number((claims as Record<string, unknown>).companyId);
+    const userId = Number((claims as Record<string, unknown>).userId);
+    if (!Number.isSafeInteger(companyId) || companyId <= 0 || !Number.isSafeInteger(userId) || userId <= 0) return null;
+    return { companyId: String(companyId), userId: String(userId) };
+  } catch {
+    return null;
+  }
+}
+
+@Injectable()
+export class PanelAuthGuard implements CanActivate {
+  constructor(@Inject(CONFIG) private readonly config: AppConfig) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const request = context.switchToHttp().getRequest<PanelRequest>();
+    const header = request.headers.authorization ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    const user = token ? verifyPanelToken(token, this.config.pipedrive.jwtSecret) : null;
+    if (!user) throw ApiError.unauthorized('A valid panel token is required (Authorization: Bearer <JWT>)');
+    request.panelUser = user;
+    return true;
+  }
+}
+
+export const CurrentPanelUser = createParamDecorator((_: unknown, context: ExecutionContext): PanelUser => {
+  const user = context.switchToHttp().getRequest<PanelRequest>().panelUser;
+  if (!user) throw ApiError.unauthorized();
+  return user;
+});

@@ -1,0 +1,82 @@
+import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Logger, Post, Req, Res, UseGuards } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { ApiError } from '../common/api-error';
+import { resultPage } from '../common/html-page';
+import { constantTimeEqual } from '../common/passwords';
+import { validate } from '../common/validation';
+import { type AppConfig, CONFIG } from '../config/app-config';
+import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from '../panel/panel-auth.guard';
+import { PipedriveClient } from './pipedrive.client';
+import { PipedriveInstallService } from './pipedrive-install.service';
+import { PipedriveOAuth } from './pipedrive-oauth.service';
+
+const numericId = z.union([z.number().int().positive(), z.string().regex(/^\d{1,18}$/)]).transform(String);
+const uninstallNotice = z.object({ client_id: z.string().optional(), company_id: numericId, user_id: numericId }).passthrough();
+
+@Controller()
+export class PipedriveAuthController {
+  private readonly logger = new Logger(PipedriveAuthController.name);
+
+  constructor(
+    @Inject(CONFIG) private readonly config: AppConfig,
+    private readonly oauth: PipedriveOAuth,
+    private readonly install: PipedriveInstallService,
+    private readonly client: PipedriveClient,
+  ) {}
+
+  /** The app's Installation URL: starts OAuth with a signed state. */
+  @Get('auth/pipedrive')
+  start(@Req() req: Request, @Res() res: Response): void {
+    if (!this.oauth.configured) return this.page(res, 503, 'Not configured', 'This app has no Pipedrive credentials configured.');
+    this.oauth.start(req, res);
+  }
+
+  @Get('auth/pipedrive/callback')
+  async callback(@Req() req: Request, @Res() res: Response): Promise<void> {
+    const { error, code } = req.query as Record<string, unknown>;
+    if (error === 'user_denied' || error === 'access_denied') {
+      return this.page(res, 200, 'Installation cancelled', 'You cancelled the installation, so nothing was installed. You can install the app again from the Pipedrive Marketplace at any time.');
+    }
+    if (typeof error === 'string') return this.page(res, 400, 'Installation failed', `Pipedrive reported: ${error}.`);
+    if (typeof code !== 'string' || !code) return this.page(res, 400, 'Installation failed', 'The request from Pipedrive had no authorization code. Start the installation again.');
+    if (!this.oauth.configured) return this.page(res, 503, 'Not configured', 'This app has no Pipedrive credentials configured.');
+
+    const exchanged = await this.oauth.exchange(req, res);
+    if ('failure' in exchanged) return this.page(res, 400, 'Installation failed', exchanged.failure);
+    try {
+      const { redirectTo } = await this.install.completeInstall(exchanged.tokens);
+      res.redirect(302, redirectTo);
+    } catch (failure) {
+      this.logger.error(`install failed: ${(failure as Error).message}`);
+      this.page(res, 502, 'Installation failed', 'Pipedrive did not answer while we finished the installation. Please try again in a minute.');
+    }
+  }
+
+  /** Pipedrive's uninstall notice: Basic client_id:client_secret, JSON {client_id, company_id, user_id, timestamp}. */
+  @Delete('auth/pipedrive/callback')
+  @HttpCode(200)
+  async uninstalled(@Headers('authorization') authorization: string | undefined, @Body() body: unknown) {
+    if (!this.oauth.configured || !constantTimeEqual(authorization ?? '', this.client.basicClientAuth)) {
+      throw ApiError.unauthorized('Invalid client credentials');
+    }
+    const notice = validate(uninstallNotice, body);
+    const outcome = await this.install.uninstall(notice.company_id, notice.user_id);
+    return { ok: true, ...outcome };
+  }
+
+  /** An admin disconnects the app from the settings page. */
+  @Post('api/pipedrive/disconnect')
+  @HttpCode(200)
+  @UseGuards(PanelAuthGuard)
+  async disconnect(@CurrentPanelUser() user: PanelUser) {
+    const outcome = await this.install.disconnect(user.companyId, user.userId);
+    if (outcome === 'not_installed') throw ApiError.notFound('You have no installation of this app');
+    if (outcome === 'not_admin') throw ApiError.forbidden('Only a Pipedrive admin can disconnect the app');
+    return { ok: true, ...outcome };
+  }
+
+  private page(res: Response, status: number, title: string, message: string): void {
+    res.status(status).type('html').send(resultPage({ title, message }));
+  }
+}

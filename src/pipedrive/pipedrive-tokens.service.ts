@@ -1,0 +1,88 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { SecretBox } from '../common/secret-box';
+import type { Installation } from '../installations/installation.entity';
+import { InstallationsRepository } from '../installations/installations.repository';
+import { type PipedriveApi, PipedriveClient, type TokenSource } from './pipedrive.client';
+import { InstallationRevokedError, PipedriveApiError } from './pipedrive.errors';
+
+/** Refresh a little before expiry so a token never dies mid-request. */
+const EARLY_REFRESH_MS = 2 * 60 * 1000;
+
+/**
+ * Access tokens of installations, refreshed when expired or rejected. A refresh is serialised per
+ * installation: in-process by sharing one promise, across processes by a row lock with a re-check, so
+ * concurrent callers cause exactly one refresh and nobody presents an already-exchanged refresh token.
+ */
+@Injectable()
+export class PipedriveTokens {
+  private readonly logger = new Logger(PipedriveTokens.name);
+  private readonly refreshing = new Map<string, Promise<{ accessToken: string; apiDomain: string }>>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly installations: InstallationsRepository,
+    private readonly client: PipedriveClient,
+    private readonly box: SecretBox,
+  ) {}
+
+  /** The typed API acting as this installation. */
+  apiFor(installation: Pick<Installation, 'id'>): PipedriveApi {
+    return this.client.api(this.source(installation.id));
+  }
+
+  source(installationId: string): TokenSource {
+    return {
+      current: () => this.current(installationId),
+      refreshAfterRejection: (rejected) => this.refresh(installationId, rejected),
+    };
+  }
+
+  private async current(installationId: string) {
+    const installation = await this.installations.byId(installationId);
+    if (!installation) throw new InstallationRevokedError(installationId, 'uninstalled');
+    if (installation.invalidReason) throw new InstallationRevokedError(installationId, installation.invalidReason);
+    if (installation.expiresAt.getTime() - EARLY_REFRESH_MS > Date.now()) {
+      return { accessToken: this.box.decrypt(installation.accessToken), apiDomain: installation.apiDomain };
+    }
+    return this.refresh(installationId, this.box.decrypt(installation.accessToken));
+  }
+
+  private refresh(installationId: string, staleToken: string) {
+    const running = this.refreshing.get(installationId);
+    if (running) return running;
+    const refresh = this.refreshLocked(installationId, staleToken).finally(() => this.refreshing.delete(installationId));
+    this.refreshing.set(installationId, refresh);
+    return refresh;
+  }
+
+  private async refreshLocked(installationId: string, staleToken: string) {
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        const row = await this.installations.lockForUpdate(manager, installationId);
+        if (!row) throw new InstallationRevokedError(installationId, 'uninstalled');
+        if (row.invalidReason) throw new InstallationRevokedError(installationId, row.invalidReason);
+        const current = this.box.decrypt(row.accessToken);
+        if (current !== staleToken && row.expiresAt.getTime() - EARLY_REFRESH_MS > Date.now()) {
+          return { accessToken: current, apiDomain: row.apiDomain }; // another caller refreshed meanwhile
+        }
+        const tokens = await this.client.refreshTokens(this.box.decrypt(row.refreshToken));
+        await this.installations.saveTokens(manager, installationId, {
+          sealedAccessToken: this.box.encrypt(tokens.accessToken),
+          sealedRefreshToken: this.box.encrypt(tokens.refreshToken),
+          expiresAt: tokens.expiresAt,
+          apiDomain: tokens.apiDomain,
+        });
+        return { accessToken: tokens.accessToken, apiDomain: tokens.apiDomain };
+      });
+    } catch (error) {
+      if (error instanceof PipedriveApiError && !error.retryable) {
+        // The refresh token was refused for good (uninstalled or revoked): stop choosing this install to act.
+        this.logger.warn(`installation ${installationId} can no longer act: ${error.message}`);
+        await this.installations.markInvalid(installationId, error.message);
+        throw new InstallationRevokedError(installationId, error.message);
+      }
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,32 @@
+import { Body, Controller, Headers, HttpCode, Post } from '@nestjs/common';
+import { ApiError } from '../common/api-error';
+import { InboxService } from '../inbox/inbox.service';
+import { parsePipedriveEvent } from './pipedrive-event';
+import { WebhookCredentials, parseBasicAuth } from './webhook-credentials.service';
+
+/** Deal events the app acts on; everything else is acknowledged and dropped. */
+const HANDLED = new Set(['deal:create', 'deal:delete']);
+
+@Controller('webhooks/pipedrive')
+export class PipedriveWebhookController {
+  constructor(
+    private readonly credentials: WebhookCredentials,
+    private readonly inbox: InboxService,
+  ) {}
+
+  /** Authenticate → parse → inbox + job in one transaction → 200. The work happens in the job. */
+  @Post()
+  @HttpCode(200)
+  async receive(@Headers('authorization') authorization: string | undefined, @Body() body: unknown) {
+    const basic = parseBasicAuth(authorization);
+    const companyId = basic ? await this.credentials.companyFor(basic.user, basic.password) : null;
+    if (!companyId) throw ApiError.unauthorized('Invalid webhook credentials');
+    const event = parsePipedriveEvent(body);
+    if (!event) throw ApiError.badRequest('Not a Pipedrive webhook payload (v2 or v1)');
+    if (event.companyId !== companyId) throw ApiError.forbidden('The event belongs to another company than these credentials');
+    const type = `${event.object}:${event.action}`;
+    if (!HANDLED.has(type)) return { status: 'ignored' };
+    const status = await this.inbox.accept({ source: 'pipedrive', dedupeKey: event.eventId, eventType: type, companyId, payload: body });
+    return { status };
+  }
+}

@@ -1,0 +1,85 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { hashPassword } from '../common/passwords';
+import { type AppConfig, CONFIG } from '../config/app-config';
+import { InstallationsRepository } from '../installations/installations.repository';
+import { PipedriveTokens } from './pipedrive-tokens.service';
+import { WebhookSubscription } from './webhook-subscription.entity';
+
+/** The deal events the app listens to. */
+export const REQUIRED_WEBHOOKS = [
+  { eventObject: 'deal', eventAction: 'create' },
+  { eventObject: 'deal', eventAction: 'delete' },
+] as const;
+
+export type EnsureOutcome = 'ok' | 'no_installation';
+
+/**
+ * Makes a company's Pipedrive webhooks match what the app needs: exactly one per required event, pointing at
+ * our receiver with its own random Basic credentials (password kept only as a hash). Serialised per company
+ * with an advisory lock; webhooks of ours that we have no record of (a crash between Pipedrive's answer and our
+ * commit) are deleted, so re-running never leaves duplicates.
+ */
+@Injectable()
+export class PipedriveWebhooks {
+  private readonly logger = new Logger(PipedriveWebhooks.name);
+
+  constructor(
+    @Inject(CONFIG) private readonly config: AppConfig,
+    private readonly dataSource: DataSource,
+    private readonly installations: InstallationsRepository,
+    private readonly tokens: PipedriveTokens,
+  ) {}
+
+  get receiverUrl(): string {
+    return `${this.config.appUrl}/webhooks/pipedrive`;
+  }
+
+  async ensure(companyId: string): Promise<EnsureOutcome> {
+    return this.dataSource.transaction(async (manager) => {
+      await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('pipedrive-webhooks:' || $1, 0))`, [companyId]);
+      const local = await manager.findBy(WebhookSubscription, { companyId });
+      const acting = await this.installations.acting(companyId, local[0]?.ownerUserId);
+      if (!acting) {
+        this.logger.warn(`company ${companyId}: no installed user can manage webhooks`);
+        return 'no_installation';
+      }
+      const api = this.tokens.apiFor(acting);
+      const ours = (await api.webhooks()).filter((hook) => hook.subscriptionUrl === this.receiverUrl);
+      const kept = new Set<number>();
+      for (const wanted of REQUIRED_WEBHOOKS) {
+        const row = local.find((sub) => sub.eventObject === wanted.eventObject && sub.eventAction === wanted.eventAction);
+        if (row && ours.some((hook) => hook.id === Number(row.pipedriveWebhookId))) {
+          kept.add(Number(row.pipedriveWebhookId));
+          continue;
+        }
+        const httpAuthUser = `pd-${randomBytes(9).toString('base64url')}`;
+        const httpAuthPassword = randomBytes(24).toString('base64url');
+        const created = await api.createWebhook({
+          ...wanted,
+          subscriptionUrl: this.receiverUrl,
+          name: `DottedSign contracts: deal ${wanted.eventAction}`,
+          httpAuthUser,
+          httpAuthPassword,
+        });
+        kept.add(created.id);
+        if (row) await manager.delete(WebhookSubscription, { id: row.id });
+        await manager.insert(WebhookSubscription, {
+          companyId,
+          ...wanted,
+          pipedriveWebhookId: String(created.id),
+          ownerUserId: acting.userId,
+          httpAuthUser,
+          passwordHash: await hashPassword(httpAuthPassword),
+        });
+        this.logger.log(`company ${companyId}: created deal.${wanted.eventAction} webhook ${created.id}`);
+      }
+      for (const orphan of ours.filter((hook) => !kept.has(hook.id))) {
+        await api.deleteWebhook(orphan.id);
+        this.logger.log(`company ${companyId}: deleted unrecorded webhook ${orphan.id}`);
+      }
+      return 'ok';
+    });
+  }
+}

@@ -1,0 +1,300 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { type AppConfig, CONFIG } from '../config/app-config';
+import { PipedriveApiError, PipedriveRateLimitedError } from './pipedrive.errors';
+import type { PipedriveDeal, PipedriveFile, PipedrivePerson, PipedriveUser, PipedriveWebhook, TokenSet } from './pipedrive.types';
+
+/** Where a call gets its bearer token, and how it gets a fresh one after a 401. */
+export interface TokenSource {
+  current(): Promise<{ accessToken: string; apiDomain: string }>;
+  refreshAfterRejection(rejectedToken: string): Promise<{ accessToken: string; apiDomain: string }>;
+}
+
+interface Envelope<T> {
+  success: boolean;
+  data: T;
+  error?: string;
+  error_info?: string;
+}
+
+/** Waiting longer than this inside a request is worse than handing the job back with a retry time. */
+const MAX_IN_PROCESS_WAIT_MS = 10_000;
+const MAX_RATE_LIMIT_WAITS = 3;
+const REQUEST_TIMEOUT_MS = 30_000;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function optionalNumber(value: unknown): number | null {
+  return value === null || value === undefined || value === '' ? null : Number(value);
+}
+
+/**
+ * The one place that knows Pipedrive's hosts, paths, headers and JSON. OAuth token calls, the REST API
+ * (v2 deals and persons, v1 users, files, notes, webhooks), 401 → refresh → retry once, and the rate limits
+ * read from `x-ratelimit-*` headers.
+ */
+@Injectable()
+export class PipedriveClient {
+  private readonly logger = new Logger(PipedriveClient.name);
+  /** Per token: no call before this time (the burst window said remaining 0, or a 429 said wait). */
+  private readonly blockedUntil = new Map<string, number>();
+
+  constructor(@Inject(CONFIG) private readonly config: AppConfig) {}
+
+  get authorizeUrl(): string {
+    return `${this.config.pipedrive.oauthUrl}/oauth/authorize`;
+  }
+
+  get tokenUrl(): string {
+    return `${this.config.pipedrive.oauthUrl}/oauth/token`;
+  }
+
+  get basicClientAuth(): string {
+    const { clientId, clientSecret } = this.config.pipedrive;
+    return `Basic ${Buffer.from(`${clientId}:${clientSecret}`).toString('base64')}`;
+  }
+
+  /** Pipedrive sends `expires_in` as a number or a string, and `scope` as a comma list. */
+  parseTokenResponse(body: Record<string, unknown>): TokenSet {
+    const accessToken = body.access_token;
+    const refreshToken = body.refresh_token;
+    const apiDomain = body.api_domain;
+    if (typeof accessToken !== 'string' || typeof refreshToken !== 'string' || typeof apiDomain !== 'string') {
+      throw new PipedriveApiError('Pipedrive token response is missing access_token, refresh_token or api_domain', null, false);
+    }
+    const expiresIn = Number(body.expires_in);
+    return {
+      accessToken,
+      refreshToken,
+      apiDomain: apiDomain.replace(/\/+$/, ''),
+      expiresAt: new Date(Date.now() + (Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : 3600) * 1000),
+      scopes: String(body.scope ?? '')
+        .split(/[,\s]+/)
+        .filter(Boolean),
+    };
+  }
+
+  async refreshTokens(refreshToken: string): Promise<TokenSet> {
+    const response = await this.send(this.tokenUrl, {
+      method: 'POST',
+      headers: { authorization: this.basicClientAuth, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }).toString(),
+    });
+    const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+    if (!response.ok) {
+      const description = String(body.error_description ?? body.error ?? `HTTP ${response.status}`);
+      // invalid_grant and invalid_client will not get better by retrying; the rest might.
+      throw new PipedriveApiError(`token refresh failed: ${description}`, response.status, response.status >= 500 || response.status === 429);
+    }
+    return this.parseTokenResponse(body);
+  }
+
+  /** Uninstalls the app for the refresh token's user. */
+  async revoke(refreshToken: string): Promise<void> {
+    const response = await this.send(`${this.config.pipedrive.oauthUrl}/oauth/revoke`, {
+      method: 'POST',
+      headers: { authorization: this.basicClientAuth, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: refreshToken, token_type_hint: 'refresh_token' }).toString(),
+    });
+    if (!response.ok && response.status !== 400) {
+      throw new PipedriveApiError(`token revoke failed: HTTP ${response.status}`, response.status, response.status >= 500);
+    }
+  }
+
+  api(tokens: TokenSource): PipedriveApi {
+    return new PipedriveApi(this, tokens);
+  }
+
+  /** One API call: bearer auth, 401 → refresh once, rate-limit waits, JSON envelope unwrapped. */
+  async call<T>(tokens: TokenSource, method: string, path: string, body?: { json?: unknown; form?: FormData }): Promise<T> {
+    let credentials = await tokens.current();
+    let refreshed = false;
+    for (let waits = 0; ; ) {
+      await this.respectBlock(credentials.accessToken);
+      const headers: Record<string, string> = { authorization: `Bearer ${credentials.accessToken}`, accept: 'application/json' };
+      if (body?.json !== undefined) headers['content-type'] = 'application/json';
+      const response = await this.send(`${credentials.apiDomain}${path}`, {
+        method,
+        headers,
+        body: body?.form ?? (body?.json === undefined ? undefined : JSON.stringify(body.json)),
+      });
+      this.noteRateLimit(credentials.accessToken, response);
+      if (response.status === 401 && !refreshed) {
+        refreshed = true;
+        credentials = await tokens.refreshAfterRejection(credentials.accessToken);
+        continue;
+      }
+      if (response.status === 429) {
+        const waitMs = this.retryAfterMs(response);
+        if (waitMs <= MAX_IN_PROCESS_WAIT_MS && waits < MAX_RATE_LIMIT_WAITS) {
+          waits += 1;
+          this.logger.warn(`Pipedrive 429 on ${method} ${path}; waiting ${waitMs} ms`);
+          await sleep(waitMs);
+          continue;
+        }
+        throw new PipedriveRateLimitedError(new Date(Date.now() + waitMs));
+      }
+      const envelope = (await response.json().catch(() => null)) as Envelope<T> | null;
+      if (!response.ok || !envelope || envelope.success === false) {
+        const reason = envelope?.error ?? `HTTP ${response.status}`;
+        throw new PipedriveApiError(`Pipedrive ${method} ${path}: ${reason}`, response.status, response.status >= 500);
+      }
+      return envelope.data;
+    }
+  }
+
+  private async send(url: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    } catch (error) {
+      throw new PipedriveApiError(`Pipedrive unreachable: ${(error as Error).message}`, null, true);
+    }
+  }
+
+  private async respectBlock(token: string): Promise<void> {
+    const until = this.blockedUntil.get(token);
+    if (!until) return;
+    const waitMs = until - Date.now();
+    if (waitMs <= 0) {
+      this.blockedUntil.delete(token);
+      return;
+    }
+    if (waitMs > MAX_IN_PROCESS_WAIT_MS) throw new PipedriveRateLimitedError(new Date(until));
+    await sleep(waitMs);
+  }
+
+  /** `x-ratelimit-reset` is read as seconds until the window resets (unit unverified in Pipedrive's docs). */
+  private noteRateLimit(token: string, response: Response): void {
+    const remaining = optionalNumber(response.headers.get('x-ratelimit-remaining'));
+    if (remaining === 0 || response.status === 429) {
+      this.blockedUntil.set(token, Date.now() + this.retryAfterMs(response));
+    }
+  }
+
+  private retryAfterMs(response: Response): number {
+    const reset = optionalNumber(response.headers.get('x-ratelimit-reset')) ?? optionalNumber(response.headers.get('retry-after'));
+    return Math.max(250, Math.ceil((reset ?? 2) * 1000));
+  }
+}
+
+/** Typed calls for one installation's token. */
+export class PipedriveApi {
+  constructor(
+    private readonly client: PipedriveClient,
+    private readonly tokens: TokenSource,
+  ) {}
+
+  async me(): Promise<PipedriveUser> {
+    const data = await this.client.call<Record<string, unknown>>(this.tokens, 'GET', '/api/v1/users/me');
+    return {
+      id: Number(data.id),
+      name: String(data.name ?? ''),
+      email: String(data.email ?? ''),
+      companyId: Number(data.company_id),
+      companyName: String(data.company_name ?? ''),
+      companyDomain: String(data.company_domain ?? ''),
+      isAdmin: data.is_admin === true || data.is_admin === 1,
+    };
+  }
+
+  /** null when the deal does not exist (any more). */
+  async deal(id: number): Promise<PipedriveDeal | null> {
+    try {
+      return mapDeal(await this.client.call<Record<string, unknown>>(this.tokens, 'GET', `/api/v2/deals/${id}`));
+    } catch (error) {
+      if (error instanceof PipedriveApiError && (error.status === 404 || error.status === 410)) return null;
+      throw error;
+    }
+  }
+
+  async updateDeal(id: number, change: { status: 'won' } | { stageId: number }): Promise<PipedriveDeal> {
+    const json = 'status' in change ? { status: change.status } : { stage_id: change.stageId };
+    return mapDeal(await this.client.call<Record<string, unknown>>(this.tokens, 'PATCH', `/api/v2/deals/${id}`, { json }));
+  }
+
+  async person(id: number): Promise<PipedrivePerson | null> {
+    try {
+      const data = await this.client.call<Record<string, unknown>>(this.tokens, 'GET', `/api/v2/persons/${id}`);
+      const emails = Array.isArray(data.emails) ? (data.emails as Array<{ value?: string; primary?: boolean }>) : [];
+      const usable = emails.filter((email) => typeof email.value === 'string' && email.value.trim() !== '');
+      const chosen = usable.find((email) => email.primary) ?? usable[0];
+      return { id: Number(data.id), name: String(data.name ?? ''), email: chosen?.value?.trim() ?? null };
+    } catch (error) {
+      if (error instanceof PipedriveApiError && error.status === 404) return null;
+      throw error;
+    }
+  }
+
+  async uploadDealFile(dealId: number, fileName: string, content: Buffer, contentType = 'application/pdf'): Promise<PipedriveFile> {
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(content)], { type: contentType }), fileName);
+    form.append('deal_id', String(dealId));
+    const data = await this.client.call<Record<string, unknown>>(this.tokens, 'POST', '/api/v1/files', { form });
+    return { id: Number(data.id), name: String(data.name ?? data.file_name ?? fileName), dealId };
+  }
+
+  async dealFiles(dealId: number): Promise<PipedriveFile[]> {
+    const data = await this.client.call<Array<Record<string, unknown>> | null>(this.tokens, 'GET', `/api/v1/deals/${dealId}/files?limit=100`);
+    return (data ?? []).map((file) => ({ id: Number(file.id), name: String(file.name ?? file.file_name ?? ''), dealId }));
+  }
+
+  async addDealNote(dealId: number, html: string): Promise<{ id: number }> {
+    const data = await this.client.call<Record<string, unknown>>(this.tokens, 'POST', '/api/v1/notes', {
+      json: { deal_id: dealId, content: html, pinned_to_deal_flag: 0 },
+    });
+    return { id: Number(data.id) };
+  }
+
+  async dealNotes(dealId: number): Promise<Array<{ id: number; content: string }>> {
+    const data = await this.client.call<Array<Record<string, unknown>> | null>(this.tokens, 'GET', `/api/v1/notes?deal_id=${dealId}&limit=500`);
+    return (data ?? []).map((note) => ({ id: Number(note.id), content: String(note.content ?? '') }));
+  }
+
+  async webhooks(): Promise<PipedriveWebhook[]> {
+    const data = await this.client.call<Array<Record<string, unknown>> | null>(this.tokens, 'GET', '/api/v1/webhooks');
+    return (data ?? []).map((hook) => ({
+      id: Number(hook.id),
+      subscriptionUrl: String(hook.subscription_url ?? ''),
+      eventAction: String(hook.event_action ?? ''),
+      eventObject: String(hook.event_object ?? ''),
+    }));
+  }
+
+  async createWebhook(hook: { subscriptionUrl: string; eventAction: string; eventObject: string; name: string; httpAuthUser: string; httpAuthPassword: string }): Promise<PipedriveWebhook> {
+    const data = await this.client.call<Record<string, unknown>>(this.tokens, 'POST', '/api/v1/webhooks', {
+      json: {
+        subscription_url: hook.subscriptionUrl,
+        event_action: hook.eventAction,
+        event_object: hook.eventObject,
+        name: hook.name,
+        version: '2.0',
+        http_auth_user: hook.httpAuthUser,
+        http_auth_password: hook.httpAuthPassword,
+      },
+    });
+    return { id: Number(data.id), subscriptionUrl: hook.subscriptionUrl, eventAction: hook.eventAction, eventObject: hook.eventObject };
+  }
+
+  async deleteWebhook(id: number): Promise<void> {
+    try {
+      await this.client.call(this.tokens, 'DELETE', `/api/v1/webhooks/${id}`);
+    } catch (error) {
+      if (error instanceof PipedriveApiError && error.status === 404) return;
+      throw error;
+    }
+  }
+}
+
+function mapDeal(data: Record<string, unknown>): PipedriveDeal {
+  return {
+    id: Number(data.id),
+    title: String(data.title ?? ''),
+    ownerId: optionalNumber(data.owner_id),
+    personId: optionalNumber(data.person_id),
+    pipelineId: optionalNumber(data.pipeline_id),
+    stageId: optionalNumber(data.stage_id),
+    status: (['open', 'won', 'lost'].includes(String(data.status)) ? data.status : 'open') as PipedriveDeal['status'],
+    isArchived: data.is_archived === true,
+    isDeleted: data.is_deleted === true,
+    wonTime: typeof data.won_time === 'string' ? data.won_time : null,
+  };
+}

@@ -1,0 +1,46 @@
+import { Injectable } from '@nestjs/common';
+import { createHash } from 'node:crypto';
+import { DataSource } from 'typeorm';
+import { verifyPassword } from '../common/passwords';
+
+const CACHE_TTL_MS = 60_000;
+const CACHE_MAX = 10_000;
+
+/**
+ * Maps a webhook's Basic credentials to its company. The password is stored as a scrypt hash; a verified pair
+ * is remembered for a minute (by a SHA-256 of the pair, never the pair itself) so the receiver does not pay a
+ * deliberately slow hash on every delivery. Wrong guesses are never cached and always pay it.
+ */
+@Injectable()
+export class WebhookCredentials {
+  private readonly verified = new Map<string, { companyId: string; until: number }>();
+
+  constructor(private readonly dataSource: DataSource) {}
+
+  async companyFor(user: string, password: string): Promise<string | null> {
+    const key = createHash('sha256').update(`${user}\u0000${password}`).digest('hex');
+    const cached = this.verified.get(key);
+    if (cached && cached.until > Date.now()) return cached.companyId;
+    const rows = (await this.dataSource.query('SELECT company_id, password_hash FROM webhook_subscriptions WHERE http_auth_user = $1', [user])) as Array<{
+      company_id: string;
+      password_hash: string;
+    }>;
+    for (const row of rows) {
+      if (await verifyPassword(password, row.password_hash)) {
+        if (this.verified.size >= CACHE_MAX) this.verified.clear();
+        this.verified.set(key, { companyId: row.company_id, until: Date.now() + CACHE_TTL_MS });
+        return row.company_id;
+      }
+    }
+    return null;
+  }
+}
+
+/** `Authorization: Basic base64(user:password)` → the pair, or null. */
+export function parseBasicAuth(header: string | undefined): { user: string; password: string } | null {
+  if (!header?.startsWith('Basic ')) return null;
+  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return null;
+  return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}

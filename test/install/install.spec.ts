@@ -1,0 +1,113 @@
+import { DataSource } from 'typeorm';
+import { SecretBox } from '../../src/common/secret-box';
+import { type Sandbox, startSandbox } from '../support/sandbox';
+import { eventually } from '../support/test-app';
+
+interface SimWebhook {
+  id: number;
+  subscription_url: string;
+  event_action: string;
+  event_object: string;
+  http_auth_user: string | null;
+}
+
+describe('install from the Pipedrive Marketplace (app + Pipedrive simulator over HTTP)', () => {
+  let s: Sandbox;
+  let demo: { companyId: number; adminUserId: number; regularUserId: number };
+  const db = () => s.app.app.get(DataSource);
+  const simWebhooks = async (): Promise<SimWebhook[]> => (await (await s.sim(`/companies/${demo.companyId}/webhooks`)).json()) as SimWebhook[];
+  const ours = async () => (await simWebhooks()).filter((hook) => hook.subscription_url === `${s.app.url}/webhooks/pipedrive`);
+
+  beforeAll(async () => {
+    s = await startSandbox();
+    demo = s.pipedrive.demo;
+  });
+  afterAll(() => s?.close());
+
+  it('installs: company, installation with sealed tokens, both deal webhooks with our Basic credentials, then the settings page', async () => {
+    const result = await s.install(demo.adminUserId);
+    expect(result.status).toBe(302);
+    expect(result.location).toBe(`${s.pipedrive.apiDomain(demo.companyId)}/settings/marketplace/app/${s.credentials.pipedriveClientId}/app-settings`);
+
+    const [company] = await db().query('SELECT id, name, domain FROM companies');
+    expect(company).toEqual({ id: String(demo.companyId), name: 'Acme Sales', domain: 'acme' });
+    const [installation] = await db().query('SELECT user_id, is_admin, access_token, refresh_token, api_domain, scopes FROM installations');
+    expect(installation).toMatchObject({ user_id: String(demo.adminUserId), is_admin: true, api_domain: s.pipedrive.apiDomain(demo.companyId) });
+    expect(installation.scopes).toEqual(expect.arrayContaining(['deals:full', 'admin']));
+    expect(installation.access_token).toMatch(/^v1\./);
+    expect(s.app.app.get(SecretBox).decrypt(installation.access_token)).not.toBe(installation.access_token);
+
+    const rows = await eventually(async () => {
+      const recorded = await db().query('SELECT pipedrive_webhook_id, http_auth_user, password_hash FROM webhook_subscriptions ORDER BY event_action');
+      return recorded.length === 2 ? recorded : undefined;
+    }, 'both webhooks to be recorded');
+    const hooks = await ours();
+    expect(hooks.map((hook) => `${hook.event_object}.${hook.event_action}`).sort()).toEqual(['deal.create', 'deal.delete']);
+    for (const row of rows) {
+      const hook = hooks.find((candidate) => candidate.id === Number(row.pipedrive_webhook_id))!;
+      expect(hook.http_auth_user).toBe(row.http_auth_user);
+      expect(row.password_hash).toMatch(/^scrypt\$/);
+    }
+  });
+
+  it('installing again and installing as a second user keeps one company and one pair of webhooks', async () => {
+    await s.install(demo.adminUserId);
+    const second = await s.install(demo.regularUserId);
+    expect(second.status).toBe(302);
+    await eventually(async () => {
+      const [{ count }] = await db().query(`SELECT count(*)::int AS count FROM pgboss.job WHERE name = 'pipedrive.ensure-webhooks' AND state <> 'completed'`);
+      return count === 0;
+    }, 'webhook set-up jobs to finish');
+    expect(await db().query('SELECT count(*)::int AS count FROM companies')).toEqual([{ count: 1 }]);
+    expect(await db().query('SELECT count(*)::int AS count FROM installations')).toEqual([{ count: 2 }]);
+    expect(await ours()).toHaveLength(2);
+    expect(await db().query('SELECT count(*)::int AS count FROM webhook_subscriptions')).toEqual([{ count: 2 }]);
+  });
+
+  it('ends denied, tampered and expired attempts on clear pages, never a 5xx', async () => {
+    const denied = await fetch(`${s.app.url}/auth/pipedrive/callback?error=user_denied`);
+    expect(denied.status).toBe(200);
+    expect(await denied.text()).toContain('You cancelled the installation');
+
+    const badState = await fetch(`${s.app.url}/auth/pipedrive/callback?code=abc&state=forged.state`);
+    expect(badState.status).toBe(400);
+    expect(await badState.text()).toContain('expired or was altered');
+
+    const unknownCode = await fetch(`${s.app.url}/auth/pipedrive/callback?code=not-a-real-code`);
+    expect(unknownCode.status).toBe(400);
+    const page = await unknownCode.text();
+    expect(page).toContain('Start the installation again');
+    expect(page).not.toMatch(/at \w+ \(|stack/i);
+
+    const noCode = await fetch(`${s.app.url}/auth/pipedrive/callback`);
+    expect(noCode.status).toBe(400);
+  });
+
+  it('rejects a forged uninstall notice and deletes nothing', async () => {
+    const forged = await fetch(`${s.app.url}/auth/pipedrive/callback`, {
+      method: 'DELETE',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${s.credentials.pipedriveClientId}:wrong`).toString('base64')}` },
+      body: JSON.stringify({ client_id: s.credentials.pipedriveClientId, company_id: demo.companyId, user_id: demo.adminUserId }),
+    });
+    expect(forged.status).toBe(401);
+    expect(await db().query('SELECT count(*)::int AS count FROM installations')).toEqual([{ count: 2 }]);
+  });
+
+  it('uninstall removes that user; the last one erases the company; repeating is harmless', async () => {
+    const first = await (await s.sim('/uninstall', { body: { companyId: demo.companyId, userId: demo.regularUserId } })).json();
+    expect(JSON.stringify(first)).toContain('200');
+    expect(await db().query('SELECT user_id FROM installations')).toEqual([{ user_id: String(demo.adminUserId) }]);
+    expect(await db().query('SELECT count(*)::int AS count FROM companies')).toEqual([{ count: 1 }]);
+
+    await s.sim('/uninstall', { body: { companyId: demo.companyId, userId: demo.adminUserId } });
+    for (const table of ['companies', 'installations', 'webhook_subscriptions', 'contracts', 'esign_connections', 'inbox_events']) {
+      expect(await db().query(`SELECT count(*)::int AS count FROM ${table}`)).toEqual([{ count: 0 }]);
+    }
+    const again = await fetch(`${s.app.url}/auth/pipedrive/callback`, {
+      method: 'DELETE',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${s.credentials.pipedriveClientId}:${s.credentials.pipedriveClientSecret}`).toString('base64')}` },
+      body: JSON.stringify({ client_id: s.credentials.pipedriveClientId, company_id: demo.companyId, user_id: demo.adminUserId, timestamp: new Date().toISOString() }),
+    });
+    expect(again.status).toBe(200);
+  });
+});

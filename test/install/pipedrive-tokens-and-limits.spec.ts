@@ -1,0 +1,82 @@
+import { DataSource } from 'typeorm';
+import { PipedriveRateLimitedError } from '../../src/pipedrive/pipedrive.errors';
+import { PipedriveTokens } from '../../src/pipedrive/pipedrive-tokens.service';
+import { JobQueue } from '../../src/jobs/job-queue.service';
+import { ENSURE_WEBHOOKS } from '../../src/pipedrive/pipedrive.jobs';
+import { type Sandbox, startSandbox } from '../support/sandbox';
+import { type TestApp, eventually, startTestApp } from '../support/test-app';
+
+interface Logged {
+  path: string;
+  status: number;
+  body: Record<string, string>;
+}
+
+describe('Pipedrive API client: token refresh and rate limits (two app processes, Pipedrive simulator)', () => {
+  let s: Sandbox;
+  let second: TestApp;
+  let installationId: string;
+
+  const requests = async (path: string) => (await (await s.sim(`/requests?path=${encodeURIComponent(path)}`)).json()) as Logged[];
+  const api = (app: TestApp) => app.app.get(PipedriveTokens).apiFor({ id: installationId });
+
+  beforeAll(async () => {
+    s = await startSandbox({ pipedrive: { rateLimit: { burstPer2s: 6 } } });
+    await s.install(s.pipedrive.demo.adminUserId);
+    second = await startTestApp({ database: s.app.database, env: { PIPEDRIVE_CLIENT_ID: s.credentials.pipedriveClientId, PIPEDRIVE_CLIENT_SECRET: s.credentials.pipedriveClientSecret, PIPEDRIVE_OAUTH_URL: s.pipedrive.url, DOTTEDSIGN_CLIENT_ID: s.credentials.dottedsignClientId, DOTTEDSIGN_CLIENT_SECRET: s.credentials.dottedsignClientSecret, DOTTEDSIGN_API_URL: s.dottedsign.url } });
+    [{ id: installationId }] = await s.app.app.get(DataSource).query('SELECT id FROM installations');
+  });
+  afterAll(async () => {
+    await second?.close();
+    await s?.close();
+  });
+
+  it('20 concurrent calls with an expired token over two processes cause exactly one refresh, and all succeed', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 2100)); // a fresh burst window
+    await s.sim('/tokens/expire', { body: {} });
+    await s.sim('/requests', { method: 'DELETE' });
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => api(i % 2 ? s.app : second).me()));
+    expect(results.filter((result) => result.status === 'rejected')).toEqual([]);
+    expect(results.every((result) => result.status === 'fulfilled' && result.value.id === s.pipedrive.demo.adminUserId)).toBe(true);
+    const refreshes = (await requests('/oauth/token')).filter((request) => request.body.grant_type === 'refresh_token');
+    expect(refreshes).toHaveLength(1);
+    expect(refreshes[0].status).toBe(200);
+  });
+
+  it('waits out the burst window on 429 instead of hammering, and loses no call', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    await s.sim('/requests', { method: 'DELETE' });
+    const results = await Promise.allSettled(Array.from({ length: 14 }, () => api(s.app).me()));
+    expect(results.filter((result) => result.status === 'rejected')).toEqual([]);
+    const calls = await requests('/c/*');
+    const meCalls = calls.filter((call) => call.path.endsWith('/api/v1/users/me'));
+    const limited = meCalls.filter((call) => call.status === 429);
+    expect(meCalls.filter((call) => call.status === 200)).toHaveLength(14);
+    // After a 429 the client waits for the window instead of retrying at once: few 429s, not a storm.
+    expect(limited.length).toBeLessThanOrEqual(14);
+    expect(meCalls.length).toBeLessThan(30);
+  });
+
+  it('defers to the daily reset when the company budget is spent: one request, the job rescheduled, not failed', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const companyId = s.pipedrive.demo.companyId;
+    await s.sim(`/rate-limits/${companyId}`, { method: 'PUT', body: { remaining: 0 } });
+    await s.sim('/requests', { method: 'DELETE' });
+    await expect(api(s.app).me()).rejects.toBeInstanceOf(PipedriveRateLimitedError);
+    const error = await api(s.app).me().catch((failure: PipedriveRateLimitedError) => failure);
+    expect((error as PipedriveRateLimitedError).retryAt.getTime()).toBeGreaterThan(Date.now() + 60_000);
+    // The second call did not even reach Pipedrive: the client remembered the reset time.
+    expect((await requests('/c/*')).filter((call) => call.path.endsWith('/users/me'))).toHaveLength(1);
+
+    const jobId = await s.app.app.get(JobQueue).send(ENSURE_WEBHOOKS, { companyId: String(companyId) });
+    const db = s.app.app.get(DataSource);
+    const deferred = await eventually(async () => {
+      const rows = await db.query(`SELECT id, state, start_after FROM pgboss.job WHERE name = $1 AND id <> $2 AND start_after > now() + interval '1 minute'`, [ENSURE_WEBHOOKS, jobId]);
+      return rows.length ? rows : undefined;
+    }, 'the job to be rescheduled for the reset');
+    expect(deferred[0].state).toBe('created');
+    const [original] = await db.query('SELECT state FROM pgboss.job WHERE id = $1', [jobId]);
+    expect(original.state).toBe('completed');
+    await s.sim('/rate-limits/reset', { body: { companyId } });
+  });
+});
