@@ -7,7 +7,11 @@ import type { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { InboxModule } from './inbox/inbox.module';
 import { JobsModule } from './jobs/jobs.module';
+import { PipedriveModule } from './pipedrive/pipedrive.module';
+import { PanelModule } from './panel/panel.module';
+import { SigningModule } from './signing/signing.module';
 
 @Module({})
 export class AppModule {
@@ -19,7 +23,11 @@ export class AppModule {
         LoggerModule.forRoot(loggerParams(config)),
         DatabaseModule,
         JobsModule,
+        InboxModule,
         HealthModule,
+        PipedriveModule,
+        SigningModule,
+        PanelModule,
       ],
       providers: [{ provide: APP_FILTER, useClass: HttpExceptionFilter }],
     };

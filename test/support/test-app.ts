@@ -22,9 +22,9 @@ const sharedKey = randomBytes(32).toString('base64');
  * Boots the real app on a real PostgreSQL database (a fresh one unless `database` is given, so two
  * instances can share one) and listens on a free loopback port.
  */
-export async function startTestApp(options: { env?: RawEnv; database?: TestDatabase } = {}): Promise<TestApp> {
+export async function startTestApp(options: { env?: RawEnv; database?: TestDatabase; port?: number } = {}): Promise<TestApp> {
   const database = options.database ?? (await createTestDatabase());
-  const port = await freeLoopbackPort();
+  const port = options.port ?? (await freeLoopbackPort());
   const config = {
     ...parseConfig({
       NODE_ENV: 'test',

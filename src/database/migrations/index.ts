@@ -1,4 +1,6 @@
 import { InboxEvents1763830000000 } from './1763830000000-inbox-events';
+import { Installations1763830100000 } from './1763830100000-installations';
+import { Contracts1763830200000 } from './1763830200000-contracts';
 
 /** Every migration, in order. Listed explicitly so the same code runs under ts-node, Jest and the build. */
-export const migrations = [InboxEvents1763830000000];
+export const migrations = [InboxEvents1763830000000, Installations1763830100000, Contracts1763830200000];

@@ -1,0 +1,96 @@
+import { Controller, Delete, Get, HttpCode, Inject, Logger, Post, Query, Res, UseGuards } from '@nestjs/common';
+import type { Response } from 'express';
+import { ApiError } from '../common/api-error';
+import { resultPage } from '../common/html-page';
+import { SignedTokens } from '../common/signed-tokens';
+import { type AppConfig, CONFIG } from '../config/app-config';
+import { InstallationsRepository } from '../installations/installations.repository';
+import { CurrentPanelUser, PanelAuthGuard, type PanelUser, verifyPanelToken } from '../panel/panel-auth.guard';
+import { ProviderError } from '../signing/esign-provider.port';
+import { DottedSignClient } from './dottedsign.client';
+import { DottedSignConnections } from './dottedsign-connections.service';
+
+const STATE_PURPOSE = 'dottedsign-connect';
+
+/** Connecting a company's DottedSign account: OAuth from the settings page, or the app's own account. */
+@Controller()
+export class DottedSignAuthController {
+  private readonly logger = new Logger(DottedSignAuthController.name);
+
+  constructor(
+    @Inject(CONFIG) private readonly config: AppConfig,
+    private readonly client: DottedSignClient,
+    private readonly connections: DottedSignConnections,
+    private readonly installations: InstallationsRepository,
+    private readonly signed: SignedTokens,
+  ) {}
+
+  private get callbackUrl(): string {
+    return `${this.config.appUrl}/auth/dottedsign/callback`;
+  }
+
+  /** `?token=<panel JWT>` identifies company and user (the settings page opens this in a new window). */
+  @Get('auth/dottedsign')
+  async start(@Query('token') token: string | undefined, @Res() res: Response): Promise<void> {
+    const user = token ? verifyPanelToken(token, this.config.pipedrive.jwtSecret) : null;
+    if (!user) return this.page(res, 401, 'Cannot connect DottedSign', 'The link has expired. Open the app settings in Pipedrive and try again.');
+    if (!(await this.installations.byUser(user.companyId, user.userId))) {
+      return this.page(res, 403, 'Cannot connect DottedSign', 'Install the app in Pipedrive first.');
+    }
+    const state = this.signed.sign(STATE_PURPOSE, { companyId: user.companyId, userId: user.userId }, 15 * 60);
+    res.redirect(302, this.client.authorizeUrl(this.callbackUrl, state));
+  }
+
+  @Get('auth/dottedsign/callback')
+  async callback(@Query() query: Record<string, unknown>, @Res() res: Response): Promise<void> {
+    if (typeof query.error === 'string') {
+      return this.page(res, 200, 'DottedSign not connected', 'You cancelled the connection. Nothing was changed; you can connect again from the app settings.');
+    }
+    const state = this.signed.verify<{ companyId: string; userId: string }>(STATE_PURPOSE, typeof query.state === 'string' ? query.state : undefined);
+    if (!state) return this.page(res, 400, 'DottedSign not connected', 'The connection link expired or was altered. Start again from the app settings.');
+    if (typeof query.code !== 'string' || !query.code) return this.page(res, 400, 'DottedSign not connected', 'DottedSign sent no authorization code. Start again from the app settings.');
+    if (!(await this.installations.company(state.companyId))) return this.page(res, 403, 'DottedSign not connected', 'The app is no longer installed for this company.');
+    try {
+      const tokens = await this.client.exchangeCode(query.code, this.callbackUrl);
+      const connection = await this.connections.connect(state.companyId, state.userId, 'oauth', tokens);
+      this.page(res, 200, 'DottedSign connected', `DottedSign${connection.accountEmail ? ` (${connection.accountEmail})` : ''} is now connected. You can close this window and return to Pipedrive.`);
+    } catch (error) {
+      const permanent = error instanceof ProviderError && !error.retryable;
+      this.logger.warn(`DottedSign connect failed for company ${state.companyId}: ${(error as Error).message}`);
+      this.page(res, permanent ? 400 : 502, 'DottedSign not connected', permanent ? 'DottedSign refused the authorization (it may have expired). Start again from the app settings.' : 'DottedSign could not be reached. Please try again in a minute.');
+    }
+  }
+
+  /** Single-tenant deployments and the sandbox: act as the DottedSign application's own account. */
+  @Post('api/dottedsign/connect-app-account')
+  @HttpCode(200)
+  @UseGuards(PanelAuthGuard)
+  async connectAppAccount(@CurrentPanelUser() user: PanelUser) {
+    await this.requireAdmin(user);
+    try {
+      const tokens = await this.client.clientCredentials();
+      const connection = await this.connections.connect(user.companyId, user.userId, 'client_credentials', tokens);
+      return { connected: true, account: connection.accountEmail };
+    } catch (error) {
+      if (error instanceof ProviderError) throw new ApiError(502, 'dottedsign_unavailable', `DottedSign refused the connection: ${error.message}`);
+      throw error;
+    }
+  }
+
+  @Delete('api/dottedsign/connection')
+  @UseGuards(PanelAuthGuard)
+  async disconnect(@CurrentPanelUser() user: PanelUser) {
+    await this.requireAdmin(user);
+    return { disconnected: await this.connections.disconnect(user.companyId) };
+  }
+
+  private async requireAdmin(user: PanelUser): Promise<void> {
+    const installation = await this.installations.byUser(user.companyId, user.userId);
+    if (!installation) throw ApiError.forbidden('The app is not installed for you');
+    if (!installation.isAdmin) throw ApiError.forbidden('Only a Pipedrive admin can change the DottedSign connection');
+  }
+
+  private page(res: Response, status: number, title: string, message: string): void {
+    res.status(status).type('html').send(resultPage({ title, message }));
+  }
+}

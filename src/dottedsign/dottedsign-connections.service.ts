@@ -1,0 +1,102 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { SecretBox } from '../common/secret-box';
+import type { ProviderSession } from '../signing/esign-provider.port';
+import { ProviderError } from '../signing/esign-provider.port';
+import { DottedSignClient, type DottedSignTokens } from './dottedsign.client';
+import { EsignConnection } from './esign-connection.entity';
+
+const EARLY_REFRESH_MS = 2 * 60 * 1000;
+
+export class NotConnectedError extends Error {
+  constructor(readonly companyId: string) {
+    super('DottedSign is not connected for this company');
+  }
+}
+
+/**
+ * Companies' DottedSign connections and sessions on them. Token refresh is serialised like Pipedrive's:
+ * one in-process promise per company, and a row lock with a re-check across processes.
+ */
+@Injectable()
+export class DottedSignConnections {
+  private readonly refreshing = new Map<string, Promise<string>>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly client: DottedSignClient,
+    private readonly box: SecretBox,
+  ) {}
+
+  get(companyId: string): Promise<EsignConnection | null> {
+    return this.dataSource.getRepository(EsignConnection).findOneBy({ companyId });
+  }
+
+  async connect(companyId: string, userId: string, mode: EsignConnection['mode'], tokens: DottedSignTokens): Promise<EsignConnection> {
+    await this.dataSource.query(
+      `INSERT INTO esign_connections (company_id, provider, mode, account_email, access_token, refresh_token, expires_at, connected_by_user_id)
+       VALUES ($1, 'dottedsign', $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (company_id) DO UPDATE SET mode = EXCLUDED.mode, account_email = EXCLUDED.account_email,
+         access_token = EXCLUDED.access_token, refresh_token = EXCLUDED.refresh_token, expires_at = EXCLUDED.expires_at,
+         connected_by_user_id = EXCLUDED.connected_by_user_id, updated_at = now()`,
+      [
+        companyId,
+        mode,
+        tokens.accountEmail,
+        this.box.encrypt(tokens.accessToken),
+        tokens.refreshToken ? this.box.encrypt(tokens.refreshToken) : null,
+        tokens.expiresAt,
+        userId,
+      ],
+    );
+    return (await this.get(companyId))!;
+  }
+
+  async disconnect(companyId: string): Promise<boolean> {
+    const result = await this.dataSource.getRepository(EsignConnection).delete({ companyId });
+    return (result.affected ?? 0) > 0;
+  }
+
+  /** A session acting as the company's connected account; throws NotConnectedError when there is none. */
+  async session(companyId: string): Promise<ProviderSession> {
+    if (!(await this.get(companyId))) throw new NotConnectedError(companyId);
+    return {
+      accessToken: () => this.current(companyId),
+      refreshAfterRejection: (rejected) => this.refresh(companyId, rejected),
+    };
+  }
+
+  private async current(companyId: string): Promise<string> {
+    const connection = await this.get(companyId);
+    if (!connection?.accessToken) throw new NotConnectedError(companyId);
+    if (connection.expiresAt && connection.expiresAt.getTime() - EARLY_REFRESH_MS > Date.now()) return this.box.decrypt(connection.accessToken);
+    return this.refresh(companyId, this.box.decrypt(connection.accessToken));
+  }
+
+  private refresh(companyId: string, stale: string): Promise<string> {
+    const running = this.refreshing.get(companyId);
+    if (running) return running;
+    const refresh = this.refreshLocked(companyId, stale).finally(() => this.refreshing.delete(companyId));
+    this.refreshing.set(companyId, refresh);
+    return refresh;
+  }
+
+  private refreshLocked(companyId: string, stale: string): Promise<string> {
+    return this.dataSource.transaction(async (manager) => {
+      const row = await manager.getRepository(EsignConnection).findOne({ where: { companyId }, lock: { mode: 'pessimistic_write' } });
+      if (!row?.accessToken) throw new NotConnectedError(companyId);
+      const current = this.box.decrypt(row.accessToken);
+      if (current !== stale && row.expiresAt && row.expiresAt.getTime() - EARLY_REFRESH_MS > Date.now()) return current;
+      let tokens: DottedSignTokens;
+      if (row.mode === 'client_credentials') tokens = await this.client.clientCredentials();
+      else if (row.refreshToken) tokens = await this.client.refresh(this.box.decrypt(row.refreshToken));
+      else throw new ProviderError('DottedSign connection has no refresh token; reconnect it', 'reconnect_required', false);
+      await manager.update(EsignConnection, { companyId }, {
+        accessToken: this.box.encrypt(tokens.accessToken),
+        refreshToken: tokens.refreshToken ? this.box.encrypt(tokens.refreshToken) : row.refreshToken,
+        expiresAt: tokens.expiresAt,
+      });
+      return tokens.accessToken;
+    });
+  }
+}

@@ -1,0 +1,342 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { type AppConfig, CONFIG } from '../config/app-config';
+import {
+  type CreateTaskRequest,
+  type ESignProvider,
+  ProviderError,
+  type ProviderEvent,
+  type ProviderSession,
+  type SignerProgress,
+  type SignTask,
+  type TaskFileKind,
+  type TaskStatus,
+  type Template,
+} from '../signing/esign-provider.port';
+
+/**
+ * DottedSign, the first e-sign adapter. Every DottedSign path, parameter and JSON field lives in this file.
+ * Unverified parts of the reference (marked below) are read tolerantly so a correction is a one-place change.
+ */
+
+export interface DottedSignTokens {
+  accessToken: string;
+  refreshToken: string | null;
+  expiresAt: Date;
+  /** The account's email when the token response carries one (not documented; null otherwise). */
+  accountEmail: string | null;
+}
+
+type Json = Record<string, unknown>;
+
+const REQUEST_TIMEOUT_MS = 30_000;
+const PAGE_SIZE = 50;
+const MAX_PAGES = 20;
+const TASK_STATUSES = new Set<TaskStatus>(['draft', 'waiting', 'completed', 'declined', 'voided', 'expired']);
+/** Scopes this app asks for (the download scope's name is unverified). */
+export const DOTTEDSIGN_SCOPES = ['sign_tasks.general.read', 'sign_tasks.general.write', 'sign_tasks.download.read'];
+
+/** DottedSign's `file_name` rule: no `"*:<>?/\|~#%&{}`, no leading dot, at most 255 characters. */
+export function sanitizeFileName(title: string): string {
+  const cleaned = title
+    .replace(/["*:<>?/\\|~#%&{}]/g, ' ')
+    .replace(/[\u0000-\u001f\u007f]/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/^\.+/, '')
+    .trim();
+  return (cleaned || 'Contract').slice(0, 255).trim();
+}
+
+@Injectable()
+export class DottedSignClient implements ESignProvider {
+  readonly name = 'dottedsign';
+  private readonly logger = new Logger(DottedSignClient.name);
+
+  constructor(@Inject(CONFIG) private readonly config: AppConfig) {}
+
+  private get base(): string {
+    return this.config.dottedsign.apiUrl;
+  }
+
+  // ---- OAuth ----
+
+  authorizeUrl(redirectUri: string, state: string): string {
+    const query = new URLSearchParams({
+      client_id: this.config.dottedsign.clientId,
+      response_type: 'code',
+      redirect_uri: redirectUri,
+      scope: DOTTEDSIGN_SCOPES.join(' '),
+      state,
+    });
+    return `${this.base}/v1/oauth/authorize?${query}`;
+  }
+
+  exchangeCode(code: string, redirectUri: string): Promise<DottedSignTokens> {
+    return this.token({ grant_type: 'authorization_code', code, redirect_uri: redirectUri });
+  }
+
+  refresh(refreshToken: string): Promise<DottedSignTokens> {
+    return this.token({ grant_type: 'refresh_token', refresh_token: refreshToken });
+  }
+
+  clientCredentials(): Promise<DottedSignTokens> {
+    return this.token({ grant_type: 'client_credentials', scope: DOTTEDSIGN_SCOPES.join(' ') });
+  }
+
+  private async token(grant: Record<string, string>): Promise<DottedSignTokens> {
+    const body = await this.request<Json>('POST', '/v1/oauth/token', {
+      json: { client_id: this.config.dottedsign.clientId, client_secret: this.config.dottedsign.clientSecret, ...grant },
+      envelope: false,
+    });
+    if (typeof body.access_token !== 'string') throw new ProviderError('DottedSign token response has no access_token', 'invalid_response', false);
+    const expiresIn = Number(body.expires_in);
+    return {
+      accessToken: body.access_token,
+      refreshToken: typeof body.refresh_token === 'string' ? body.refresh_token : null,
+      expiresAt: new Date(Date.now() + (Number.isFinite(expiresIn) && expiresIn > 0 ? expiresIn : 3600) * 1000),
+      accountEmail: typeof body.email === 'string' ? body.email : typeof (body.user as Json | undefined)?.email === 'string' ? String((body.user as Json).email) : null,
+    };
+  }
+
+  // ---- ESignProvider ----
+
+  async templates(session: ProviderSession): Promise<Template[]> {
+    const templates: Template[] = [];
+    for (let page = 1; page <= MAX_PAGES; page++) {
+      const data = await this.authed<Json>(session, 'GET', `/v1/templates/list?page=${page}&per_page=${PAGE_SIZE}`);
+      const items = listOf(data, 'templates');
+      for (const item of items) templates.push({ id: String(item.id ?? item.template_id), name: String(item.name ?? item.title ?? '') });
+      if (items.length < PAGE_SIZE || page >= totalPages(data)) break;
+    }
+    return templates;
+  }
+
+  async createFromTemplate(session: ProviderSession, request: CreateTaskRequest): Promise<SignTask> {
+    // Quick create (path unverified in the reference): one stage per signer; `ordered` asks for stage order.
+    const stages = request.signers.map((signer) => ({ email: signer.email, name: signer.name }));
+    const data = await this.authed<Json>(session, 'POST', '/v1/sign_tasks/quick_create', {
+      json: {
+        file_name: sanitizeFileName(request.title),
+        template_id: Number(request.templateId),
+        stages,
+        ordered: request.ordered,
+        start: true,
+        metadata: request.metadata,
+      },
+    });
+    const taskId = String(data.task_id ?? (data.task as Json | undefined)?.task_id ?? '');
+    if (!taskId) throw new ProviderError('DottedSign quick create returned no task_id', 'invalid_response', true);
+    return (await this.get(session, taskId)) ?? {
+      taskId,
+      status: 'waiting',
+      title: sanitizeFileName(request.title),
+      metadata: request.metadata,
+      signers: request.signers.map((signer) => ({ ...signer, status: 'waiting', signedAt: null })),
+      declineReason: null,
+      updatedAt: null,
+    };
+  }
+
+  async get(session: ProviderSession, taskId: string): Promise<SignTask | null> {
+    try {
+      return mapTask(await this.authed<Json>(session, 'GET', `/v1/sign_tasks/read?task_id=${encodeURIComponent(taskId)}`));
+    } catch (error) {
+      if (error instanceof ProviderError && (error.key === 'task_deleted' || error.status === 404)) return null;
+      throw error;
+    }
+  }
+
+  async findByMetadata(session: ProviderSession, key: string, value: string): Promise<SignTask[]> {
+    const found: SignTask[] = [];
+    for (let page = 1; page <= MAX_PAGES; page++) {
+      const query = new URLSearchParams({
+        page: String(page),
+        per_page: String(PAGE_SIZE),
+        order_by: 'desc',
+        sort_type: 'updated_at',
+        metadata_key: key,
+        metadata_value: value,
+      });
+      const data = await this.authed<Json>(session, 'GET', `/v1/sign_tasks/list?${query}`);
+      const items = listOf(data, 'tasks');
+      // The metadata filter is unverified for this endpoint: filter again on our side.
+      found.push(...items.map(mapTask).filter((task) => task.metadata[key] === value));
+      if (items.length < PAGE_SIZE || page >= totalPages(data)) break;
+    }
+    return found;
+  }
+
+  async void(session: ProviderSession, taskId: string, reason: string): Promise<void> {
+    await this.authed(session, 'POST', '/v1/sign_tasks/void', { json: { task_id: Number(taskId) || taskId, reason } });
+  }
+
+  async discard(session: ProviderSession, taskId: string): Promise<void> {
+    await this.authed(session, 'POST', '/v1/sign_tasks/discard', { json: { task_id: Number(taskId) || taskId } });
+  }
+
+  async download(session: ProviderSession, taskId: string, kind: TaskFileKind): Promise<Buffer> {
+    // Links are short-lived: ask for a fresh one each time, and once more if it expired before we used it.
+    for (let attempt = 0; ; attempt++) {
+      const data = await this.authed<unknown>(session, 'GET', `/v1/sign_tasks/download_link?task_id=${encodeURIComponent(taskId)}&file_types=${kind}`);
+      const link = downloadLink(data, kind);
+      if (!link) throw new ProviderError(`DottedSign has no ${kind} file for task ${taskId}`, 'file_not_ready', true);
+      const response = await this.fetch(link, { method: 'GET' });
+      if (response.ok) return Buffer.from(await response.arrayBuffer());
+      if ((response.status === 403 || response.status === 410) && attempt === 0) continue;
+      throw new ProviderError(`DottedSign file download failed: HTTP ${response.status}`, 'download_failed', response.status >= 500 || response.status === 429, response.status);
+    }
+  }
+
+  parseWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): ProviderEvent[] | null {
+    const signature = headers.signature ?? headers['x-signature'];
+    if (typeof signature !== 'string' || !this.config.dottedsign.clientSecret) return null;
+    const mac = createHmac('sha256', this.config.dottedsign.clientSecret).update(rawBody).digest();
+    const given = signature.trim();
+    const candidates = [Buffer.from(given, 'hex'), Buffer.from(given, 'base64')];
+    const ok = candidates.some((candidate) => candidate.length === mac.length && timingSafeEqual(candidate, mac));
+    if (!ok) return null;
+    let body: Json;
+    try {
+      body = JSON.parse(rawBody.toString('utf8')) as Json;
+    } catch {
+      return [];
+    }
+    const resourceType = String(body.resource_type ?? '');
+    if (resourceType !== 'SignTask' && resourceType !== 'task') return [];
+    const task = (body.task ?? {}) as Json;
+    const taskId = String(task.task_id ?? body.resource_id ?? '');
+    const action = String(body.action_name ?? '');
+    if (!taskId || !action) return [];
+    const seconds = Number(body.event_datetime);
+    const occurredAt = Number.isFinite(seconds) && seconds > 0 ? new Date(seconds * 1000) : new Date();
+    const actorEmail = typeof body.event_email === 'string' && body.event_email ? body.event_email : null;
+    return [
+      {
+        // DottedSign events carry no id: the reference's dedupe key.
+        dedupeKey: `${body.resource_id ?? taskId}:${action}:${body.event_datetime ?? ''}:${actorEmail ?? ''}`,
+        action,
+        taskId,
+        actorEmail,
+        occurredAt,
+        metadata: stringRecord(task.metadata),
+      },
+    ];
+  }
+
+  // ---- HTTP ----
+
+  private async authed<T>(session: ProviderSession, method: string, path: string, body?: { json?: unknown }): Promise<T> {
+    const token = await session.accessToken();
+    try {
+      return await this.request<T>(method, path, { ...body, token });
+    } catch (error) {
+      if (error instanceof ProviderError && error.status === 401) {
+        return this.request<T>(method, path, { ...body, token: await session.refreshAfterRejection(token) });
+      }
+      throw error;
+    }
+  }
+
+  private async request<T>(method: string, path: string, options: { json?: unknown; token?: string; envelope?: boolean }): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    if (options.json !== undefined) headers['content-type'] = 'application/json';
+    const response = await this.fetch(`${this.base}${path}`, {
+      method,
+      headers,
+      body: options.json === undefined ? undefined : JSON.stringify(options.json),
+    });
+    const body = (await response.json().catch(() => null)) as Json | null;
+    if (!response.ok) throw this.error(response, body, `${method} ${path.split('?')[0]}`);
+    if (options.envelope === false) return (body ?? {}) as T;
+    return (body?.data ?? {}) as T;
+  }
+
+  private async fetch(url: string, init: RequestInit): Promise<Response> {
+    try {
+      return await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+    } catch (error) {
+      throw new ProviderError(`DottedSign unreachable: ${(error as Error).message}`, 'unreachable', true);
+    }
+  }
+
+  private error(response: Response, body: Json | null, what: string): ProviderError {
+    const key = String(body?.error_key ?? (response.status === 429 ? 'rate_limited' : `http_${response.status}`));
+    const message = String(body?.error_message ?? body?.error ?? `HTTP ${response.status}`);
+    if (response.status === 429) {
+      const seconds = Number(response.headers.get('retry-after'));
+      const retryAt = new Date(Date.now() + (Number.isFinite(seconds) && seconds > 0 ? seconds : 30) * 1000);
+      return new ProviderError(`DottedSign ${what}: rate limited`, key, true, 429, retryAt);
+    }
+    this.logger.debug(`DottedSign ${what} answered ${response.status} ${key}`);
+    return new ProviderError(`DottedSign ${what}: ${message} (${key})`, key, response.status >= 500, response.status);
+  }
+}
+
+function stringRecord(value: unknown): Record<string, string> {
+  if (!value || typeof value !== 'object') return {};
+  return Object.fromEntries(Object.entries(value as Json).map(([key, entry]) => [key, String(entry)]));
+}
+
+function listOf(data: Json, key: string): Json[] {
+  const list = Array.isArray(data) ? data : (data[key] ?? data.items ?? data.data);
+  return Array.isArray(list) ? (list as Json[]) : [];
+}
+
+/** Pagination shape unverified: `total_pages`, or `total` with `per_page`, or nothing. */
+function totalPages(data: Json): number {
+  const pagination = (data.pagination ?? data.meta ?? data) as Json;
+  if (Number(pagination.total_pages) > 0) return Number(pagination.total_pages);
+  if (Number(pagination.total) >= 0 && Number(pagination.per_page) > 0) return Math.ceil(Number(pagination.total) / Number(pagination.per_page));
+  return MAX_PAGES;
+}
+
+/** Read shape unverified: signers under `stages[].signers` (or `participants`), or on the stage itself. */
+function mapTask(data: Json): SignTask {
+  const stages = Array.isArray(data.stages) ? (data.stages as Json[]) : [];
+  const signers: SignerProgress[] = [];
+  let declineReason: string | null = typeof data.decline_reason === 'string' ? data.decline_reason : null;
+  for (const stage of stages) {
+    const people = (Array.isArray(stage.signers) ? stage.signers : Array.isArray(stage.participants) ? stage.participants : [stage]) as Json[];
+    for (const person of people) {
+      if (typeof person.email !== 'string') continue;
+      const status = String(person.status ?? 'waiting');
+      const reason = typeof person.decline_reason === 'string' ? person.decline_reason : null;
+      declineReason ??= reason;
+      signers.push({
+        name: String(person.name ?? ''),
+        email: person.email,
+        status: (['waiting', 'viewed', 'signed', 'declined'].includes(status) ? status : 'waiting') as SignerProgress['status'],
+        signedAt: typeof person.signed_at === 'string' ? person.signed_at : null,
+        declineReason: reason,
+      });
+    }
+  }
+  const status = String(data.status ?? 'waiting') as TaskStatus;
+  return {
+    taskId: String(data.task_id ?? data.id ?? ''),
+    status: TASK_STATUSES.has(status) ? status : 'waiting',
+    title: String(data.file_name ?? ''),
+    metadata: stringRecord(data.metadata),
+    signers,
+    declineReason,
+    updatedAt: typeof data.updated_at === 'string' ? data.updated_at : null,
+  };
+}
+
+/** Link shape unverified: `{completed: url}`, `{links: {...}}` or `[{file_type, url}]`. */
+function downloadLink(data: unknown, kind: TaskFileKind): string | null {
+  if (Array.isArray(data)) {
+    const entry = (data as Json[]).find((item) => item.file_type === kind || item.type === kind);
+    return typeof entry?.url === 'string' ? entry.url : (typeof entry?.link === 'string' ? entry.link : null);
+  }
+  if (data && typeof data === 'object') {
+    const record = data as Json;
+    const direct = record[kind] ?? (record.links as Json | undefined)?.[kind];
+    if (typeof direct === 'string') return direct;
+    if (direct && typeof direct === 'object' && typeof (direct as Json).url === 'string') return String((direct as Json).url);
+    if (Array.isArray(record.files)) return downloadLink(record.files, kind);
+  }
+  return null;
+}

@@ -1,0 +1,16 @@
+import { Global, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { JobQueue } from '../jobs/job-queue.service';
+import { InboxService, PROCESS_INBOX } from './inbox.service';
+
+@Global()
+@Module({ providers: [InboxService], exports: [InboxService] })
+export class InboxModule implements OnApplicationBootstrap {
+  constructor(
+    private readonly jobs: JobQueue,
+    private readonly inbox: InboxService,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.jobs.work<{ inboxId: string }>(PROCESS_INBOX, (job) => this.inbox.process(job), { concurrency: 8 });
+  }
+}

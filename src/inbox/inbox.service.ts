@@ -1,0 +1,79 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { TransactionRunner } from '../database/transaction-runner';
+import { type Job, JobQueue } from '../jobs/job-queue.service';
+import { InboxEvent, type InboxSource, type InboxStatus } from './inbox-event.entity';
+
+export interface IncomingEvent {
+  source: InboxSource;
+  dedupeKey: string;
+  eventType: string;
+  companyId: string | null;
+  payload: unknown;
+}
+
+export type Outcome = { status: Exclude<InboxStatus, 'pending' | 'failed'>; reason?: string };
+
+export const PROCESS_INBOX = 'inbox.process';
+
+/** `finalAttempt`: the job will not be retried after this try, so a handler can record a visible failure. */
+export type InboxHandler = (event: InboxEvent, attempt: { finalAttempt: boolean }) => Promise<Outcome>;
+
+/**
+ * Webhooks in: a delivery is stored under its dedupe key and its job enqueued in the same transaction, so an
+ * accepted event is never lost and a redelivery does nothing. Processing marks every event processed, ignored
+ * or failed with a reason.
+ */
+@Injectable()
+export class InboxService {
+  private readonly logger = new Logger(InboxService.name);
+  private readonly handlers = new Map<string, InboxHandler>();
+
+  constructor(
+    private readonly transactions: TransactionRunner,
+    private readonly jobs: JobQueue,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  async accept(event: IncomingEvent): Promise<'accepted' | 'duplicate'> {
+    return this.transactions.run(async (tx) => {
+      const rows = (await tx.manager.query(
+        `INSERT INTO inbox_events (source, dedupe_key, event_type, company_id, payload)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id`,
+        [event.source, event.dedupeKey, event.eventType, event.companyId, JSON.stringify(event.payload)],
+      )) as Array<{ id: string }>;
+      if (!rows.length) return 'duplicate';
+      await this.jobs.send(PROCESS_INBOX, { inboxId: rows[0].id }, { tx });
+      return 'accepted';
+    });
+  }
+
+  /** Registers the handler of one `source:eventType`; unregistered types are marked ignored. */
+  handle(source: InboxSource, eventType: string, handler: InboxHandler): void {
+    this.handlers.set(`${source}:${eventType}`, handler);
+  }
+
+  async process(job: Job<{ inboxId: string }>): Promise<void> {
+    const event = await this.dataSource.getRepository(InboxEvent).findOneBy({ id: job.data.inboxId });
+    if (!event || event.status !== 'pending') return;
+    const handler = this.handlers.get(`${event.source}:${event.eventType}`);
+    try {
+      const outcome = handler ? await handler(event, { finalAttempt: job.retryCount >= job.retryLimit }) : { status: 'ignored' as const, reason: `no handler for ${event.eventType}` };
+      await this.finish(event.id, outcome.status, outcome.reason ?? null);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      if (job.retryCount >= job.retryLimit) {
+        this.logger.error(`inbox event ${event.id} (${event.source} ${event.eventType}) failed for good: ${reason}`);
+        await this.finish(event.id, 'failed', reason);
+      } else {
+        await this.dataSource.query('UPDATE inbox_events SET status_reason = $2 WHERE id = $1', [event.id, `retrying: ${reason}`]);
+      }
+      throw error;
+    }
+  }
+
+  private async finish(id: string, status: InboxStatus, reason: string | null): Promise<void> {
+    await this.dataSource.query('UPDATE inbox_events SET status = $2, status_reason = $3, processed_at = now() WHERE id = $1', [id, status, reason]);
+  }
+}

@@ -1,0 +1,120 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, UseGuards } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { ApiError } from '../common/api-error';
+import { validate } from '../common/validation';
+import { DottedSignConnections } from '../dottedsign/dottedsign-connections.service';
+import { InstallationsRepository } from '../installations/installations.repository';
+import { readSettings } from '../installations/company-settings';
+import type { Contract } from '../signing/contract.entity';
+import { ContractSender, E_SIGN_PROVIDER } from '../signing/contract-sender.service';
+import { contractView } from '../signing/contract-view';
+import { ContractsRepository } from '../signing/contracts.repository';
+import { type ESignProvider, ProviderError } from '../signing/esign-provider.port';
+import { nextStatus } from '../signing/contract-status';
+import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from './panel-auth.guard';
+
+const id = z.string().regex(/^\d{1,18}$/, 'must be a numeric id');
+const sendRequest = z
+  .object({
+    templateId: z.union([z.number().int().positive(), z.string().regex(/^\d{1,18}$/)]).transform(String).optional(),
+    title: z.string().trim().min(1).max(255).optional(),
+    signers: z
+      .array(z.object({ name: z.string().trim().min(1).max(200), email: z.string().trim().email().max(320) }).strict())
+      .min(1)
+      .max(20),
+    ordered: z.boolean().default(false),
+  })
+  .strict();
+
+/** The deal panel's API: every read and write is scoped to the company in the panel JWT. */
+@Controller('api')
+@UseGuards(PanelAuthGuard)
+export class ContractsController {
+  constructor(
+    private readonly contracts: ContractsRepository,
+    private readonly sender: ContractSender,
+    private readonly installations: InstallationsRepository,
+    private readonly connections: DottedSignConnections,
+    @Inject(E_SIGN_PROVIDER) private readonly provider: ESignProvider,
+  ) {}
+
+  @Get('deals/:dealId/contracts')
+  async list(@CurrentPanelUser() user: PanelUser, @Param('dealId') dealId: string) {
+    await this.requireInstalled(user);
+    const contracts = await this.contracts.forDeal(user.companyId, validate(id, dealId));
+    return { contracts: await this.views(contracts) };
+  }
+
+  @Post('deals/:dealId/contracts')
+  @HttpCode(201)
+  async send(@CurrentPanelUser() user: PanelUser, @Param('dealId') dealId: string, @Body() body: unknown) {
+    const company = await this.requireInstalled(user);
+    const request = validate(sendRequest, body ?? {});
+    const templateId = request.templateId ?? readSettings(company.settings).templateId;
+    if (!templateId) throw ApiError.badRequest('templateId: choose a template (no default template is set)', [{ field: 'templateId', message: 'required' }]);
+    const intent = await this.contracts.createIntent({
+      companyId: user.companyId,
+      dealId: validate(id, dealId),
+      intentKey: `panel:${randomUUID()}`,
+      templateId,
+      title: request.title ?? '',
+      signers: request.signers.map((signer) => ({ ...signer, status: 'waiting', signedAt: null })),
+      ordered: request.ordered,
+      createdByUserId: user.userId,
+    });
+    const contract = await this.sender.send(intent.id, { finalAttempt: true });
+    return { contract: (await this.views([contract!]))[0] };
+  }
+
+  @Post('contracts/:id/retry')
+  @HttpCode(200)
+  async retry(@CurrentPanelUser() user: PanelUser, @Param('id') contractId: string) {
+    const contract = await this.owned(user, contractId);
+    if (!['failed', 'needs_signer'].includes(contract.status)) throw ApiError.conflict(`A ${contract.status} contract cannot be retried`);
+    const sent = await this.sender.send(contract.id, { finalAttempt: true });
+    return { contract: (await this.views([sent!]))[0] };
+  }
+
+  @Post('contracts/:id/void')
+  @HttpCode(200)
+  async void(@CurrentPanelUser() user: PanelUser, @Param('id') contractId: string) {
+    const contract = await this.owned(user, contractId);
+    const voided = await this.contracts.withDealLock(contract.companyId, contract.dealId, async (manager) => {
+      const current = (await this.contracts.byId(contract.id, manager))!;
+      if (!current.taskId || !['waiting', 'draft'].includes(current.status)) throw ApiError.conflict(`A ${current.status} contract cannot be voided`);
+      const session = await this.connections.session(current.companyId);
+      try {
+        if (current.status === 'waiting') await this.provider.void(session, current.taskId, 'Voided from Pipedrive');
+        else await this.provider.discard(session, current.taskId);
+      } catch (error) {
+        if (error instanceof ProviderError) throw new ApiError(502, 'dottedsign_unavailable', `DottedSign did not void the contract: ${error.message}`);
+        throw error;
+      }
+      const status = current.status === 'waiting' ? nextStatus(current.status, 'voided') : 'discarded';
+      await this.contracts.setStatus(manager, current.id, status, 'Voided from Pipedrive');
+      await this.contracts.record(manager, current.id, { type: status, actor: `user:${user.userId}`, dedupeKey: status });
+      return (await this.contracts.byId(current.id, manager))!;
+    });
+    return { contract: (await this.views([voided]))[0] };
+  }
+
+  private async requireInstalled(user: PanelUser) {
+    const company = await this.installations.company(user.companyId);
+    if (!company || !(await this.installations.byUser(user.companyId, user.userId))) throw ApiError.forbidden('The app is not installed for this Pipedrive user');
+    return company;
+  }
+
+  /** A contract of the caller's company; another company's id answers 404, exactly like a missing one. */
+  private async owned(user: PanelUser, contractId: string): Promise<Contract> {
+    await this.requireInstalled(user);
+    const contract = await this.contracts.byId(validate(id, contractId));
+    if (!contract || contract.companyId !== user.companyId) throw ApiError.notFound('No such contract');
+    return contract;
+  }
+
+  private async views(contracts: Contract[]) {
+    const events = await this.contracts.events(contracts.map((contract) => contract.id));
+    return contracts.map((contract) => contractView(contract, events.filter((event) => event.contractId === contract.id)));
+  }
+}

@@ -1,0 +1,70 @@
+import { Body, Controller, Get, Inject, Put, UseGuards } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { ApiError } from '../common/api-error';
+import { validate } from '../common/validation';
+import { DottedSignConnections, NotConnectedError } from '../dottedsign/dottedsign-connections.service';
+import { applySettings, readSettings, settingsUpdate } from '../installations/company-settings';
+import { InstallationsRepository } from '../installations/installations.repository';
+import { E_SIGN_PROVIDER } from '../signing/contract-sender.service';
+import { type ESignProvider, ProviderError } from '../signing/esign-provider.port';
+import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from './panel-auth.guard';
+
+/** The settings page's API: company settings, and the templates to choose from. */
+@Controller('api')
+@UseGuards(PanelAuthGuard)
+export class SettingsController {
+  constructor(
+    private readonly dataSource: DataSource,
+    private readonly installations: InstallationsRepository,
+    private readonly connections: DottedSignConnections,
+    @Inject(E_SIGN_PROVIDER) private readonly provider: ESignProvider,
+  ) {}
+
+  @Get('settings')
+  async get(@CurrentPanelUser() user: PanelUser) {
+    const { settings } = await this.company(user);
+    return this.view(user.companyId, settings);
+  }
+
+  @Put('settings')
+  async put(@CurrentPanelUser() user: PanelUser, @Body() body: unknown) {
+    const { settings, isAdmin } = await this.company(user);
+    if (!isAdmin) throw ApiError.forbidden('Only a Pipedrive admin can change the app settings');
+    const next = applySettings(settings, validate(settingsUpdate, body ?? {}));
+    if ('error' in next) throw ApiError.badRequest(next.error, [{ field: 'onCompleted.stageId', message: 'required when action is "stage"' }]);
+    await this.dataSource.query('UPDATE companies SET settings = $2, updated_at = now() WHERE id = $1', [user.companyId, JSON.stringify(next)]);
+    return this.view(user.companyId, next);
+  }
+
+  @Get('templates')
+  async templates(@CurrentPanelUser() user: PanelUser) {
+    await this.company(user);
+    try {
+      const templates = await this.provider.templates(await this.connections.session(user.companyId));
+      return { templates: templates.map((template) => ({ id: Number(template.id), name: template.name })) };
+    } catch (error) {
+      if (error instanceof NotConnectedError) throw new ApiError(409, 'dottedsign_not_connected', 'Connect DottedSign in the app settings first');
+      if (error instanceof ProviderError) throw new ApiError(502, 'dottedsign_unavailable', `DottedSign did not return the templates: ${error.message}`);
+      throw error;
+    }
+  }
+
+  private async company(user: PanelUser) {
+    const company = await this.installations.company(user.companyId);
+    const installation = company ? await this.installations.byUser(user.companyId, user.userId) : null;
+    if (!company || !installation) throw ApiError.forbidden('The app is not installed for this Pipedrive user');
+    return { settings: readSettings(company.settings), isAdmin: installation.isAdmin };
+  }
+
+  private async view(companyId: string, settings: ReturnType<typeof readSettings>) {
+    const connection = await this.connections.get(companyId);
+    return {
+      templateId: settings.templateId === null ? null : Number(settings.templateId),
+      autoSend: settings.autoSend,
+      onCompleted: settings.onCompleted,
+      attachFiles: settings.attachFiles,
+      writeNotes: settings.writeNotes,
+      dottedsign: { connected: Boolean(connection), account: connection?.accountEmail ?? null, mode: connection?.mode ?? null },
+    };
+  }
+}

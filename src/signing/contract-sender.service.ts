@@ -1,0 +1,150 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { DottedSignConnections } from '../dottedsign/dottedsign-connections.service';
+import type { PipedriveApi } from '../pipedrive/pipedrive.client';
+import { CompanyContext, type CompanyContextValue, NoActingInstallationError } from './company-context.service';
+import type { Contract } from './contract.entity';
+import { ContractsRepository } from './contracts.repository';
+import { DealNotes } from './deal-notes.service';
+import { type ESignProvider, ProviderError, type ProviderSession, type SignTask } from './esign-provider.port';
+import { mergeSigners, nextStatus } from './contract-status';
+
+export const E_SIGN_PROVIDER = Symbol('ESignProvider');
+
+/** Provider error keys whose cause is the company's set-up: shown to the user, not retried. */
+const COMPANY_ERRORS: Record<string, string> = {
+  over_monthly_task_usage: 'The DottedSign monthly task quota is used up. Upgrade the DottedSign plan or wait for next month, then press Retry.',
+  template_not_accessible: 'The chosen contract template is not accessible to the connected DottedSign account. Choose another template in the app settings.',
+  invalid_params: 'DottedSign rejected the contract',
+  invalid_token: 'The DottedSign connection is no longer valid. Reconnect DottedSign in the app settings.',
+  invalid_client: 'The DottedSign connection is no longer valid. Reconnect DottedSign in the app settings.',
+  reconnect_required: 'The DottedSign connection is no longer valid. Reconnect DottedSign in the app settings.',
+};
+
+/**
+ * Sends a recorded contract intent as a signing task, exactly once: under the deal's lock, it first looks
+ * for a task already carrying this contract's id in its metadata (a previous try that crashed after DottedSign
+ * answered) and adopts it; only then creates one. A deleted deal ends with no live task.
+ */
+@Injectable()
+export class ContractSender {
+  private readonly logger = new Logger(ContractSender.name);
+
+  constructor(
+    @Inject(E_SIGN_PROVIDER) private readonly provider: ESignProvider,
+    private readonly contracts: ContractsRepository,
+    private readonly connections: DottedSignConnections,
+    private readonly context: CompanyContext,
+    private readonly notes: DealNotes,
+  ) {}
+
+  async send(contractId: string, options: { finalAttempt: boolean }): Promise<Contract | null> {
+    const intent = await this.contracts.byId(contractId);
+    if (!intent) return null;
+    return this.contracts.withDealLock(intent.companyId, intent.dealId, async (manager) => {
+      const contract = (await this.contracts.byId(contractId, manager))!;
+      if (contract.taskId || !['pending', 'failed', 'needs_signer'].includes(contract.status)) return contract;
+      const context = await this.context.load(contract.companyId);
+      if (!context) return contract;
+      if (!context.connection) return this.fail(manager, contract, 'failed', 'DottedSign is not connected. Connect it in the app settings, then press Retry.');
+      const session = await this.connections.session(contract.companyId);
+      try {
+        const adopted = await this.adoptOrClean(manager, session, contract);
+        if (adopted !== 'none') return (await this.contracts.byId(contractId, manager))!;
+        if (await this.contracts.isDealDeleted(manager, contract.companyId, contract.dealId)) {
+          return this.fail(manager, contract, 'discarded', 'The deal was deleted before the contract was sent');
+        }
+        return await this.create(manager, session, context, contract);
+      } catch (error) {
+        return this.handleFailure(manager, contract, error, options.finalAttempt);
+      }
+    });
+  }
+
+  /** A task of this contract that already exists is adopted (or, for a deleted deal, voided). */
+  private async adoptOrClean(manager: EntityManager, session: ProviderSession, contract: Contract): Promise<'adopted' | 'none'> {
+    const found = (await this.provider.findByMetadata(session, 'pipedrive_deal_id', contract.dealId)).filter(
+      (task) => task.metadata.pipedrive_contract_id === contract.id,
+    );
+    if (!found.length) return 'none';
+    const [task, ...extra] = found;
+    for (const duplicate of extra) await this.end(session, duplicate, 'Duplicate of another task for the same contract');
+    this.logger.warn(`contract ${contract.id}: adopting existing task ${task.taskId}`);
+    await this.bind(manager, contract, task, 'adopted');
+    if (await this.contracts.isDealDeleted(manager, contract.companyId, contract.dealId)) {
+      await this.end(session, task, 'Deal deleted in Pipedrive');
+      await this.contracts.setStatus(manager, contract.id, task.status === 'waiting' ? 'voided' : 'discarded', 'The deal was deleted in Pipedrive');
+    }
+    return 'adopted';
+  }
+
+  private async create(manager: EntityManager, session: ProviderSession, context: CompanyContextValue, contract: Contract): Promise<Contract> {
+    const api = await this.context.pipedrive(context, contract.createdByUserId);
+    const deal = await api.deal(Number(contract.dealId));
+    if (!deal || deal.isDeleted) return this.fail(manager, contract, 'discarded', 'The deal no longer exists in Pipedrive');
+    const templateId = contract.templateId ?? context.settings.templateId;
+    if (!templateId) return this.fail(manager, contract, 'failed', 'No contract template is chosen. Choose one in the app settings, then press Retry.');
+    const signers = contract.signers.length ? contract.signers : await this.signersFromDeal(manager, api, contract, deal.personId);
+    if (!signers) return (await this.contracts.byId(contract.id, manager))!;
+
+    const task = await this.provider.createFromTemplate(session, {
+      title: contract.title || deal.title,
+      templateId,
+      signers: signers.map(({ name, email }) => ({ name, email })),
+      ordered: contract.ordered,
+      metadata: { pipedrive_deal_id: contract.dealId, pipedrive_company_id: contract.companyId, pipedrive_contract_id: contract.id },
+    });
+    await this.contracts.update(manager, contract.id, { templateId, title: contract.title || deal.title });
+    await this.bind(manager, { ...contract, signers }, task, 'created');
+    return (await this.contracts.byId(contract.id, manager))!;
+  }
+
+  /** The deal's person as the signer; without one (or without an email) the contract waits for a signer. */
+  private async signersFromDeal(manager: EntityManager, api: PipedriveApi, contract: Contract, personId: number | null) {
+    const person = personId ? await api.person(personId) : null;
+    if (person?.email) return [{ name: person.name || person.email, email: person.email, status: 'waiting' as const, signedAt: null }];
+    const reason = person ? `The contact person ${person.name} has no email address` : 'The deal has no contact person';
+    await this.contracts.setStatus(manager, contract.id, 'needs_signer', reason);
+    await this.contracts.record(manager, contract.id, { type: 'needs_signer', details: { reason }, dedupeKey: `needs_signer:${reason}` });
+    await this.notes.writeOnce(manager, api, contract, 'needs-signer', [
+      `The DottedSign contract for this deal was not sent: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}.`,
+      'Add a contact person with an email address to the deal, then press Retry in the DottedSign panel (or send the contract from the panel).',
+    ]);
+    return null;
+  }
+
+  private async bind(manager: EntityManager, contract: Contract, task: SignTask, how: 'created' | 'adopted'): Promise<void> {
+    await this.contracts.update(manager, contract.id, {
+      taskId: task.taskId,
+      status: nextStatus(contract.status, task.status),
+      statusReason: null,
+      signers: mergeSigners(contract.signers, task.signers),
+    });
+    await this.contracts.record(manager, contract.id, { type: 'created', details: { taskId: task.taskId, how }, dedupeKey: 'created' });
+    if (task.status === 'waiting') await this.contracts.record(manager, contract.id, { type: 'sent', dedupeKey: 'sent' });
+  }
+
+  private async end(session: ProviderSession, task: SignTask, reason: string): Promise<void> {
+    if (task.status === 'waiting') await this.provider.void(session, task.taskId, reason);
+    else await this.provider.discard(session, task.taskId);
+  }
+
+  private async fail(manager: EntityManager, contract: Contract, status: 'failed' | 'discarded', reason: string): Promise<Contract> {
+    await this.contracts.setStatus(manager, contract.id, status, reason);
+    await this.contracts.record(manager, contract.id, { type: status, details: { reason }, dedupeKey: `${status}:${reason}` });
+    return (await this.contracts.byId(contract.id, manager))!;
+  }
+
+  private async handleFailure(manager: EntityManager, contract: Contract, error: unknown, finalAttempt: boolean): Promise<Contract> {
+    if (error instanceof ProviderError && !error.retryable && COMPANY_ERRORS[error.key]) {
+      const reason = error.key === 'invalid_params' ? `${COMPANY_ERRORS[error.key]}: ${error.message}` : COMPANY_ERRORS[error.key];
+      return this.fail(manager, contract, 'failed', reason);
+    }
+    if (error instanceof ProviderError && !error.retryable) return this.fail(manager, contract, 'failed', `DottedSign refused the contract: ${error.message}`);
+    if (error instanceof NoActingInstallationError) return this.fail(manager, contract, 'failed', error.message);
+    if (finalAttempt) {
+      return this.fail(manager, contract, 'failed', `Could not send the contract after several tries: ${(error as Error).message}. Press Retry to try again.`);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,114 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource, type EntityManager } from 'typeorm';
+import type { ContractStatus, Contract as ContractRow } from './contract.entity';
+import { Contract } from './contract.entity';
+import { ContractEvent } from './contract-event.entity';
+import type { SignerProgress } from './esign-provider.port';
+
+export interface NewContract {
+  companyId: string;
+  dealId: string;
+  intentKey: string;
+  templateId: string | null;
+  title: string;
+  signers?: SignerProgress[];
+  ordered?: boolean;
+  createdByUserId?: string | null;
+}
+
+export interface TimelineEntry {
+  type: string;
+  actor?: string | null;
+  at?: Date;
+  details?: Record<string, unknown>;
+  /** Same key twice → recorded once. Defaults to type + time. */
+  dedupeKey?: string;
+}
+
+@Injectable()
+export class ContractsRepository {
+  constructor(private readonly dataSource: DataSource) {}
+
+  get manager(): EntityManager {
+    return this.dataSource.manager;
+  }
+
+  /** Records the intent to send (committed before any remote call); returns the existing row on a repeat. */
+  async createIntent(contract: NewContract): Promise<ContractRow> {
+    await this.dataSource.query(
+      `INSERT INTO contracts (company_id, deal_id, intent_key, template_id, title, signers, ordered, created_by_user_id)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (company_id, intent_key) DO NOTHING`,
+      [
+        contract.companyId,
+        contract.dealId,
+        contract.intentKey,
+        contract.templateId,
+        contract.title,
+        JSON.stringify(contract.signers ?? []),
+        contract.ordered ?? false,
+        contract.createdByUserId ?? null,
+      ],
+    );
+    return this.dataSource.getRepository(Contract).findOneByOrFail({ companyId: contract.companyId, intentKey: contract.intentKey });
+  }
+
+  byId(id: string, manager: EntityManager = this.dataSource.manager): Promise<ContractRow | null> {
+    return manager.findOneBy(Contract, { id });
+  }
+
+  byTask(provider: string, taskId: string): Promise<ContractRow | null> {
+    return this.dataSource.getRepository(Contract).findOneBy({ provider, taskId });
+  }
+
+  forDeal(companyId: string, dealId: string, manager: EntityManager = this.dataSource.manager): Promise<ContractRow[]> {
+    return manager.find(Contract, { where: { companyId, dealId }, order: { createdAt: 'DESC', id: 'DESC' } });
+  }
+
+  events(contractIds: string[]): Promise<ContractEvent[]> {
+    if (!contractIds.length) return Promise.resolve([]);
+    return this.dataSource
+      .getRepository(ContractEvent)
+      .createQueryBuilder('e')
+      .where('e.contract_id IN (:...ids)', { ids: contractIds })
+      .orderBy('e.at', 'ASC')
+      .addOrderBy('e.id', 'ASC')
+      .getMany();
+  }
+
+  /**
+   * Runs `work` holding the deal's advisory lock in one transaction: sending, deleting and completing the
+   * contracts of one deal never interleave, across processes.
+   */
+  withDealLock<T>(companyId: string, dealId: string, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction(async (manager) => {
+      await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('deal:' || $1 || ':' || $2, 0))`, [companyId, dealId]);
+      return work(manager);
+    });
+  }
+
+  async update(manager: EntityManager, id: string, change: Partial<Pick<ContractRow, 'taskId' | 'status' | 'statusReason' | 'signers' | 'files' | 'effects' | 'title' | 'templateId' | 'lastCheckedAt'>>) {
+    await manager.update(Contract, { id }, change as never);
+  }
+
+  async setStatus(manager: EntityManager, id: string, status: ContractStatus, reason: string | null): Promise<void> {
+    await manager.update(Contract, { id }, { status, statusReason: reason });
+  }
+
+  async record(manager: EntityManager, contractId: string, entry: TimelineEntry): Promise<void> {
+    const at = entry.at ?? new Date();
+    await manager.query(
+      `INSERT INTO contract_events (contract_id, type, actor, at, details, dedupe_key) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (contract_id, dedupe_key) DO NOTHING`,
+      [contractId, entry.type, entry.actor ?? null, at, JSON.stringify(entry.details ?? {}), entry.dedupeKey ?? `${entry.type}:${at.toISOString()}`],
+    );
+  }
+
+  async markDealDeleted(manager: EntityManager, companyId: string, dealId: string): Promise<void> {
+    await manager.query('INSERT INTO deal_deletions (company_id, deal_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [companyId, dealId]);
+  }
+
+  async isDealDeleted(manager: EntityManager, companyId: string, dealId: string): Promise<boolean> {
+    const rows = (await manager.query('SELECT 1 FROM deal_deletions WHERE company_id = $1 AND deal_id = $2', [companyId, dealId])) as unknown[];
+    return rows.length > 0;
+  }
+}

@@ -1,0 +1,96 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { InboxEvent } from '../inbox/inbox-event.entity';
+import { InboxService, type Outcome } from '../inbox/inbox.service';
+import { DottedSignConnections } from '../dottedsign/dottedsign-connections.service';
+import { parsePipedriveEvent } from '../pipedrive/pipedrive-event';
+import { CompanyContext } from './company-context.service';
+import { ContractSender, E_SIGN_PROVIDER } from './contract-sender.service';
+import { ContractsRepository } from './contracts.repository';
+import { type ESignProvider, FINAL_STATUSES, type TaskStatus } from './esign-provider.port';
+
+/** Pipedrive deal events → contracts: deal added sends the contract, deal deleted ends its tasks. */
+@Injectable()
+export class DealSync {
+  private readonly logger = new Logger(DealSync.name);
+
+  constructor(
+    inbox: InboxService,
+    @Inject(E_SIGN_PROVIDER) private readonly provider: ESignProvider,
+    private readonly contracts: ContractsRepository,
+    private readonly sender: ContractSender,
+    private readonly context: CompanyContext,
+    private readonly connections: DottedSignConnections,
+  ) {
+    inbox.handle('pipedrive', 'deal:create', (event, attempt) => this.dealCreated(event, attempt));
+    inbox.handle('pipedrive', 'deal:delete', (event) => this.dealDeleted(event));
+  }
+
+  async dealCreated(inboxEvent: InboxEvent, attempt: { finalAttempt: boolean }): Promise<Outcome> {
+    const event = parsePipedriveEvent(inboxEvent.payload);
+    if (!event || !inboxEvent.companyId) return { status: 'ignored', reason: 'unreadable event' };
+    const context = await this.context.load(inboxEvent.companyId);
+    if (!context) return { status: 'ignored', reason: 'company not installed' };
+    const { autoSend } = context.settings;
+    if (!autoSend.enabled) return { status: 'ignored', reason: 'auto-send is off' };
+    const pipelineId = Number(event.current?.pipeline_id);
+    if (autoSend.pipelineIds.length && !autoSend.pipelineIds.includes(pipelineId)) {
+      return { status: 'ignored', reason: `pipeline ${pipelineId} is not selected for auto-send` };
+    }
+    // One automatic contract per deal, whatever the number of deliveries or create events.
+    const contract = await this.contracts.createIntent({
+      companyId: inboxEvent.companyId,
+      dealId: event.entityId,
+      intentKey: `deal-created:${event.entityId}`,
+      templateId: context.settings.templateId,
+      title: typeof event.current?.title === 'string' ? event.current.title : '',
+    });
+    const sent = await this.sender.send(contract.id, attempt);
+    return { status: 'processed', reason: sent ? `contract ${sent.id}: ${sent.status}` : undefined };
+  }
+
+  async dealDeleted(inboxEvent: InboxEvent): Promise<Outcome> {
+    const event = parsePipedriveEvent(inboxEvent.payload);
+    if (!event || !inboxEvent.companyId) return { status: 'ignored', reason: 'unreadable event' };
+    const companyId = inboxEvent.companyId;
+    const dealId = event.entityId;
+    const ended = await this.endDeal(companyId, dealId);
+    return { status: 'processed', reason: `${ended} contract(s) ended` };
+  }
+
+  /** Marks the deal deleted (so a late create sends nothing) and voids or discards every task of it. */
+  async endDeal(companyId: string, dealId: string): Promise<number> {
+    if (!(await this.context.load(companyId))) return 0;
+    return this.contracts.withDealLock(companyId, dealId, async (manager) => {
+      await this.contracts.markDealDeleted(manager, companyId, dealId);
+      const contracts = await this.contracts.forDeal(companyId, dealId, manager);
+      const hasTasks = contracts.some((contract) => contract.taskId && contract.status !== 'discarded');
+      const session = hasTasks ? await this.connections.session(companyId) : null;
+      let ended = 0;
+      for (const contract of contracts) {
+        if (contract.status === 'discarded') continue;
+        const reason = 'The deal was deleted in Pipedrive';
+        if (!contract.taskId || !session) {
+          await this.contracts.setStatus(manager, contract.id, 'discarded', reason);
+          await this.contracts.record(manager, contract.id, { type: 'discarded', details: { reason }, dedupeKey: 'discarded' });
+          ended += 1;
+          continue;
+        }
+        const task = await this.provider.get(session, contract.taskId);
+        const status: TaskStatus | 'gone' = task?.status ?? 'gone';
+        let final: 'voided' | 'discarded';
+        if (status === 'waiting') {
+          await this.provider.void(session, contract.taskId, reason);
+          final = 'voided';
+        } else {
+          if (status !== 'gone' && (status === 'draft' || FINAL_STATUSES.has(status))) await this.provider.discard(session, contract.taskId);
+          final = 'discarded';
+        }
+        await this.contracts.setStatus(manager, contract.id, final, reason);
+        await this.contracts.record(manager, contract.id, { type: final, details: { reason }, dedupeKey: final });
+        ended += 1;
+      }
+      this.logger.log(`company ${companyId} deal ${dealId} deleted: ${ended} contract(s) ended`);
+      return ended;
+    });
+  }
+}

@@ -1,0 +1,103 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { type AppConfig, CONFIG } from '../config/app-config';
+import { DottedSignConnections } from '../dottedsign/dottedsign-connections.service';
+import { JobQueue } from '../jobs/job-queue.service';
+import { CompanyContext } from './company-context.service';
+import { E_SIGN_PROVIDER } from './contract-sender.service';
+import { DealSync } from './deal-sync.service';
+import type { ESignProvider } from './esign-provider.port';
+import { SigningOutcomes } from './signing-outcomes.service';
+
+export const RECONCILE = 'signing.reconcile';
+
+/**
+ * Per cycle at most this many contracts are checked, each costing one DottedSign read and one Pipedrive deal read
+ * (about 1 token of Pipedrive's daily budget): a small, fixed share of both APIs' limits.
+ */
+const CONTRACTS_PER_CYCLE = 200;
+const CONTRACTS_PER_COMPANY_PER_CYCLE = 50;
+
+export interface ReconcileReport {
+  checked: number;
+  changed: number;
+  dealsGone: number;
+  errors: number;
+}
+
+/**
+ * Catches what lost webhooks missed: open contracts (oldest-checked first) are compared with the provider's task
+ * and with the Pipedrive deal, through the same code paths as webhooks. Cost grows with open contracts only.
+ */
+@Injectable()
+export class Reconciler implements OnApplicationBootstrap {
+  private readonly logger = new Logger(Reconciler.name);
+
+  constructor(
+    @Inject(CONFIG) private readonly config: AppConfig,
+    @Inject(E_SIGN_PROVIDER) private readonly provider: ESignProvider,
+    private readonly dataSource: DataSource,
+    private readonly jobs: JobQueue,
+    private readonly outcomes: SigningOutcomes,
+    private readonly deals: DealSync,
+    private readonly connections: DottedSignConnections,
+    private readonly context: CompanyContext,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.jobs.define(RECONCILE, { retryLimit: 0 });
+    await this.jobs.work(RECONCILE, async () => {
+      await this.runCycle();
+    }, { concurrency: 1 });
+    const minutes = Math.max(1, Math.round(this.config.reconcileIntervalSeconds / 60));
+    await this.jobs.schedule(RECONCILE, minutes === 1 ? '* * * * *' : `*/${minutes} * * * *`);
+  }
+
+  async runCycle(): Promise<ReconcileReport> {
+    const due = (await this.dataSource.query(
+      `SELECT id, company_id, deal_id, task_id, status FROM (
+         SELECT c.*, row_number() OVER (PARTITION BY company_id ORDER BY last_checked_at NULLS FIRST, id) AS n
+         FROM contracts c
+         WHERE status IN ('pending', 'draft', 'waiting')
+            OR (status IN ('completed', 'declined', 'voided', 'expired') AND NOT (effects ? 'writeBackDone'))
+       ) open WHERE n <= $2
+       ORDER BY last_checked_at NULLS FIRST, id LIMIT $1`,
+      [CONTRACTS_PER_CYCLE, CONTRACTS_PER_COMPANY_PER_CYCLE],
+    )) as Array<{ id: string; company_id: string; deal_id: string; task_id: string | null; status: string }>;
+    const report: ReconcileReport = { checked: 0, changed: 0, dealsGone: 0, errors: 0 };
+    for (const row of due) {
+      report.checked += 1;
+      try {
+        await this.reconcile(row, report);
+      } catch (error) {
+        report.errors += 1;
+        this.logger.warn(`reconciling contract ${row.id}: ${(error as Error).message}`);
+      } finally {
+        await this.dataSource.query('UPDATE contracts SET last_checked_at = now() WHERE id = $1', [row.id]);
+      }
+    }
+    if (report.checked) this.logger.log(`reconciliation: ${JSON.stringify(report)}`);
+    return report;
+  }
+
+  private async reconcile(row: { id: string; company_id: string; deal_id: string; task_id: string | null; status: string }, report: ReconcileReport) {
+    const context = await this.context.load(row.company_id);
+    if (!context?.connection) return;
+    const api = await this.context.pipedrive(context);
+    const deal = await api.deal(Number(row.deal_id));
+    if (!deal || deal.isDeleted) {
+      // The deal went while its delete webhook was lost (e.g. banned): end its tasks as the webhook would have.
+      report.dealsGone += 1;
+      await this.deals.endDeal(row.company_id, row.deal_id);
+      return;
+    }
+    if (row.task_id) {
+      const task = await this.provider.get(await this.connections.session(row.company_id), row.task_id);
+      if (task && task.status !== row.status) {
+        report.changed += 1;
+        await this.outcomes.applyTask(row.id, task);
+      }
+    }
+    await this.outcomes.writeBack(row.id);
+  }
+}

@@ -1,0 +1,248 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { DottedSignConnections } from '../dottedsign/dottedsign-connections.service';
+import type { InboxEvent } from '../inbox/inbox-event.entity';
+import { InboxService, type Outcome } from '../inbox/inbox.service';
+import { PipedriveApiError } from '../pipedrive/pipedrive.errors';
+import type { PipedriveApi } from '../pipedrive/pipedrive.client';
+import { CompanyContext, type CompanyContextValue } from './company-context.service';
+import type { Contract } from './contract.entity';
+import { applySignerEvent, isFinal, mergeSigners, nextStatus } from './contract-status';
+import { E_SIGN_PROVIDER } from './contract-sender.service';
+import { ContractsRepository } from './contracts.repository';
+import { DealNotes } from './deal-notes.service';
+import type { ESignProvider, ProviderSession, SignTask, TaskFileKind, TaskStatus } from './esign-provider.port';
+
+/** Provider actions that move the task's status, and the status they mean. */
+const STATUS_OF_ACTION: Record<string, TaskStatus> = { created: 'draft', sent: 'waiting', completed: 'completed', declined: 'declined', voided: 'voided', expired: 'expired' };
+const SIGNER_ACTIONS = { viewed: 'viewed', signed: 'signed', declined: 'declined' } as const;
+export const TASK_ACTIONS = ['created', 'sent', 'viewed', 'signed', 'completed', 'declined', 'voided', 'expired'];
+const FILE_LABELS: Record<TaskFileKind, string> = { completed: 'signed', audit_trail: 'audit trail' };
+
+interface StoredEvent {
+  action: string;
+  taskId: string;
+  metadata?: Record<string, string>;
+  actorEmail: string | null;
+  occurredAt: string;
+  dedupeKey: string;
+}
+
+/**
+ * What happens when signing moves on: the timeline and status follow the provider's events (forward only), and
+ * a final state triggers the company's write-back to Pipedrive, each step once and recorded.
+ */
+@Injectable()
+export class SigningOutcomes {
+  private readonly logger = new Logger(SigningOutcomes.name);
+
+  constructor(
+    inbox: InboxService,
+    @Inject(E_SIGN_PROVIDER) private readonly provider: ESignProvider,
+    private readonly contracts: ContractsRepository,
+    private readonly connections: DottedSignConnections,
+    private readonly context: CompanyContext,
+    private readonly notes: DealNotes,
+  ) {
+    for (const action of TASK_ACTIONS) inbox.handle('dottedsign', `task:${action}`, (event) => this.onWebhook(event));
+  }
+
+  private async onWebhook(inboxEvent: InboxEvent): Promise<Outcome> {
+    const event = (inboxEvent.payload as { event: StoredEvent }).event;
+    const contract = (await this.contracts.byTask(this.provider.name, event.taskId)) ?? (await this.awaitBinding(event));
+    if (!contract) {
+      this.logger.warn(`DottedSign ${event.action} for task ${event.taskId}: no contract is bound to it`);
+      return { status: 'ignored', reason: `no contract for task ${event.taskId}` };
+    }
+    await this.applyEvent(contract.id, event);
+    await this.writeBack(contract.id);
+    return { status: 'processed' };
+  }
+
+  /**
+   * A task's first webhooks can overtake the transaction that binds it to its contract. When the task's
+   * metadata names one of our contracts, wait for the deal lock (the binding commits under it) and look again;
+   * if it is still unbound, fail so the job retries instead of dropping the event.
+   */
+  private async awaitBinding(event: StoredEvent): Promise<Contract | null> {
+    const contractId = event.metadata?.pipedrive_contract_id;
+    if (!contractId || !/^\d{1,18}$/.test(contractId)) return null;
+    const named = await this.contracts.byId(contractId);
+    if (!named || named.dealId !== event.metadata?.pipedrive_deal_id) return null;
+    const bound = await this.contracts.withDealLock(named.companyId, named.dealId, (manager) => this.contracts.byId(contractId, manager));
+    if (bound?.taskId === event.taskId) return bound;
+    if (bound && !bound.taskId && ['pending', 'failed', 'needs_signer'].includes(bound.status)) {
+      throw new Error(`task ${event.taskId} is not bound to contract ${contractId} yet`);
+    }
+    return null;
+  }
+
+  /** One provider event onto the contract: timeline line, signer progress, status (never backwards). */
+  async applyEvent(contractId: string, event: StoredEvent): Promise<void> {
+    const intent = (await this.contracts.byId(contractId))!;
+    await this.contracts.withDealLock(intent.companyId, intent.dealId, async (manager) => {
+      const contract = (await this.contracts.byId(contractId, manager))!;
+      const at = new Date(event.occurredAt);
+      const reason = event.action === 'declined' ? await this.declineReason(contract) : null;
+      await this.contracts.record(manager, contract.id, {
+        type: event.action,
+        actor: event.actorEmail,
+        at,
+        details: reason ? { reason } : {},
+        dedupeKey: event.dedupeKey,
+      });
+      let signers = contract.signers;
+      const signerStatus = SIGNER_ACTIONS[event.action as keyof typeof SIGNER_ACTIONS];
+      if (signerStatus) signers = applySignerEvent(signers, event.actorEmail, signerStatus, at, reason);
+      if (event.action === 'completed') signers = signers.map((signer) => (signer.status === 'signed' ? signer : { ...signer, status: 'signed', signedAt: signer.signedAt ?? at.toISOString() }));
+      const reported = STATUS_OF_ACTION[event.action];
+      const status = reported ? nextStatus(contract.status, reported) : contract.status;
+      await this.contracts.update(manager, contract.id, {
+        signers,
+        status,
+        statusReason: status !== contract.status && status === 'declined' ? reason : contract.statusReason,
+      });
+    });
+  }
+
+  /** The task as the provider has it now (reconciliation): status and signers, through the same rules. */
+  async applyTask(contractId: string, task: SignTask): Promise<void> {
+    const intent = (await this.contracts.byId(contractId))!;
+    await this.contracts.withDealLock(intent.companyId, intent.dealId, async (manager) => {
+      const contract = (await this.contracts.byId(contractId, manager))!;
+      const status = nextStatus(contract.status, task.status);
+      await this.contracts.update(manager, contract.id, {
+        status,
+        statusReason: status === 'declined' && status !== contract.status ? task.declineReason : contract.statusReason,
+        signers: mergeSigners(contract.signers, task.signers),
+        lastCheckedAt: new Date(),
+      });
+      if (status !== contract.status) {
+        await this.contracts.record(manager, contract.id, {
+          type: status,
+          details: { via: 'reconciliation', ...(task.declineReason ? { reason: task.declineReason } : {}) },
+          dedupeKey: `reconciled:${status}`,
+        });
+      }
+    });
+  }
+
+  /**
+   * The company's chosen effects of a final state, each step done once and recorded. A step Pipedrive refuses for
+   * good (deleted or archived deal, a 4xx) is recorded as skipped with the reason, never retried in a loop.
+   * Safe to call any number of times.
+   */
+  async writeBack(contractId: string): Promise<void> {
+    const contract = await this.contracts.byId(contractId);
+    if (!contract || !isFinal(contract.status) || contract.status === 'discarded' || contract.effects.writeBackDone) return;
+    const context = await this.context.load(contract.companyId);
+    if (!context) return;
+    const dealGone = await this.contracts.isDealDeleted(this.contracts.manager, contract.companyId, contract.dealId);
+    if (!dealGone) {
+      const api = await this.context.pipedrive(context);
+      if (contract.status === 'completed') {
+        if (context.settings.onCompleted.action !== 'none') await this.step(contractId, 'deal', (manager, current) => this.updateDeal(manager, api, context, current));
+        if (context.settings.attachFiles) {
+          const session = await this.connections.session(contract.companyId);
+          for (const kind of ['completed', 'audit_trail'] as const) {
+            await this.step(contractId, `file:${kind}`, (manager, current) => this.attach(manager, api, session, current, kind));
+          }
+        }
+      }
+      if (context.settings.writeNotes) await this.step(contractId, 'note', (manager, current) => this.note(manager, api, current));
+    }
+    await this.step(contractId, 'done', async (manager, current) => {
+      await this.contracts.update(manager, current.id, { effects: { ...current.effects, writeBackDone: new Date().toISOString() } });
+    });
+  }
+
+  private async step(contractId: string, name: string, work: (manager: EntityManager, contract: Contract) => Promise<void>): Promise<void> {
+    const intent = (await this.contracts.byId(contractId))!;
+    await this.contracts.withDealLock(intent.companyId, intent.dealId, async (manager) => {
+      const contract = (await this.contracts.byId(contractId, manager))!;
+      if (contract.effects.skipped?.[name]) return;
+      try {
+        await work(manager, contract);
+      } catch (error) {
+        if (!(error instanceof PipedriveApiError) || error.retryable) throw error;
+        const reason = error.status === 404 ? 'the deal no longer exists in Pipedrive' : `Pipedrive refused it (${error.message})`;
+        this.logger.warn(`contract ${contractId}: write-back step ${name} skipped: ${reason}`);
+        await this.contracts.update(manager, contract.id, { effects: { ...contract.effects, skipped: { ...contract.effects.skipped, [name]: reason } } });
+        await this.contracts.record(manager, contract.id, { type: 'write_back_skipped', details: { step: name, reason }, dedupeKey: `skipped:${name}` });
+      }
+    });
+  }
+
+  private async updateDeal(manager: EntityManager, api: PipedriveApi, context: CompanyContextValue, contract: Contract): Promise<void> {
+    if (contract.effects.dealUpdated || contract.effects.dealUpdateSkipped) return;
+    const target = context.settings.onCompleted;
+    const deal = await api.deal(Number(contract.dealId));
+    let skipped: string | null = null;
+    if (!deal || deal.isDeleted) skipped = 'the deal no longer exists';
+    else if (deal.isArchived) skipped = 'the deal is archived, so it cannot be changed through the API';
+    else if (target.action === 'won' && deal.status === 'won') skipped = null;
+    else if (target.action === 'won' && deal.status === 'lost') skipped = 'the deal is already marked lost';
+    else if (target.action === 'stage' && deal.stageId === target.stageId) skipped = null;
+    else {
+      try {
+        await api.updateDeal(deal.id, target.action === 'won' ? { status: 'won' } : { stageId: target.stageId! });
+      } catch (error) {
+        if (!(error instanceof PipedriveApiError) || error.retryable) throw error;
+        skipped = `Pipedrive refused the change (${error.message})`;
+      }
+    }
+    contract.effects = skipped ? { ...contract.effects, dealUpdateSkipped: skipped } : { ...contract.effects, dealUpdated: new Date().toISOString() };
+    await this.contracts.update(manager, contract.id, { effects: contract.effects });
+    await this.contracts.record(manager, contract.id, {
+      type: skipped ? 'deal_update_skipped' : target.action === 'won' ? 'deal_won' : 'deal_moved',
+      details: skipped ? { reason: skipped } : target.action === 'stage' ? { stageId: target.stageId } : {},
+      dedupeKey: 'deal_update',
+    });
+  }
+
+  /** Downloads the file from the provider and attaches it to the deal, unless a previous try already did. */
+  private async attach(manager: EntityManager, api: PipedriveApi, session: ProviderSession, contract: Contract, kind: TaskFileKind): Promise<void> {
+    if (contract.files.some((file) => file.kind === kind) || !contract.taskId) return;
+    if (contract.effects.dealUpdateSkipped === 'the deal no longer exists') return;
+    const fileName = `${(contract.title || 'Contract').replace(/[\\/:*?"<>|]/g, ' ').trim().slice(0, 150)} - ${FILE_LABELS[kind]} (contract ${contract.id}).pdf`;
+    const existing = (await api.dealFiles(Number(contract.dealId))).find((file) => file.name === fileName);
+    const fileId = existing?.id ?? (await api.uploadDealFile(Number(contract.dealId), fileName, await this.provider.download(session, contract.taskId, kind))).id;
+    contract.files = [...contract.files, { kind, pipedriveFileId: fileId }];
+    await this.contracts.update(manager, contract.id, { files: contract.files });
+    await this.contracts.record(manager, contract.id, { type: 'file_attached', details: { kind, pipedriveFileId: fileId }, dedupeKey: `file:${kind}` });
+  }
+
+  private async note(manager: EntityManager, api: PipedriveApi, contract: Contract): Promise<void> {
+    if (contract.effects.dealUpdateSkipped === 'the deal no longer exists') return;
+    const title = contract.title || 'The contract';
+    const who = (status: string) => contract.signers.filter((signer) => signer.status === status);
+    const names = (list: typeof contract.signers) => list.map((signer) => `${signer.name} (${signer.email})`).join(', ');
+    const lines: Record<string, string[]> = {
+      completed: [
+        `Contract "${title}" was signed by ${names(who('signed')) || 'all signers'} on ${lastSignedAt(contract)}.`,
+        ...(contract.effects.dealUpdateSkipped ? [`The deal was not updated: ${contract.effects.dealUpdateSkipped}.`] : []),
+      ],
+      declined: [`Contract "${title}" was declined${who('declined').length ? ` by ${names(who('declined'))}` : ''}.`, `Reason: ${contract.statusReason ?? 'none given'}.`],
+      voided: [`Contract "${title}" was voided${contract.statusReason ? `: ${contract.statusReason}` : ''}.`],
+      expired: [`Contract "${title}" expired before everyone signed.`],
+    };
+    const paragraphs = lines[contract.status];
+    if (paragraphs) await this.notes.writeOnce(manager, api, contract, contract.status, paragraphs);
+  }
+
+  private async declineReason(contract: Contract): Promise<string | null> {
+    if (!contract.taskId) return null;
+    try {
+      const task = await this.provider.get(await this.connections.session(contract.companyId), contract.taskId);
+      return task?.declineReason ?? null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+function lastSignedAt(contract: Contract): string {
+  const times = contract.signers.map((signer) => signer.signedAt).filter((time): time is string => Boolean(time)).sort();
+  const last = times.at(-1) ?? contract.updatedAt.toISOString();
+  return `${last.slice(0, 10)} ${last.slice(11, 16)} UTC`;
+}

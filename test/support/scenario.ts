@@ -1,0 +1,93 @@
+import { DataSource } from 'typeorm';
+import type { Sandbox } from './sandbox';
+import { eventually } from './test-app';
+
+export interface SimTask {
+  task_id: number | string;
+  status: string;
+  file_name: string;
+  metadata: Record<string, string>;
+  template_id?: number | string;
+  stages?: Array<Record<string, unknown>>;
+}
+
+/** Steps a test takes as a person would: install, connect DottedSign, choose a template, add deals. */
+export class Scenario {
+  constructor(readonly s: Sandbox) {}
+
+  get demo() {
+    return this.s.pipedrive.demo;
+  }
+
+  db(): DataSource {
+    return this.s.app.app.get(DataSource);
+  }
+
+  /** Installs as the demo admin, connects the DottedSign app account and picks its first template. */
+  async installAndConnect(settings: Record<string, unknown> = {}): Promise<{ templateId: number }> {
+    await this.s.install(this.demo.adminUserId);
+    const connected = await this.s.api(this.demo.companyId, this.demo.adminUserId, '/api/dottedsign/connect-app-account', { method: 'POST', body: {} });
+    if (connected.status !== 200) throw new Error(`connect failed: ${connected.status} ${await connected.text()}`);
+    const templates = (await (await this.s.api(this.demo.companyId, this.demo.adminUserId, '/api/templates')).json()) as { templates: Array<{ id: number }> };
+    const templateId = templates.templates[0].id;
+    const saved = await this.s.api(this.demo.companyId, this.demo.adminUserId, '/api/settings', { method: 'PUT', body: { templateId, ...settings } });
+    if (saved.status !== 200) throw new Error(`settings failed: ${saved.status} ${await saved.text()}`);
+    await this.webhooksReady();
+    return { templateId };
+  }
+
+  async webhooksReady(): Promise<void> {
+    await eventually(async () => {
+      const [{ count }] = await this.db().query('SELECT count(*)::int AS count FROM webhook_subscriptions');
+      return count === 2;
+    }, 'deal webhooks to be registered');
+  }
+
+  async addDeal(input: Record<string, unknown>): Promise<{ id: number }> {
+    const response = await this.s.sim(`/companies/${this.demo.companyId}/deals`, { body: input });
+    if (response.status !== 201) throw new Error(`add deal failed: ${response.status} ${await response.text()}`);
+    return (await response.json()) as { id: number };
+  }
+
+  async deleteDeal(id: number): Promise<void> {
+    await this.s.sim(`/companies/${this.demo.companyId}/deals/${id}`, { method: 'DELETE' });
+  }
+
+  async contracts(dealId: number): Promise<Array<Record<string, any>>> {
+    return this.db().query('SELECT * FROM contracts WHERE deal_id = $1 ORDER BY id', [dealId]);
+  }
+
+  async contractSettled(dealId: number, accept = (status: string) => status !== 'pending'): Promise<Record<string, any>> {
+    return eventually(async () => {
+      const [contract] = await this.contracts(dealId);
+      return contract && accept(contract.status) ? contract : undefined;
+    }, `contract of deal ${dealId} to settle`, 20000);
+  }
+
+  async tasks(): Promise<SimTask[]> {
+    return (await (await this.s.dsim('/tasks')).json()) as SimTask[];
+  }
+
+  async tasksForDeal(dealId: number): Promise<SimTask[]> {
+    return (await this.tasks()).filter((task) => String(task.metadata?.pipedrive_deal_id) === String(dealId));
+  }
+
+  /** Waits until the queue has nothing left to do for the app; on timeout, says what is still open. */
+  async drained(): Promise<void> {
+    const open = async () => ({
+      jobs: await this.db().query(
+        `SELECT name, state, data, output FROM pgboss.job WHERE state IN ('created', 'retry', 'active') AND name NOT LIKE '__pgboss%'
+           AND name NOT IN ('signing.reconcile', 'pipedrive.webhook-health') AND start_after < now() + interval '5 seconds'`,
+      ),
+      inbox: await this.db().query(`SELECT source, event_type, status_reason FROM inbox_events WHERE status = 'pending'`),
+    });
+    try {
+      await eventually(async () => {
+        const { jobs, inbox } = await open();
+        return jobs.length === 0 && inbox.length === 0;
+      }, 'the job queue to drain', 30000);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; still open: ${JSON.stringify(await open())}`);
+    }
+  }
+}

@@ -1,0 +1,152 @@
+import { type Sandbox, startSandbox } from '../support/sandbox';
+import { Scenario } from '../support/scenario';
+
+describe('deal → contract, exactly once (app + both simulators over HTTP)', () => {
+  let s: Sandbox;
+  let scenario: Scenario;
+  let templateId: number;
+
+  beforeAll(async () => {
+    s = await startSandbox();
+    scenario = new Scenario(s);
+    ({ templateId } = await scenario.installAndConnect());
+  });
+  afterAll(() => s?.close());
+
+  it('a deal added in Pipedrive sends one started task from the chosen template to the person, bound both ways', async () => {
+    const deal = await scenario.addDeal({ title: 'Globex: 50% off {Q3}', person_id: scenario.demo.personWithEmailId });
+    const contract = await scenario.contractSettled(deal.id);
+    expect(contract.status).toBe('waiting');
+    const tasks = await scenario.tasksForDeal(deal.id);
+    expect(tasks).toHaveLength(1);
+    const [task] = tasks;
+    expect(String(task.task_id)).toBe(contract.task_id);
+    expect(task.status).toBe('waiting');
+    expect(String(task.template_id)).toBe(String(templateId));
+    expect(task.metadata).toMatchObject({ pipedrive_deal_id: String(deal.id), pipedrive_company_id: String(scenario.demo.companyId) });
+    expect(task.file_name).toMatch(/^(?!.*["*:<>?/\\|~#%&{}])[^.].*$/);
+    expect(JSON.stringify(task.stages)).toContain('pia@customer.test');
+    expect(contract.signers).toEqual([expect.objectContaining({ email: 'pia@customer.test', status: 'waiting' })]);
+  });
+
+  it('the same webhook delivered 10 times, and Pipedrive retries, still make one task', async () => {
+    await s.sim('/webhooks/duplicate', { body: { count: 1 } });
+    const deal = await scenario.addDeal({ title: 'Duplicated', person_id: scenario.demo.personWithEmailId });
+    await scenario.contractSettled(deal.id);
+    const deliveries = (await (await s.sim('/webhooks/deliveries')).json()) as Array<{ body: string; headers: Record<string, string> }>;
+    const delivery = deliveries.find((attempt) => attempt.body.includes(`"entity_id":"${deal.id}"`))!;
+    expect(deliveries.filter((attempt) => attempt.body === delivery.body).length).toBeGreaterThanOrEqual(2);
+    // Replay the recorded delivery ten more times, concurrently, as a retrying sender would.
+    const headers = { 'content-type': 'application/json', authorization: delivery.headers.authorization };
+    const replays = await Promise.all(Array.from({ length: 10 }, () => fetch(`${s.app.url}/webhooks/pipedrive`, { method: 'POST', headers, body: delivery.body })));
+    expect(replays.map((response) => response.status)).toEqual(Array(10).fill(200));
+    await scenario.drained();
+    expect(await scenario.tasksForDeal(deal.id)).toHaveLength(1);
+    expect(await scenario.contracts(deal.id)).toHaveLength(1);
+  });
+
+  it('DottedSign answering 500 twice then succeeding makes one task', async () => {
+    await s.dsim('/faults', { body: { method: 'POST', path: '/v1/sign_tasks/quick_create', status: 500, count: 2, body: { error_code: 500000, error_key: 'internal_error', error_message: 'boom' } } });
+    const deal = await scenario.addDeal({ title: 'Flaky vendor', person_id: scenario.demo.personWithEmailId });
+    const contract = await scenario.contractSettled(deal.id);
+    expect(contract.status).toBe('waiting');
+    expect(await scenario.tasksForDeal(deal.id)).toHaveLength(1);
+  });
+
+  it('a crash after DottedSign created the task but before we recorded it ends with the task adopted, not duplicated', async () => {
+    // Fail the first commit that binds a task to a contract, as if the process died right there.
+    // (A sequence counts outside the transaction, so the rollback does not reset it.)
+    await scenario.db().query(`
+      CREATE SEQUENCE crash_once;
+      CREATE FUNCTION crash_on_bind() RETURNS trigger AS $$
+      BEGIN
+        IF NEW.task_id IS NOT NULL AND OLD.task_id IS NULL AND nextval('crash_once') = 1 THEN
+          RAISE EXCEPTION 'simulated crash before commit';
+        END IF;
+        RETURN NEW;
+      END $$ LANGUAGE plpgsql;
+      CREATE TRIGGER crash_on_bind BEFORE UPDATE ON contracts FOR EACH ROW EXECUTE FUNCTION crash_on_bind();`);
+    try {
+      const deal = await scenario.addDeal({ title: 'Crash test', person_id: scenario.demo.personWithEmailId });
+      const contract = await scenario.contractSettled(deal.id);
+      expect(contract.status).toBe('waiting');
+      expect(await scenario.tasksForDeal(deal.id)).toHaveLength(1);
+      const events = await scenario.db().query('SELECT type, details FROM contract_events WHERE contract_id = $1', [contract.id]);
+      expect(events).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'created', details: expect.objectContaining({ how: 'adopted' }) })]));
+    } finally {
+      await scenario.db().query('DROP TRIGGER crash_on_bind ON contracts; DROP FUNCTION crash_on_bind(); DROP SEQUENCE crash_once;');
+    }
+  });
+
+  it('deal deleted → its waiting task is voided', async () => {
+    const deal = await scenario.addDeal({ title: 'To be deleted', person_id: scenario.demo.personWithEmailId });
+    await scenario.contractSettled(deal.id);
+    await scenario.deleteDeal(deal.id);
+    const contract = await scenario.contractSettled(deal.id, (status) => status === 'voided');
+    expect(contract.status_reason).toContain('deleted');
+    expect((await scenario.tasksForDeal(deal.id))[0].status).toBe('voided');
+  });
+
+  it('a delete delivered before its create leaves no live task', async () => {
+    await s.sim('/webhooks/hold');
+    const deal = await scenario.addDeal({ title: 'Out of order', person_id: scenario.demo.personWithEmailId });
+    await scenario.deleteDeal(deal.id);
+    await s.sim('/webhooks/release', { body: { order: 'reverse' } });
+    await scenario.drained();
+    const live = (await scenario.tasksForDeal(deal.id)).filter((task) => ['draft', 'waiting'].includes(task.status));
+    expect(live).toEqual([]);
+    const contracts = await scenario.contracts(deal.id);
+    expect(contracts.every((contract) => ['discarded', 'voided'].includes(contract.status))).toBe(true);
+  });
+
+  it('a deal without a contact, or whose contact has no email, waits for a signer with a reason and a note', async () => {
+    const noPerson = await scenario.addDeal({ title: 'Nobody to sign' });
+    const waiting = await scenario.contractSettled(noPerson.id);
+    expect(waiting).toMatchObject({ status: 'needs_signer', status_reason: 'The deal has no contact person' });
+    const noEmail = await scenario.addDeal({ title: 'No email', person_id: scenario.demo.personWithoutEmailId });
+    expect(await scenario.contractSettled(noEmail.id)).toMatchObject({ status: 'needs_signer', status_reason: expect.stringContaining('has no email address') });
+    await scenario.drained();
+    const notes = (await (await s.sim(`/companies/${scenario.demo.companyId}/notes`)).json()) as Array<{ deal_id: number; content: string }>;
+    expect(notes.filter((note) => note.deal_id === noPerson.id)).toHaveLength(1);
+    expect(notes.find((note) => note.deal_id === noEmail.id)!.content).toContain('no email address');
+    expect(await scenario.tasksForDeal(noPerson.id)).toEqual([]);
+  });
+
+  it('quota exhausted at DottedSign → a visible failed contract with the reason, no retry storm', async () => {
+    await s.dsim('/faults', { body: { method: 'POST', path: '/v1/sign_tasks/quick_create', status: 403, count: 1, body: { error_code: 403032, error_key: 'over_monthly_task_usage', error_message: 'over monthly task usage' } } });
+    const deal = await scenario.addDeal({ title: 'Over quota', person_id: scenario.demo.personWithEmailId });
+    const contract = await scenario.contractSettled(deal.id);
+    expect(contract.status).toBe('failed');
+    expect(contract.status_reason).toContain('quota');
+    const attempts = ((await (await s.dsim('/requests?path=/v1/sign_tasks/quick_create')).json()) as unknown[]).length;
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(((await (await s.dsim('/requests?path=/v1/sign_tasks/quick_create')).json()) as unknown[]).length).toBe(attempts);
+  });
+
+  it('rejects wrong credentials, malformed JSON and oversized bodies, storing nothing', async () => {
+    const before = await scenario.db().query('SELECT count(*)::int AS count FROM inbox_events');
+    const wrong = await fetch(`${s.app.url}/webhooks/pipedrive`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('pd-nobody:guess').toString('base64')}` },
+      body: JSON.stringify({ meta: { id: 'x', action: 'create', entity: 'deal', entity_id: '1', company_id: String(scenario.demo.companyId) }, data: {} }),
+    });
+    expect(wrong.status).toBe(401);
+    const malformed = await fetch(`${s.app.url}/webhooks/pipedrive`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"meta":' });
+    expect(malformed.status).toBe(400);
+    const huge = await fetch(`${s.app.url}/webhooks/pipedrive`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }) });
+    expect(huge.status).toBe(413);
+    expect(await scenario.db().query('SELECT count(*)::int AS count FROM inbox_events')).toEqual(before);
+  });
+
+  it('DottedSign not connected → a failed contract that says so', async () => {
+    const disconnected = await s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/dottedsign/connection', { method: 'DELETE' });
+    expect(disconnected.status).toBe(200);
+    try {
+      const deal = await scenario.addDeal({ title: 'No connection', person_id: scenario.demo.personWithEmailId });
+      const contract = await scenario.contractSettled(deal.id);
+      expect(contract).toMatchObject({ status: 'failed', status_reason: expect.stringContaining('DottedSign is not connected') });
+    } finally {
+      await s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/dottedsign/connect-app-account', { method: 'POST', body: {} });
+    }
+  });
+});
