@@ -1,0 +1,247 @@
+import { createHmac } from 'node:crypto';
+import { Reconciler } from '../../src/signing/reconciler.service';
+import { type Sandbox, startSandbox } from '../support/sandbox';
+import { Scenario } from '../support/scenario';
+import { eventually } from '../support/test-app';
+
+interface Delivery {
+  body: string;
+  headers: Record<string, string>;
+  outcome: string;
+}
+
+describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconciliation (app + both simulators)', () => {
+  let s: Sandbox;
+  let scenario: Scenario;
+  const signer = 'pia@customer.test';
+
+  beforeAll(async () => {
+    s = await startSandbox();
+    scenario = new Scenario(s);
+    await scenario.installAndConnect();
+  });
+  afterAll(() => s?.close());
+
+  /** A deal whose contract went out and waits for the signer. */
+  async function waitingContract(title: string) {
+    const deal = await scenario.addDeal({ title, person_id: scenario.demo.personWithEmailId });
+    const contract = await scenario.contractSettled(deal.id);
+    expect(contract.status).toBe('waiting');
+    return { dealId: deal.id, contractId: String(contract.id), taskId: String(contract.task_id) };
+  }
+
+  async function pipedriveCalls(method: string, path: string): Promise<Array<{ path: string; status: number; body: Record<string, unknown> }>> {
+    const all = (await (await s.sim(`/requests?method=${method}`)).json()) as Array<{ path: string; status: number; body: Record<string, unknown> }>;
+    return all.filter((entry) => entry.path.endsWith(path));
+  }
+
+  async function dealOf(dealId: number) {
+    return (await (await s.sim(`/companies/${scenario.demo.companyId}/deals/${dealId}`)).json()) as { status: string };
+  }
+
+  async function filesOf(dealId: number) {
+    const files = (await (await s.sim(`/companies/${scenario.demo.companyId}/files`)).json()) as Array<{ deal_id: number; file_name: string; file_size: number }>;
+    return files.filter((file) => file.deal_id === dealId);
+  }
+
+  async function notesOf(dealId: number) {
+    const notes = (await (await s.sim(`/companies/${scenario.demo.companyId}/notes`)).json()) as Array<{ deal_id: number; content: string }>;
+    return notes.filter((note) => note.deal_id === dealId);
+  }
+
+  async function timeline(contractId: string): Promise<Array<{ type: string; actor: string | null; details: Record<string, unknown> }>> {
+    return scenario.db().query('SELECT type, actor, details FROM contract_events WHERE contract_id = $1 ORDER BY at, id', [contractId]);
+  }
+
+  async function contract(contractId: string) {
+    const [row] = await scenario.db().query('SELECT * FROM contracts WHERE id = $1', [contractId]);
+    return row as Record<string, any>;
+  }
+
+  async function writtenBack(contractId: string) {
+    return eventually(async () => {
+      const row = await contract(contractId);
+      return row.effects?.writeBackDone ? row : undefined;
+    }, `write-back of contract ${contractId}`, 20000);
+  }
+
+  async function dottedsignDeliveries(taskId: string): Promise<Array<Delivery & { action: string }>> {
+    const all = (await (await s.dsim('/webhooks/deliveries')).json()) as Delivery[];
+    return all
+      .map((delivery) => ({ ...delivery, parsed: JSON.parse(delivery.body) as { action_name: string; task?: { task_id?: unknown } } }))
+      .filter((delivery) => String(delivery.parsed.task?.task_id) === taskId)
+      .map(({ parsed, ...delivery }) => ({ ...delivery, action: parsed.action_name }));
+  }
+
+  it('a signer signing in DottedSign marks the deal won, attaches the signed PDF and the audit trail, and writes one note', async () => {
+    const { dealId, contractId, taskId } = await waitingContract('Initech renewal');
+    await s.sim('/requests', { method: 'DELETE' });
+    expect((await s.dsim(`/tasks/${taskId}/view`, { body: { email: signer } })).status).toBe(200);
+    expect((await s.dsim(`/tasks/${taskId}/sign`, { body: { email: signer } })).status).toBe(200);
+
+    const done = await writtenBack(contractId);
+    expect(done.status).toBe('completed');
+    expect(done.signers).toEqual([expect.objectContaining({ email: signer, status: 'signed', signedAt: expect.any(String) })]);
+    expect((await dealOf(dealId)).status).toBe('won');
+
+    const files = await filesOf(dealId);
+    expect(files.map((file) => file.file_name).sort()).toEqual([
+      `Initech renewal - audit trail (contract ${contractId}).pdf`,
+      `Initech renewal - signed (contract ${contractId}).pdf`,
+    ]);
+    expect(files.every((file) => file.file_size > 500)).toBe(true);
+    const notes = await notesOf(dealId);
+    expect(notes).toHaveLength(1);
+    expect(notes[0].content).toContain('Initech renewal');
+    expect(notes[0].content).toContain(signer);
+
+    // The same, as Pipedrive saw it over HTTP.
+    expect(await pipedriveCalls('PATCH', `/api/v2/deals/${dealId}`)).toEqual([expect.objectContaining({ status: 200, body: { status: 'won' } })]);
+    expect((await pipedriveCalls('POST', '/api/v1/files')).filter((call) => call.status === 201 || call.status === 200)).toHaveLength(2);
+    expect(await pipedriveCalls('POST', '/api/v1/notes')).toHaveLength(1);
+
+    expect((await timeline(contractId)).map((event) => event.type)).toEqual(
+      expect.arrayContaining(['created', 'sent', 'viewed', 'signed', 'completed', 'deal_won', 'file_attached', 'note_written']),
+    );
+    const signed = (await timeline(contractId)).find((event) => event.type === 'signed')!;
+    expect(signed.actor).toBe(signer);
+  });
+
+  it('the completed webhook delivered 5 times at once, racing a reconciliation cycle, wins the deal once, uploads each file once and writes one note', async () => {
+    const { dealId, contractId, taskId } = await waitingContract('Five deliveries');
+    // Let DottedSign's own deliveries of this signing vanish; replay the completed one ourselves.
+    await s.dsim('/webhooks/drop', { body: { count: 2 } });
+    await s.dsim(`/tasks/${taskId}/sign`, { body: { email: signer } });
+    const completed = await eventually(async () => {
+      return (await dottedsignDeliveries(taskId)).find((delivery) => delivery.action === 'completed');
+    }, 'the dropped completed delivery to be logged');
+    expect(completed.outcome).toBe('dropped');
+    await s.sim('/requests', { method: 'DELETE' });
+
+    const headers = { 'content-type': 'application/json', signature: completed.headers.signature ?? completed.headers.Signature };
+    // A reconciliation cycle racing the deliveries takes the same path and must not add a second effect.
+    const [answers] = await Promise.all([
+      Promise.all(Array.from({ length: 5 }, () => fetch(`${s.app.url}/webhooks/dottedsign`, { method: 'POST', headers, body: completed.body }))),
+      s.app.app.get(Reconciler).runCycle(),
+    ]);
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200, 200]);
+
+    await writtenBack(contractId);
+    await scenario.drained();
+    expect(await pipedriveCalls('PATCH', `/api/v2/deals/${dealId}`)).toHaveLength(1);
+    expect(await filesOf(dealId)).toHaveLength(2);
+    expect(await pipedriveCalls('POST', '/api/v1/files')).toHaveLength(2);
+    expect(await notesOf(dealId)).toHaveLength(1);
+    const [{ count }] = await scenario.db().query(`SELECT count(*)::int AS count FROM inbox_events WHERE source = 'dottedsign' AND event_type = 'task:completed' AND payload->'event'->>'taskId' = $1`, [taskId]);
+    expect(count).toBe(1);
+  });
+
+  it('a late "signed" after "completed" never moves the contract backwards', async () => {
+    const { contractId, taskId } = await waitingContract('Out of order');
+    await s.dsim('/webhooks/hold', { body: {} });
+    await s.dsim(`/tasks/${taskId}/sign`, { body: { email: signer } });
+    await eventually(async () => (await (await s.dsim(`/tasks/${taskId}`)).json()).status === 'completed', 'task completed');
+    expect((await s.dsim('/webhooks/release', { body: { order: 'reverse' } })).status).toBe(200);
+    await writtenBack(contractId);
+    await scenario.drained();
+    const row = await contract(contractId);
+    expect(row.status).toBe('completed');
+    expect(row.signers).toEqual([expect.objectContaining({ email: signer, status: 'signed' })]);
+  });
+
+  it('webhooks dropped by DottedSign: one reconciliation cycle completes the contract and does the write-back', async () => {
+    const { dealId, contractId, taskId } = await waitingContract('Lost webhooks');
+    await s.dsim('/webhooks/drop', { body: { count: 2 } });
+    await s.dsim(`/tasks/${taskId}/sign`, { body: { email: signer } });
+    await eventually(async () => (await dottedsignDeliveries(taskId)).filter((delivery) => delivery.outcome === 'dropped').length === 2, 'both deliveries dropped');
+    expect((await contract(contractId)).status).toBe('waiting');
+
+    const report = await s.app.app.get(Reconciler).runCycle();
+    expect(report.changed).toBeGreaterThanOrEqual(1);
+    const row = await contract(contractId);
+    expect(row.status).toBe('completed');
+    expect(row.effects.writeBackDone).toBeTruthy();
+    expect((await dealOf(dealId)).status).toBe('won');
+    expect(await filesOf(dealId)).toHaveLength(2);
+    expect(await notesOf(dealId)).toHaveLength(1);
+    expect((await timeline(contractId)).find((event) => event.type === 'completed')?.details).toMatchObject({ via: 'reconciliation' });
+  });
+
+  it('a deal deleted while its webhook was lost: reconciliation voids the task', async () => {
+    const { dealId, contractId, taskId } = await waitingContract('Deleted quietly');
+    await s.sim('/webhooks/drop', { body: { count: 1 } });
+    await scenario.deleteDeal(dealId);
+    expect((await contract(contractId)).status).toBe('waiting');
+
+    const report = await s.app.app.get(Reconciler).runCycle();
+    expect(report.dealsGone).toBeGreaterThanOrEqual(1);
+    expect((await contract(contractId)).status).toBe('voided');
+    expect(((await (await s.dsim(`/tasks/${taskId}`)).json()) as { status: string }).status).toBe('voided');
+  });
+
+  it('Pipedrive answering 429 and then 500 on the upload: retried, and each file is attached once', async () => {
+    const { dealId, contractId, taskId } = await waitingContract('Busy Pipedrive');
+    const filesPath = `/c/${scenario.demo.companyId}/api/v1/files`;
+    await s.sim('/faults', {
+      body: {
+        rules: [
+          { method: 'POST', path: filesPath, status: 429, count: 1, body: { success: false, error: 'Request over limit' }, headers: { 'x-ratelimit-limit': '80', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '1' } },
+          { method: 'POST', path: filesPath, status: 500, count: 1, body: { success: false, error: 'Internal server error' } },
+        ],
+      },
+    });
+    await s.sim('/requests', { method: 'DELETE' });
+    await s.dsim(`/tasks/${taskId}/sign`, { body: { email: signer } });
+    await writtenBack(contractId);
+    const uploads = await pipedriveCalls('POST', '/api/v1/files');
+    expect(uploads.map((call) => call.status)).toEqual(expect.arrayContaining([429, 500]));
+    expect(await filesOf(dealId)).toHaveLength(2);
+    expect(await notesOf(dealId)).toHaveLength(1);
+    expect((await dealOf(dealId)).status).toBe('won');
+  });
+
+  it('a forged or missing signature is refused with 401 and nothing is stored', async () => {
+    const [{ count: before }] = await scenario.db().query('SELECT count(*)::int AS count FROM inbox_events');
+    const body = JSON.stringify({ resource_type: 'SignTask', resource_id: 1, action_name: 'completed', event_datetime: 1, task: { task_id: 1 } });
+    const forged = createHmac('sha256', 'not-the-secret').update(body).digest('hex');
+    const answers = await Promise.all([
+      fetch(`${s.app.url}/webhooks/dottedsign`, { method: 'POST', headers: { 'content-type': 'application/json', signature: forged }, body }),
+      fetch(`${s.app.url}/webhooks/dottedsign`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }),
+    ]);
+    expect(answers.map((answer) => answer.status)).toEqual([401, 401]);
+    const [{ count: after }] = await scenario.db().query('SELECT count(*)::int AS count FROM inbox_events');
+    expect(after).toBe(before);
+  });
+
+  it('a correctly signed event with an unknown action, or for a task we never made, is stored and ignored', async () => {
+    const sign = (body: string) => createHmac('sha256', s.credentials.dottedsignClientSecret).update(body).digest('hex');
+    const unknownAction = JSON.stringify({ resource_type: 'SignTask', resource_id: 991, action_name: 'teleported', event_datetime: 1700000000, task: { task_id: 991 } });
+    const unknownTask = JSON.stringify({ resource_type: 'task', resource_id: 992, action_name: 'completed', event_datetime: 1700000000, task: { task_id: 992 } });
+    for (const body of [unknownAction, unknownTask]) {
+      const answer = await fetch(`${s.app.url}/webhooks/dottedsign`, { method: 'POST', headers: { 'content-type': 'application/json', signature: sign(body) }, body });
+      expect(answer.status).toBe(200);
+    }
+    await scenario.drained();
+    const stored = await scenario.db().query(`SELECT event_type, status, status_reason FROM inbox_events WHERE dedupe_key LIKE '991:%' OR dedupe_key LIKE '992:%' ORDER BY dedupe_key`);
+    expect(stored).toEqual([
+      { event_type: 'task:teleported', status: 'ignored', status_reason: 'no handler for task:teleported' },
+      { event_type: 'task:completed', status: 'ignored', status_reason: 'no contract for task 992' },
+    ]);
+  });
+
+  it('declined with a reason: the contract, its timeline and the deal note all say why', async () => {
+    const { dealId, contractId, taskId } = await waitingContract('Declined deal');
+    const reason = 'Price is 20% too high';
+    expect((await s.dsim(`/tasks/${taskId}/decline`, { body: { email: signer, reason } })).status).toBe(200);
+    const row = await writtenBack(contractId);
+    expect(row.status).toBe('declined');
+    expect(row.status_reason).toBe(reason);
+    expect(row.signers).toEqual([expect.objectContaining({ email: signer, status: 'declined' })]);
+    const declined = (await timeline(contractId)).find((event) => event.type === 'declined')!;
+    expect(declined).toMatchObject({ actor: signer, details: { reason } });
+    const notes = await notesOf(dealId);
+    expect(notes).toHaveLength(1);
+    expect(notes[0].content).toContain(reason);
+    expect((await dealOf(dealId)).status).toBe('open');
+  });
+});
