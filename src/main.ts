@@ -6,6 +6,7 @@ import { type AppConfig, ConfigError } from './config/app-config';
 import { loadConfig } from './config/load-config';
 import { startAppDatabase } from './database/embedded-database';
 import type { EmbeddedDatabase } from './database/embedded-postgres.launcher';
+import { type SandboxWorld, startSandboxWorld } from './sandbox/sandbox-mode';
 
 const logger = new Logger('Main');
 
@@ -23,11 +24,13 @@ async function main(): Promise<void> {
 
   let embedded: EmbeddedDatabase | undefined;
   let app: INestApplication | undefined;
+  let sandbox: SandboxWorld | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     await app?.close().catch((error) => logger.error(`shutdown: ${String(error)}`));
+    await sandbox?.close().catch((error) => logger.error(`stopping the simulators: ${String(error)}`));
     await embedded?.stop().catch((error) => logger.error(`stopping embedded PostgreSQL: ${String(error)}`));
     process.exit(code);
   };
@@ -41,14 +44,23 @@ async function main(): Promise<void> {
 
   try {
     if (!config.databaseUrl) {
-      const database = await startAppDatabase(config.dataDir);
+      // The sandbox's simulators start empty every time, so its database does too.
+      const database = await startAppDatabase(config.dataDir, config.sandbox ? { database: 'sandbox', fresh: true } : {});
       embedded = database.server;
       config = { ...config, databaseUrl: database.url };
       logger.log(`embedded PostgreSQL started: ${database.url} (data in ${config.dataDir}/postgres)`);
     }
+    if (config.sandbox) {
+      sandbox = await startSandboxWorld(config);
+      config = sandbox.config;
+    }
     app = await createApp(config);
     await app.listen(config.port);
-    logger.log(`listening on ${config.appUrl}${config.sandbox ? ' (sandbox mode: no Pipedrive credentials set)' : ''}`);
+    logger.log(`listening on ${config.appUrl}`);
+    if (sandbox) {
+      await sandbox.prepare();
+      process.stdout.write(`\nSandbox mode (no Pipedrive credentials set). Open the sandbox console:\n\n    ${sandbox.consoleUrl}\n\nCtrl-C stops everything.\n\n`);
+    }
   } catch (error) {
     // Written synchronously: the async log transport may not flush before the process exits.
     process.stderr.write(`start failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -1,40 +1,15 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { Client } from 'pg';
 import { freeLoopbackPort } from '../../src/database/embedded-postgres.launcher';
+import { type AppProcess, postgresRunningIn, startAppProcess as startMain } from '../support/app-process';
 import { eventually } from '../support/test-app';
 
-const ROOT = resolve(__dirname, '../..');
+const DEVELOPMENT_CREDENTIALS = { PIPEDRIVE_CLIENT_ID: 'dev-id', PIPEDRIVE_CLIENT_SECRET: 'dev-secret', DOTTEDSIGN_CLIENT_ID: 'ds-id', DOTTEDSIGN_CLIENT_SECRET: 'ds-secret' };
 
-interface Started {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-}
-
-/** Runs src/main.ts as `npm start` would (minus the build), in its own process group like a terminal job. */
-function startMain(env: Record<string, string>): Started {
-  let output = '';
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'src/main.ts')], {
-    cwd: mkdtempSync(join(tmpdir(), 'pdds-cwd-')),
-    env: { PATH: process.env.PATH ?? '', TS_NODE_PROJECT: join(ROOT, 'tsconfig.json'), LOG_LEVEL: 'info', NODE_PATH: join(ROOT, 'node_modules'), ...env },
-    detached: true,
-  });
-  child.stdout!.on('data', (chunk) => (output += String(chunk)));
-  child.stderr!.on('data', (chunk) => (output += String(chunk)));
-  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-  return { child, output: () => output, exited };
-}
-
-function postgresRunningIn(dataDir: string): boolean {
-  const list = execFileSync('ps', ['-eo', 'args'], { encoding: 'utf8' });
-  return list.split('\n').some((line) => line.includes('postgres') && line.includes(join(dataDir, 'postgres')));
-}
-
-async function readyUrl(started: Started, port: number): Promise<string> {
+async function readyUrl(started: AppProcess, port: number): Promise<string> {
   await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 'app to be ready', 45000);
   return started.output().match(/embedded PostgreSQL started: (\S+)/)![1];
 }
@@ -51,7 +26,8 @@ describe('the app process (npm start)', () => {
   it('keeps its data across restarts and leaves no postgres behind on SIGTERM or Ctrl-C', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'pdds-data-'));
     const port = await freeLoopbackPort();
-    const env = { DATA_DIR: dataDir, PORT: String(port) };
+    // With credentials (not sandbox mode, whose database starts empty on purpose every time).
+    const env = { DATA_DIR: dataDir, PORT: String(port), ...DEVELOPMENT_CREDENTIALS };
 
     const first = startMain(env);
     const firstUrl = await readyUrl(first, port);
@@ -70,7 +46,7 @@ describe('the app process (npm start)', () => {
     const { rows } = await again.query('SELECT note FROM kept');
     await again.end();
     expect(rows).toEqual([{ note: 'still here' }]);
-    process.kill(-second.child.pid!, 'SIGINT'); // Ctrl-C reaches the whole process group
+    second.interrupt();
     await second.exited;
     await eventually(async () => !postgresRunningIn(dataDir), 'postgres to stop after Ctrl-C', 10000);
   });
@@ -80,7 +56,7 @@ describe('the app process (npm start)', () => {
     const blocker = createServer();
     await new Promise<void>((done) => blocker.listen(0, () => done()));
     const port = (blocker.address() as { port: number }).port;
-    const started = startMain({ DATA_DIR: dataDir, PORT: String(port) });
+    const started = startMain({ DATA_DIR: dataDir, PORT: String(port), ...DEVELOPMENT_CREDENTIALS });
     expect(await started.exited).toBe(1);
     blocker.close();
     expect(started.output()).toMatch(/start failed/);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { freeLoopbackPort } from '../../src/database/embedded-postgres.launcher';
 import { startDottedSignSimulator } from '../../src/sandbox/dottedsign/dottedsign.simulator';
+import { installThroughOAuth } from '../../src/sandbox/oauth-install';
 import { startPipedriveSimulator } from '../../src/sandbox/pipedrive/pipedrive.simulator';
 import { type TestApp, startTestApp } from './test-app';
 import type { TestDatabase } from './test-database';
@@ -89,14 +90,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     panelToken,
     api: (companyId, userId, path, init = {}) =>
       json(`${appUrl}${path}`, { ...init, headers: { authorization: `Bearer ${panelToken(companyId, userId)}` } }),
-    install: async (userId) => {
-      const start = await fetch(`${appUrl}/auth/pipedrive`, { redirect: 'manual' });
-      const authorize = new URL(start.headers.get('location')!);
-      authorize.searchParams.set('_sim_user', String(userId));
-      const approved = await fetch(authorize, { redirect: 'manual' });
-      const callback = await fetch(approved.headers.get('location')!, { redirect: 'manual' });
-      return { status: callback.status, location: callback.headers.get('location') ?? (await callback.text()) };
-    },
+    install: (userId) => installThroughOAuth(appUrl, userId),
     sim: (path, init) => json(`${pipedrive.url}/_sim${path}`, init),
     dsim: (path, init) => json(`${dottedsign.url}/_sim${path}`, init),
     close: async () => {
