@@ -1,5 +1,5 @@
 // The sandbox console's page: Pipedrive's deal list and deal page, hosting the app's real panel and settings page.
-import { mountExtension } from '/extension-host.js';
+import { extensionUrl, mountExtension } from '/extension-host.js';
 
 const view = document.getElementById('view');
 const crumbs = document.getElementById('crumbs');
@@ -24,7 +24,7 @@ function el(tag, attributes = {}, ...children) {
 }
 
 async function call(path, init = {}) {
-  const answer = await fetch(path, { method: init.method ?? 'GET', headers: init.body ? { 'content-type': 'application/json' } : {}, body: init.body ? JSON.stringify(init.body) : undefined });
+  const answer = await fetch(path, { method: init.method ?? (init.body ? 'POST' : 'GET'), headers: init.body ? { 'content-type': 'application/json' } : {}, body: init.body ? JSON.stringify(init.body) : undefined });
   const body = await answer.json().catch(() => ({}));
   if (!answer.ok) throw new Error(body.error ?? `the simulator answered ${answer.status}`);
   return body;
@@ -57,25 +57,19 @@ function personName(id) {
   return state.persons.find((person) => person.id === id)?.name ?? '—';
 }
 
-/** The iframe URL Pipedrive builds for an app extension, with a fresh signed token. */
-async function extensionUrl(page, extra = {}) {
-  const { token } = await call('/console-api/token');
-  const query = new URLSearchParams({ id: EXTENSION_ID, userId: String(state.user.id), companyId: String(state.company.id), token, theme, ...extra });
-  return `${state.appUrl}/${page}?${query}`;
-}
-
-async function mount(iframe, page, extra) {
+/** Loads one of the app's pages into `iframe` the way Pipedrive does: URL with a signed token, SDK answered. */
+async function mount(iframe, page, dealId) {
   extension?.destroy();
+  const { token } = await call('/console-api/token');
   extension = mountExtension({
     iframe,
-    url: await extensionUrl(page, extra),
+    url: extensionUrl(`${state.appUrl}/${page}?id=${EXTENSION_ID}`, { token, userId: state.user.id, companyId: state.company.id, dealId, theme }),
     theme,
     getSignedToken: async () => (await call('/console-api/token')).token,
     onSnackbar: (message) => toast(message),
     onRedirect: (target) => {
       if (target === 'settings') location.hash = '#/settings';
     },
-    onResize: (height) => (iframe.style.height = `${height}px`),
   });
 }
 
@@ -131,7 +125,9 @@ async function deleteDeal(deal) {
 
 function noteText(html) {
   // Parsed inertly: DOMParser never runs scripts or loads resources.
-  return new DOMParser().parseFromString(html, 'text/html').body.innerText.trim();
+  const body = new DOMParser().parseFromString(html, 'text/html').body;
+  const blocks = [...body.children].map((child) => child.textContent.trim()).filter(Boolean);
+  return (blocks.length ? blocks : [body.textContent.trim()]).join('\n');
 }
 
 function dealDetails(data) {
@@ -166,9 +162,9 @@ async function showDeal(dealId) {
   const iframe = el('iframe', { class: 'panel-frame', title: 'DottedSign Contracts panel', 'data-testid': 'panel-frame' });
   view.replaceChildren(
     el('div', { class: 'deal-head' }, el('h1', {}, data.deal.title), badge, el('span', { class: 'spacer' }), el('button', { class: 'danger', type: 'button', 'data-testid': 'delete-deal', onclick: () => deleteDeal(data.deal) }, 'Delete deal')),
-    el('div', { class: 'deal' }, details, el('div', { class: 'card app-panel' }, el('h2', {}, 'DottedSign Contracts'), iframe)),
+    el('div', { class: 'deal' }, details, el('div', { class: 'card app-panel' }, iframe)),
   );
-  await mount(iframe, 'panel', { resource: 'deal', view: 'details', selectedIds: String(dealId) });
+  await mount(iframe, 'panel', dealId);
   refreshTimer = setInterval(async () => {
     const next = await call(`/console-api/deals/${dealId}`).catch(() => null);
     if (!next || location.hash !== `#/deal/${dealId}`) return;

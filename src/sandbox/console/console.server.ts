@@ -55,6 +55,7 @@ export async function startSandboxConsole(options: SandboxConsoleOptions): Promi
   server.get('/', (_req, res) => void res.type('html').send(pages.html));
   server.get('/console.js', (_req, res) => void res.type('js').send(pages.js));
   server.get('/console.css', (_req, res) => void res.type('css').send(pages.css));
+  server.get('/favicon.ico', (_req, res) => void res.status(204).end());
   server.get('/extension-host.js', (_req, res) => void res.type('js').send(pages.host));
 
   server.get('/console-api/state', async (_req, res) => {

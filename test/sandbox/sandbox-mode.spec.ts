@@ -1,0 +1,59 @@
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
+import { freeLoopbackPort } from '../../src/database/embedded-postgres.launcher';
+import { type AppProcess, ROOT, postgresRunningIn, startAppProcess } from '../support/app-process';
+import { eventually } from '../support/test-app';
+
+const ARTIFACTS = join(ROOT, 'test', 'artifacts');
+
+describe('npm start with no accounts (sandbox mode)', () => {
+  let app: AppProcess | undefined;
+  let browser: Browser | undefined;
+
+  afterAll(async () => {
+    await browser?.close();
+    if (app?.child.exitCode === null) app.interrupt();
+  });
+
+  it('prints one console URL where adding a deal, signing it and seeing the deal won with the PDF all work, and Ctrl-C leaves nothing behind', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pdds-sandbox-'));
+    app = startAppProcess({ DATA_DIR: dataDir, PORT: String(await freeLoopbackPort()) });
+    const started = app;
+    const consoleUrl = await eventually(async () => started.output().match(/Open the sandbox console:\s+(http\S+)/)?.[1], 'the console URL to be printed', 60000);
+
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    await page.goto(consoleUrl);
+    await page.getByTestId('deal-title').fill('Globex annual plan');
+    await page.getByTestId('deal-person').selectOption({ label: 'Pia Buyer <pia@customer.test>' });
+    await page.getByTestId('add-deal').click();
+    await page.waitForFunction(() => /^#\/deal\/\d+$/.test(location.hash));
+
+    // The app's panel, in its iframe, shows the contract the deal.create webhook sent.
+    const panel = page.frameLocator('[data-testid=panel-frame]');
+    await panel.getByText(/pia@customer\.test/).first().waitFor({ timeout: 20000 });
+
+    const link = page.getByTestId('signing-link').getByRole('link');
+    await link.first().waitFor({ timeout: 20000 });
+    const signingPage = await browser.newPage();
+    await signingPage.goto((await link.first().getAttribute('href'))!);
+    await signingPage.getByTestId('sign').click();
+    await signingPage.getByTestId('task-status').filter({ hasText: 'completed' }).waitFor();
+    await signingPage.close();
+
+    // Live, without a reload: the deal is won with both PDFs and a note, and the panel says completed.
+    await page.getByTestId('deal-badge').filter({ hasText: 'won' }).waitFor({ timeout: 20000 });
+    await page.getByTestId('deal-files').filter({ hasText: 'signed' }).filter({ hasText: 'audit trail' }).waitFor({ timeout: 20000 });
+    await page.getByTestId('deal-notes').filter({ hasText: 'was signed by Pia Buyer' }).waitFor({ timeout: 20000 });
+    await panel.getByText(/completed/i).first().waitFor({ timeout: 20000 });
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: join(ARTIFACTS, 'sandbox-console.png') });
+
+    started.interrupt();
+    expect(await started.exited).toBe(0);
+    expect(postgresRunningIn(dataDir)).toBe(false);
+    await expect(fetch(consoleUrl)).rejects.toThrow();
+  }, 120000);
+});
