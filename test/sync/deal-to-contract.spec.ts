@@ -1,5 +1,6 @@
 import { type Sandbox, startSandbox } from '../support/sandbox';
 import { Scenario } from '../support/scenario';
+import { eventually } from '../support/test-app';
 
 describe('deal → contract, exactly once (app + both simulators over HTTP)', () => {
   let s: Sandbox;
@@ -85,6 +86,26 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     const contract = await scenario.contractSettled(deal.id, (status) => status === 'voided');
     expect(contract.status_reason).toContain('deleted');
     expect((await scenario.tasksForDeal(deal.id))[0].status).toBe('voided');
+  });
+
+  it('deal deleted → its draft task is discarded', async () => {
+    // A draft (not started) task bound to the deal, as a contract prepared but not sent yet would be.
+    const deal = await scenario.addDeal({ title: 'Draft only' });
+    await scenario.contractSettled(deal.id);
+    const dottedsign = (path: string, body: unknown, bearer?: string) =>
+      fetch(`${s.dottedsign.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
+    const { access_token: token } = await dottedsign('/v1/oauth/token', { grant_type: 'client_credentials', client_id: s.credentials.dottedsignClientId, client_secret: s.credentials.dottedsignClientSecret });
+    const metadata = { pipedrive_deal_id: String(deal.id), pipedrive_company_id: String(scenario.demo.companyId) };
+    const created = await dottedsign('/v1/sign_tasks/quick_create', { file_name: 'Draft only', template_id: templateId, stages: [{ email: 'pia@customer.test', name: 'Pia Buyer' }], start: false, metadata }, token);
+    const taskId = String(created.data.task_id);
+    await scenario.db().query(
+      `INSERT INTO contracts (company_id, deal_id, intent_key, template_id, title, status, task_id) VALUES ($1, $2, 'draft-test', $3, 'Draft only', 'draft', $4)`,
+      [scenario.demo.companyId, deal.id, templateId, taskId],
+    );
+    await scenario.deleteDeal(deal.id);
+    await eventually(async () => (await scenario.contracts(deal.id)).every((contract) => contract.status === 'discarded'), 'contracts discarded');
+    const task = (await (await s.dsim(`/tasks/${taskId}`)).json()) as { discarded: boolean };
+    expect(task.discarded).toBe(true);
   });
 
   it('a delete delivered before its create leaves no live task', async () => {
