@@ -12,6 +12,8 @@ import { contractView } from '../signing/contract-view';
 import { ContractsRepository } from '../signing/contracts.repository';
 import { type ESignProvider, ProviderError } from '../signing/esign-provider.port';
 import { nextStatus } from '../signing/contract-status';
+import { ContractFiles } from './contract-files.service';
+import { DealSigners } from './deal-signers.service';
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from './panel-auth.guard';
 
 const id = z.string().regex(/^\d{1,18}$/, 'must be a numeric id');
@@ -37,6 +39,8 @@ export class ContractsController {
     private readonly installations: InstallationsRepository,
     private readonly connections: DottedSignConnections,
     @Inject(E_SIGN_PROVIDER) private readonly provider: ESignProvider,
+    private readonly files: ContractFiles,
+    private readonly dealSigners: DealSigners,
   ) {}
 
   @Get('deals/:dealId/contracts')
@@ -44,6 +48,13 @@ export class ContractsController {
     await this.requireInstalled(user);
     const contracts = await this.contracts.forDeal(user.companyId, validate(id, dealId));
     return { contracts: await this.views(contracts) };
+  }
+
+  /** Signers to prefill the send form with: the deal's contact, or why there is none. */
+  @Get('deals/:dealId/signers')
+  async suggestedSigners(@CurrentPanelUser() user: PanelUser, @Param('dealId') dealId: string) {
+    await this.requireInstalled(user);
+    return this.dealSigners.suggest(user.companyId, user.userId, Number(validate(id, dealId)));
   }
 
   @Post('deals/:dealId/contracts')
@@ -115,6 +126,9 @@ export class ContractsController {
 
   private async views(contracts: Contract[]) {
     const events = await this.contracts.events(contracts.map((contract) => contract.id));
-    return contracts.map((contract) => contractView(contract, events.filter((event) => event.contractId === contract.id)));
+    return contracts.map((contract) => ({
+      ...contractView(contract, events.filter((event) => event.contractId === contract.id)),
+      downloads: this.files.links(contract),
+    }));
   }
 }

@@ -2,6 +2,7 @@ import { Body, Controller, Get, Inject, Put, UseGuards } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { validate } from '../common/validation';
+import { type AppConfig, CONFIG } from '../config/app-config';
 import { DottedSignConnections, NotConnectedError } from '../dottedsign/dottedsign-connections.service';
 import { applySettings, readSettings, settingsUpdate } from '../installations/company-settings';
 import { InstallationsRepository } from '../installations/installations.repository';
@@ -14,6 +15,7 @@ import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from './panel-auth.g
 @UseGuards(PanelAuthGuard)
 export class SettingsController {
   constructor(
+    @Inject(CONFIG) private readonly config: AppConfig,
     private readonly dataSource: DataSource,
     private readonly installations: InstallationsRepository,
     private readonly connections: DottedSignConnections,
@@ -64,7 +66,13 @@ export class SettingsController {
       onCompleted: settings.onCompleted,
       attachFiles: settings.attachFiles,
       writeNotes: settings.writeNotes,
-      dottedsign: { connected: Boolean(connection), account: connection?.accountEmail ?? null, mode: connection?.mode ?? null },
+      dottedsign: {
+        connected: Boolean(connection),
+        account: connection?.accountEmail ?? null,
+        mode: connection?.mode ?? null,
+        // Connecting the DottedSign application's own account is for the sandbox; a real tenant uses OAuth.
+        appAccountAvailable: this.config.sandbox,
+      },
     };
   }
 }

@@ -217,7 +217,8 @@ export class PipedriveApi {
       const emails = Array.isArray(data.emails) ? (data.emails as Array<{ value?: string; primary?: boolean }>) : [];
       const usable = emails.filter((email) => typeof email.value === 'string' && email.value.trim() !== '');
       const chosen = usable.find((email) => email.primary) ?? usable[0];
-      return { id: Number(data.id), name: String(data.name ?? ''), email: chosen?.value?.trim() ?? null };
+      const ordered = chosen ? [chosen, ...usable.filter((email) => email !== chosen)] : [];
+      return { id: Number(data.id), name: String(data.name ?? ''), email: chosen?.value?.trim() ?? null, emails: ordered.map((email) => email.value!.trim()) };
     } catch (error) {
       if (error instanceof PipedriveApiError && error.status === 404) return null;
       throw error;

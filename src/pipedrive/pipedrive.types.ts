@@ -38,6 +38,8 @@ export interface PipedrivePerson {
   name: string;
   /** The primary email, else the first; null when the person has none. */
   email: string | null;
+  /** Every usable email, the primary one first. */
+  emails: string[];
 }
 
 export interface PipedriveWebhook {

@@ -1,0 +1,225 @@
+import '../shared/base.css';
+import './panel.css';
+import { type Api, ApiFailure, createApi, messageOf } from '../shared/api';
+import { h, render } from '../shared/dom';
+import { type Host, connectHost, outsidePipedrive } from '../shared/host';
+import { contractCard } from './contract-card';
+import { visiblePoller } from './poller';
+import { type SendRequest, sendForm } from './send-form';
+import type { ContractView, SettingsView, SignerSuggestion, Template } from './types';
+
+const POLL_MS = 4000;
+/** Performance mark the benchmark reads: the first list of contracts is on screen. */
+const FIRST_RENDER_MARK = 'panel:contracts-rendered';
+
+/** Compares lists without the download links, which are re-signed on every answer. */
+const fingerprint = (contracts: ContractView[]) => JSON.stringify(contracts.map(({ downloads, ...rest }) => [rest, downloads.length]));
+
+class DealPanel {
+  private settings: SettingsView | null = null;
+  private templates: Template[] | null = null;
+  private contracts: ContractView[] = [];
+  private shown = '';
+  private pollError = '';
+  private readonly timelineOpen = new Set<number>();
+  private readonly head = h('header', { class: 'panel-head' });
+  private readonly notices = h('div', { class: 'notices' });
+  private readonly formSlot = h('div', { class: 'form-slot' });
+  private readonly list = h('section', { class: 'contracts', 'aria-label': 'Contracts of this deal' });
+
+  constructor(
+    private readonly root: HTMLElement,
+    private readonly host: Host,
+    private readonly api: Api,
+    private readonly dealId: number,
+  ) {}
+
+  async start(): Promise<void> {
+    try {
+      [this.settings, { contracts: this.contracts }] = await Promise.all([
+        this.api<SettingsView>('GET', '/settings'),
+        this.api<{ contracts: ContractView[] }>('GET', `/deals/${this.dealId}/contracts`),
+      ]);
+    } catch (error) {
+      return this.failedToLoad(error);
+    }
+    render(this.root, this.head, this.notices, this.formSlot, this.list);
+    this.renderHead();
+    this.renderNotices();
+    this.renderList(true);
+    performance.mark(FIRST_RENDER_MARK);
+    if (this.settings.dottedsign.connected) void this.loadTemplates().then(() => this.renderList(true));
+
+    const poller = visiblePoller(() => this.refresh(), POLL_MS);
+    this.host.onVisibility((visible) => poller.setVisible(visible));
+    poller.start();
+  }
+
+  private failedToLoad(error: unknown): void {
+    const notInstalled = error instanceof ApiFailure && error.status === 403;
+    if (!notInstalled) this.host.snackbar(messageOf(error));
+    render(
+      this.root,
+      h(
+        'div',
+        { class: 'notice bad', 'data-state': notInstalled ? 'not_installed' : 'load_error' },
+        h('span', null, notInstalled ? `${messageOf(error)}. Ask an admin to install the app, or install it from the Marketplace.` : `Contracts could not be loaded: ${messageOf(error)}`),
+        notInstalled ? null : h('button', { type: 'button', onClick: () => void this.start() }, 'Try again'),
+      ),
+    );
+  }
+
+  private get connected(): boolean {
+    return Boolean(this.settings?.dottedsign.connected);
+  }
+
+  private renderHead(): void {
+    render(
+      this.head,
+      h('h2', null, 'DottedSign contracts'),
+      h('button', { type: 'button', class: 'primary', 'data-action': 'open-send', disabled: !this.connected || this.formSlot.childElementCount > 0, onClick: () => void this.openForm() }, 'Send contract'),
+    );
+  }
+
+  private renderNotices(): void {
+    const settingsButton = h('button', { type: 'button', 'data-action': 'open-settings', onClick: () => this.host.openSettings() }, 'Open settings');
+    if (!this.connected) {
+      render(this.notices, h('div', { class: 'notice warn', 'data-state': 'not_connected' }, h('span', null, 'DottedSign is not connected. Connect it in the app settings to send contracts.'), settingsButton));
+    } else if (this.settings?.templateId === null) {
+      render(this.notices, h('div', { class: 'notice', 'data-state': 'no_template' }, h('span', null, 'No default template is chosen, so new deals get no contract automatically.'), settingsButton));
+    } else {
+      render(this.notices);
+    }
+  }
+
+  private renderList(force = false): void {
+    const print = fingerprint(this.contracts);
+    if (!force && print === this.shown) return;
+    this.shown = print;
+    if (!this.contracts.length) {
+      render(this.list, h('p', { class: 'empty muted' }, 'No contracts for this deal yet.'));
+      return;
+    }
+    render(
+      this.list,
+      this.contracts.map((contract) =>
+        contractCard(contract, {
+          onVoid: (c) => void this.voidContract(c),
+          onRetry: (c) => void this.retry(c),
+          templateName: (id) => this.templates?.find((template) => template.id === id)?.name ?? null,
+          timelineOpen: this.timelineOpen,
+        }),
+      ),
+    );
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      this.contracts = (await this.api<{ contracts: ContractView[] }>('GET', `/deals/${this.dealId}/contracts`)).contracts;
+      this.pollError = '';
+      this.renderList();
+    } catch (error) {
+      // Say it once, not on every poll.
+      if (messageOf(error) !== this.pollError) this.host.snackbar(`Could not refresh the contracts: ${messageOf(error)}`);
+      this.pollError = messageOf(error);
+    }
+  }
+
+  private async loadTemplates(): Promise<Template[]> {
+    if (this.templates) return this.templates;
+    try {
+      this.templates = (await this.api<{ templates: Template[] }>('GET', '/templates')).templates;
+    } catch (error) {
+      this.host.snackbar(messageOf(error));
+    }
+    return this.templates ?? [];
+  }
+
+  private async openForm(): Promise<void> {
+    if (!this.connected) return this.host.openSettings();
+    const button = this.head.querySelector('button[data-action="open-send"]') as HTMLButtonElement;
+    button.disabled = true;
+    const [templates, suggestion] = await Promise.all([
+      this.loadTemplates(),
+      this.api<SignerSuggestion>('GET', `/deals/${this.dealId}/signers`).catch((error) => {
+        this.host.snackbar(messageOf(error));
+        return null;
+      }),
+    ]);
+    render(
+      this.formSlot,
+      sendForm({
+        templates,
+        defaultTemplateId: this.settings?.templateId ?? null,
+        suggestion,
+        submit: (request) => this.send(request),
+        cancel: () => this.closeForm(),
+        openSettings: () => this.host.openSettings(),
+      }),
+    );
+    this.renderHead();
+    (this.formSlot.querySelector('select, input') as HTMLElement | null)?.focus();
+  }
+
+  private closeForm(): void {
+    render(this.formSlot);
+    this.renderHead();
+  }
+
+  private async send(request: SendRequest): Promise<void> {
+    try {
+      const { contract } = await this.api<{ contract: ContractView }>('POST', `/deals/${this.dealId}/contracts`, request);
+      this.closeForm();
+      this.host.snackbar(contract.statusReason ?? `Contract sent to ${request.signers.map((signer) => signer.email).join(', ')}`);
+      await this.refresh();
+    } catch (error) {
+      this.host.snackbar(messageOf(error));
+      throw error;
+    }
+  }
+
+  private async voidContract(contract: ContractView): Promise<void> {
+    const confirmed = await this.host.confirm({
+      title: 'Void this contract?',
+      description: `“${contract.title}” can no longer be signed. This cannot be undone.`,
+      okText: 'Void contract',
+      cancelText: 'Keep it',
+      danger: true,
+    });
+    if (!confirmed) return;
+    await this.act(`/contracts/${contract.id}/void`, () => 'Contract voided');
+  }
+
+  private async retry(contract: ContractView): Promise<void> {
+    await this.act(`/contracts/${contract.id}/retry`, (after) => after.statusReason ?? 'Contract sent');
+  }
+
+  private async act(path: string, success: (contract: ContractView) => string): Promise<void> {
+    try {
+      const { contract } = await this.api<{ contract: ContractView }>('POST', path);
+      this.host.snackbar(success(contract));
+    } catch (error) {
+      this.host.snackbar(messageOf(error));
+    }
+    await this.refresh();
+  }
+}
+
+async function main(): Promise<void> {
+  const root = document.getElementById('app')!;
+  let host: Host;
+  try {
+    host = await connectHost();
+  } catch (error) {
+    return outsidePipedrive(root, error);
+  }
+  host.fitHeight(root);
+  const dealId = Number(new URLSearchParams(location.search).get('selectedIds')?.split(',')[0]);
+  if (!Number.isSafeInteger(dealId) || dealId <= 0) {
+    render(root, h('p', { class: 'notice bad' }, 'This panel belongs in a deal’s sidebar: Pipedrive did not say which deal is open.'));
+    return;
+  }
+  await new DealPanel(root, host, createApi(host.signedToken), dealId).start();
+}
+
+void main();

@@ -1,0 +1,95 @@
+import AppExtensionsSDK, { Color, Command, Event, View } from '@pipedrive/app-extensions-sdk';
+
+export type Theme = 'light' | 'dark';
+
+/** Pipedrive's side of the page: the initialised SDK and the few commands and events the app uses. */
+export interface Host {
+  signedToken(): Promise<string>;
+  snackbar(message: string): void;
+  confirm(options: { title: string; description: string; okText: string; cancelText?: string; danger?: boolean }): Promise<boolean>;
+  openSettings(): void;
+  onVisibility(listener: (visible: boolean) => void): void;
+  /** Keeps the iframe as tall as `content` (Pipedrive allows 100–750 px). */
+  fitHeight(content: HTMLElement): void;
+}
+
+const MIN_HEIGHT = 100;
+const MAX_HEIGHT = 750;
+
+export function applyTheme(theme: Theme): void {
+  document.documentElement.dataset.theme = theme;
+  document.documentElement.style.colorScheme = theme;
+}
+
+/** Seconds of validity left are read from the JWT itself; it is Pipedrive's token, only the server verifies it. */
+function expiresAt(token: string): number {
+  try {
+    const claims = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))) as { exp?: number };
+    if (typeof claims.exp === 'number') return claims.exp * 1000;
+  } catch {
+    // not a JWT we can read: fall through to a short cache
+  }
+  return Date.now() + 60_000;
+}
+
+/** Initialises the SDK at once: Pipedrive drops an extension that has not done so within 10 seconds. */
+export async function connectHost(initialHeight?: number): Promise<Host> {
+  const sdk = new AppExtensionsSDK();
+  applyTheme(sdk.userSettings.theme === 'dark' ? 'dark' : 'light');
+  await sdk.initialize(initialHeight ? { size: { height: initialHeight } } : {});
+  sdk.listen(Event.USER_SETTINGS_CHANGE, ({ data }) => {
+    if (data?.theme) applyTheme(data.theme === 'dark' ? 'dark' : 'light');
+  });
+
+  let cached: { token: string; until: number } | null = null;
+  let pending: Promise<string> | null = null;
+  const signedToken = (): Promise<string> => {
+    if (cached && cached.until > Date.now()) return Promise.resolve(cached.token);
+    pending ??= sdk
+      .execute(Command.GET_SIGNED_TOKEN)
+      .then(({ token }) => {
+        cached = { token, until: expiresAt(token) - 30_000 };
+        return token;
+      })
+      .finally(() => {
+        pending = null;
+      });
+    return pending;
+  };
+
+  return {
+    signedToken,
+    snackbar: (message) => void sdk.execute(Command.SHOW_SNACKBAR, { message }),
+    confirm: async ({ title, description, okText, cancelText = 'Cancel', danger }) => {
+      const { confirmed } = await sdk.execute(Command.SHOW_CONFIRMATION, { title, description, okText, cancelText, okColor: danger ? Color.NEGATIVE : Color.PRIMARY });
+      return confirmed;
+    },
+    openSettings: () => void sdk.execute(Command.REDIRECT_TO, { view: View.SETTINGS }),
+    onVisibility: (listener) => {
+      // Visible means: Pipedrive shows the panel (VISIBILITY) and the browser tab is in front.
+      let shown = true;
+      const report = () => listener(shown && document.visibilityState === 'visible');
+      sdk.listen(Event.VISIBILITY, ({ data }) => {
+        if (!data) return;
+        shown = Boolean(data.is_visible);
+        report();
+      });
+      document.addEventListener('visibilitychange', report);
+    },
+    fitHeight: (content) => {
+      let last = 0;
+      new ResizeObserver(() => {
+        const height = Math.min(MAX_HEIGHT, Math.max(MIN_HEIGHT, Math.ceil(content.getBoundingClientRect().height)));
+        if (height === last) return;
+        last = height;
+        void sdk.execute(Command.RESIZE, { height });
+      }).observe(content);
+    },
+  };
+}
+
+/** Shown when the page is opened outside Pipedrive (no SDK host answers). */
+export function outsidePipedrive(root: HTMLElement, error: unknown): void {
+  root.textContent = `Open this page from Pipedrive. (${error instanceof Error ? error.message : String(error)})`;
+  root.className += ' standalone';
+}

@@ -1,0 +1,54 @@
+import { Controller, Get, Inject, Param, Query, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { resultPage } from '../common/html-page';
+import { type AppConfig, CONFIG } from '../config/app-config';
+import { type ClientPage, clientAsset, clientPage } from './client-assets';
+import { verifyPanelToken } from './panel-auth.guard';
+
+/**
+ * The iframe pages Pipedrive embeds (deal panel, app settings) and their static assets. A page is served only
+ * for a valid panel JWT in `?token=`; its data then comes from /api with tokens from the SDK.
+ */
+@Controller()
+export class PanelPagesController {
+  constructor(@Inject(CONFIG) private readonly config: AppConfig) {}
+
+  @Get('panel')
+  panel(@Query('token') token: unknown, @Res() res: Response): void {
+    this.page('panel', token, res);
+  }
+
+  @Get('settings')
+  settings(@Query('token') token: unknown, @Res() res: Response): void {
+    this.page('settings', token, res);
+  }
+
+  /** Hashed file names: a new build gets new names, so they can be cached for good. */
+  @Get('assets/:name')
+  asset(@Param('name') name: string, @Res() res: Response): void {
+    const file = clientAsset(name);
+    if (!file) {
+      res.status(404).type('text').send('Not found');
+      return;
+    }
+    res.sendFile(file, { headers: { 'Cache-Control': 'public, max-age=31536000, immutable' } });
+  }
+
+  private page(page: ClientPage, token: unknown, res: Response): void {
+    res.setHeader('Cache-Control', 'no-store');
+    const user = typeof token === 'string' ? verifyPanelToken(token, this.config.pipedrive.jwtSecret) : null;
+    if (!user) {
+      res
+        .status(401)
+        .type('html')
+        .send(resultPage({ title: 'Session expired', message: 'This view could not confirm who you are (its link is missing, altered or expired). Reload the page in Pipedrive to open it again.' }));
+      return;
+    }
+    const html = clientPage(page);
+    if (!html) {
+      res.status(503).type('html').send(resultPage({ title: 'Not available', message: 'The app’s interface is not built on this server (run npm run build).' }));
+      return;
+    }
+    res.status(200).type('html').send(html);
+  }
+}

@@ -1,0 +1,252 @@
+import { join } from 'node:path';
+import type { Browser, FrameLocator, Page } from 'playwright-core';
+import { type Sandbox, startSandbox } from '../support/sandbox';
+import { Scenario } from '../support/scenario';
+import { eventually } from '../support/test-app';
+import { ARTIFACTS, launchChromium } from './support/chromium';
+import { type HostPage, startHostPage } from './support/host-page';
+
+interface HostLog {
+  initialized: boolean;
+  commands: string[];
+  snackbars: string[];
+  redirects: Array<{ view: string }>;
+  resizes: number[];
+  confirmations: Array<{ title: string }>;
+}
+
+declare const window: Window & { hostLog: HostLog; confirmAnswer: boolean; extension: { setVisible(visible: boolean): void }; setTheme(theme: string): void; reloadMarker?: number };
+
+describe('deal panel and settings page in headless Chromium, inside a page playing Pipedrive (app + both simulators)', () => {
+  let s: Sandbox;
+  let scenario: Scenario;
+  let host: HostPage;
+  let browser: Browser;
+  let page: Page;
+  let frame: FrameLocator;
+  let templateId: number;
+
+  beforeAll(async () => {
+    host = await startHostPage((companyId, userId) => s.panelToken(companyId, userId));
+    s = await startSandbox({ env: { PANEL_FRAME_ANCESTORS: host.origin } });
+    scenario = new Scenario(s);
+    browser = await launchChromium();
+    page = await browser.newPage({ viewport: { width: 420, height: 1000 } });
+    page.setDefaultTimeout(10000);
+    frame = page.frameLocator('#extension');
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await host?.close();
+    await s?.close();
+  });
+
+  const admin = () => ({ companyId: scenario.demo.companyId, userId: scenario.demo.adminUserId });
+
+  async function open(pageName: 'panel' | 'settings', dealId?: number, theme: 'light' | 'dark' = 'light') {
+    await page.setViewportSize(pageName === 'settings' ? { width: 820, height: 1000 } : { width: 420, height: 1000 });
+    await page.goto(host.url({ app: s.app.url, page: pageName, ...admin(), dealId, theme }));
+    await page.waitForFunction(() => window.hostLog?.initialized, undefined, { timeout: 10000 });
+  }
+
+  const hostLog = () => page.evaluate(() => window.hostLog);
+  const snackbar = (text: string) => eventually(async () => (await hostLog()).snackbars.find((message) => message.includes(text)), `snackbar "${text}"`);
+  const card = (index = 0) => frame.locator('article.contract').nth(index);
+  const badge = (index = 0) => card(index).locator('.contract-head .badge');
+
+  async function connectDottedSign() {
+    expect((await s.api(admin().companyId, admin().userId, '/api/dottedsign/connect-app-account', { method: 'POST', body: {} })).status).toBe(200);
+    const { templates } = (await (await s.api(admin().companyId, admin().userId, '/api/templates')).json()) as { templates: Array<{ id: number }> };
+    templateId = templates[0].id;
+    const saved = await s.api(admin().companyId, admin().userId, '/api/settings', { method: 'PUT', body: { templateId, autoSend: { enabled: false } } });
+    expect(saved.status).toBe(200);
+  }
+
+  it('initialises the SDK, sizes itself within 100–750 px, and without DottedSign leads to the settings page', async () => {
+    await s.install(scenario.demo.adminUserId);
+    await open('panel', scenario.demo.dealId);
+
+    await frame.locator('[data-state="not_connected"]').waitFor();
+    await expect(frame.locator('[data-action="open-send"]').isDisabled()).resolves.toBe(true);
+    await frame.locator('[data-action="open-settings"]').click();
+    await eventually(async () => (await hostLog()).redirects.length > 0, 'REDIRECT_TO');
+
+    const log = await hostLog();
+    expect(log.commands[0]).toBe('initialize');
+    expect(log.redirects).toEqual([expect.objectContaining({ view: 'settings' })]);
+    expect(log.resizes.length).toBeGreaterThan(0);
+    expect(log.resizes.every((height) => height >= 100 && height <= 750)).toBe(true);
+    expect(log.commands).toContain('get_signed_token');
+  });
+
+  it('sends a contract from the panel: signers prefilled from the deal’s contact, editable, checked before sending', async () => {
+    await connectDottedSign();
+    await open('panel', scenario.demo.dealId);
+    await frame.locator('.empty').waitFor();
+    await frame.locator('[data-action="open-send"]').click();
+
+    const form = frame.locator('form.send-form');
+    await expect(form.locator('select[name="templateId"]').inputValue()).resolves.toBe(String(templateId));
+    await expect(form.locator('input[name="name"]').first().inputValue()).resolves.toBe('Pia Buyer');
+    await expect(form.locator('input[name="email"]').first().inputValue()).resolves.toBe('pia@customer.test');
+
+    await form.locator('.add-signer').click();
+    await form.locator('input[name="name"]').nth(1).fill('Bob Second');
+    await form.locator('input[name="email"]').nth(1).fill('bob@');
+    await form.locator('button[type="submit"]').click();
+    await expect(form.locator('.signer-input').nth(1).locator('.field-error').textContent()).resolves.toContain('not a valid address');
+    expect(await scenario.tasksForDeal(scenario.demo.dealId)).toEqual([]);
+
+    await form.locator('input[name="email"]').nth(1).fill('bob@customer.test');
+    await form.locator('input[name="ordered"]').check();
+    await form.locator('button[type="submit"]').click();
+    await snackbar('Contract sent to pia@customer.test, bob@customer.test');
+
+    await card().locator('.contract-head [data-status="waiting"]').waitFor();
+    await expect(card().locator('.signer').count()).resolves.toBe(2);
+    await expect(form.count()).resolves.toBe(0);
+    const tasks = await scenario.tasksForDeal(scenario.demo.dealId);
+    expect(tasks).toHaveLength(1);
+    expect(tasks[0].status).toBe('waiting');
+    expect(JSON.stringify(tasks[0])).toContain('bob@customer.test');
+  });
+
+  it('turns the status to completed without a reload when the signers sign in DottedSign, with links to both PDFs', async () => {
+    const [task] = await scenario.tasksForDeal(scenario.demo.dealId);
+    await page.frame({ url: /\/panel\?/ })!.evaluate(() => (window.reloadMarker = 1));
+    for (const email of ['pia@customer.test', 'bob@customer.test']) {
+      expect((await s.dsim(`/tasks/${task.task_id}/sign`, { body: { email } })).status).toBe(200);
+    }
+
+    await card().locator('.contract-head [data-status="completed"]').waitFor({ timeout: 20000 });
+    expect(await page.frame({ url: /\/panel\?/ })!.evaluate(() => window.reloadMarker)).toBe(1);
+    await expect(card().locator('[data-signer-status="signed"]').count()).resolves.toBe(2);
+
+    for (const kind of ['completed', 'audit_trail']) {
+      const href = await card().locator(`a[data-file="${kind}"]`).getAttribute('href');
+      const response = await fetch(new URL(href!, s.app.url));
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('application/pdf');
+      expect(response.headers.get('cache-control')).toBe('no-store');
+      expect(Buffer.from(await response.arrayBuffer()).subarray(0, 5).toString()).toBe('%PDF-');
+    }
+  });
+
+  it('voids a contract only after the user confirms', async () => {
+    await frame.locator('[data-action="open-send"]').click();
+    await frame.locator('form.send-form button[type="submit"]').click();
+    await snackbar('Contract sent to pia@customer.test');
+    await card(0).locator('.contract-head [data-status="waiting"]').waitFor();
+    await expect(badge(1).getAttribute('data-status')).resolves.toBe('completed');
+
+    await page.evaluate(() => (window.confirmAnswer = false));
+    await card(0).locator('[data-action="void"]').click();
+    await eventually(async () => (await hostLog()).confirmations.length === 1, 'the confirmation');
+    await expect(badge(0).getAttribute('data-status')).resolves.toBe('waiting');
+
+    await page.evaluate(() => (window.confirmAnswer = true));
+    await card(0).locator('[data-action="void"]').click();
+    await snackbar('Contract voided');
+    await card(0).locator('.contract-head [data-status="voided"]').waitFor();
+    const statuses = (await scenario.tasksForDeal(scenario.demo.dealId)).map((task) => task.status).sort();
+    expect(statuses).toEqual(['completed', 'voided']);
+  });
+
+  it('stops polling while Pipedrive hides the panel and refreshes as soon as it is shown again', async () => {
+    const polls: number[] = [];
+    const count = (request: { url(): string }) => {
+      if (request.url().includes(`/api/deals/${scenario.demo.dealId}/contracts`)) polls.push(Date.now());
+    };
+    page.on('request', count);
+    try {
+      await page.evaluate(() => window.extension.setVisible(false));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const before = polls.length;
+      await new Promise((resolve) => setTimeout(resolve, 5000));
+      expect(polls.length).toBe(before);
+      await page.evaluate(() => window.extension.setVisible(true));
+      await eventually(async () => polls.length > before, 'a refresh after showing the panel', 2000);
+    } finally {
+      page.off('request', count);
+    }
+  });
+
+  it('follows the theme, and looks finished in light and dark (screenshots in test/artifacts)', async () => {
+    await open('panel', scenario.demo.dealId, 'light');
+    await badge(1).waitFor();
+    await card(1).locator('summary').click();
+    await page.waitForTimeout(150);
+    await page.locator('#extension').screenshot({ path: join(ARTIFACTS, 'panel-light.png') });
+
+    await page.evaluate(() => window.setTheme('dark'));
+    await frame.locator('html[data-theme="dark"]').waitFor({ state: 'attached' });
+    const colors = await page.frame({ url: /\/panel\?/ })!.evaluate(() => {
+      const style = getComputedStyle(document.querySelector('[data-status="completed"]')!);
+      return { background: getComputedStyle(document.body).backgroundColor, badge: style.color, badgeBackground: style.backgroundColor };
+    });
+    expect(colors.background).not.toBe('rgb(255, 255, 255)');
+    expect(colors.badge).not.toBe(colors.badgeBackground);
+    await page.locator('#extension').screenshot({ path: join(ARTIFACTS, 'panel-dark.png') });
+
+    await frame.locator('[data-action="open-send"]').click();
+    await frame.locator('form.send-form').waitFor();
+    await page.locator('#extension').screenshot({ path: join(ARTIFACTS, 'panel-send-form-dark.png') });
+    await open('panel', scenario.demo.dealId, 'dark');
+    await expect(frame.locator('html').getAttribute('data-theme')).resolves.toBe('dark');
+  });
+
+  it('tells the user when the deal’s contact has no email address', async () => {
+    const deal = await scenario.addDeal({ title: 'No email deal', person_id: scenario.demo.personWithoutEmailId });
+    await open('panel', deal.id);
+    await frame.locator('.empty').waitFor();
+    await frame.locator('[data-action="open-send"]').click();
+    await expect(frame.locator('[data-state="no_email"]').textContent()).resolves.toContain('Nora Nomail has no email address');
+    await expect(frame.locator('input[name="name"]').inputValue()).resolves.toBe('Nora Nomail');
+    await expect(frame.locator('input[name="email"]').inputValue()).resolves.toBe('');
+  });
+
+  it('settings page: shows the connected account, checks fields next to them, saves through the API', async () => {
+    const { dottedsign } = (await (await s.api(admin().companyId, admin().userId, '/api/settings')).json()) as { dottedsign: { account: string | null } };
+    await open('settings');
+    await expect(frame.locator('.account').textContent()).resolves.toBe(dottedsign.account ?? 'DottedSign account (no email shared)');
+    await expect(frame.locator('select[name="templateId"]').inputValue()).resolves.toBe(String(templateId));
+    await page.locator('#extension').screenshot({ path: join(ARTIFACTS, 'settings-light.png') });
+
+    await frame.locator('input[name="onCompleted.action"][value="stage"]').check();
+    await frame.locator('input[name="autoSend.enabled"]').check();
+    await frame.locator('input[name="autoSend.pipelineIds"]').fill('1, first');
+    await frame.locator('button[type="submit"]').click();
+    await expect(frame.locator('[data-error-for="onCompleted.stageId"]').textContent()).resolves.toContain('stage');
+    await expect(frame.locator('[data-error-for="autoSend.pipelineIds"]').textContent()).resolves.toContain('pipeline ids');
+
+    await frame.locator('input[name="onCompleted.stageId"]').fill(String(scenario.demo.stageIds[2]));
+    await frame.locator('input[name="autoSend.pipelineIds"]').fill(String(scenario.demo.pipelineId));
+    await frame.locator('input[name="writeNotes"]').uncheck();
+    await frame.locator('button[type="submit"]').click();
+    await snackbar('Settings saved');
+    const stored = await (await s.api(admin().companyId, admin().userId, '/api/settings')).json();
+    expect(stored).toMatchObject({
+      templateId,
+      autoSend: { enabled: true, pipelineIds: [scenario.demo.pipelineId] },
+      onCompleted: { action: 'stage', stageId: scenario.demo.stageIds[2] },
+      writeNotes: false,
+    });
+
+    await open('settings', undefined, 'dark');
+    await page.locator('#extension').screenshot({ path: join(ARTIFACTS, 'settings-dark.png') });
+  });
+
+  it('settings page: a regular user sees why saving is refused, and disconnecting needs confirmation', async () => {
+    await s.install(scenario.demo.regularUserId);
+    await page.goto(host.url({ app: s.app.url, page: 'settings', companyId: scenario.demo.companyId, userId: scenario.demo.regularUserId }));
+    await frame.locator('form.settings-form').waitFor();
+    await frame.locator('button[type="submit"]').click();
+    await expect(frame.locator('[data-error-for="form"]').textContent()).resolves.toContain('Only a Pipedrive admin');
+
+    await open('settings');
+    await page.evaluate(() => (window.confirmAnswer = true));
+    await frame.locator('[data-action="disconnect"]').click();
+    await snackbar('DottedSign disconnected');
+    await frame.locator('[data-state="not_connected"] [data-action="connect"]').waitFor();
+  });
+});

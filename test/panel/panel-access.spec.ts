@@ -1,0 +1,177 @@
+import jwt from 'jsonwebtoken';
+import { type Sandbox, startSandbox } from '../support/sandbox';
+import { Scenario } from '../support/scenario';
+
+interface ContractJson {
+  id: number;
+  status: string;
+  downloads: Array<{ kind: string; url: string }>;
+}
+
+describe('panel pages and API: identity only from a valid JWT, every read and write scoped to its company', () => {
+  let s: Sandbox;
+  let scenario: Scenario;
+  let a: { companyId: number; userId: number };
+  let b: { companyId: number; userId: number };
+  let completed: ContractJson;
+  let waiting: ContractJson;
+
+  const get = (url: string, token?: string) => fetch(`${s.app.url}${url}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+
+  beforeAll(async () => {
+    s = await startSandbox();
+    scenario = new Scenario(s);
+    await scenario.installAndConnect({ autoSend: { enabled: false } });
+    a = { companyId: scenario.demo.companyId, userId: scenario.demo.adminUserId };
+
+    const company = (await (await s.sim('/companies', { body: { name: 'Beta Corp' } })).json()) as { id: number };
+    const user = (await (await s.sim(`/companies/${company.id}/users`, { body: { name: 'Bea Admin', isAdmin: true } })).json()) as { id: number };
+    b = { companyId: company.id, userId: user.id };
+    await s.install(b.userId);
+    expect((await s.api(b.companyId, b.userId, '/api/dottedsign/connect-app-account', { method: 'POST', body: {} })).status).toBe(200);
+
+    const send = async () => {
+      const response = await s.api(a.companyId, a.userId, `/api/deals/${scenario.demo.dealId}/contracts`, { body: { signers: [{ name: 'Pia Buyer', email: 'pia@customer.test' }] } });
+      expect(response.status).toBe(201);
+      return ((await response.json()) as { contract: ContractJson }).contract;
+    };
+    const first = await send();
+    const [task] = (await scenario.tasks()).filter((t) => String(t.metadata.pipedrive_contract_id) === String(first.id));
+    await s.dsim(`/tasks/${task.task_id}/sign`, { body: { email: 'pia@customer.test' } });
+    await scenario.contractSettled(scenario.demo.dealId, (status) => status === 'completed');
+    completed = ((await (await s.api(a.companyId, a.userId, `/api/deals/${scenario.demo.dealId}/contracts`)).json()) as { contracts: ContractJson[] }).contracts.find((c) => c.id === first.id)!;
+    waiting = await send();
+  });
+  afterAll(() => s?.close());
+
+  describe('an expired, forged or missing JWT gets 401 and nothing else', () => {
+    const secret = () => s.credentials.pipedriveClientSecret;
+    const claims = () => ({ companyId: a.companyId, userId: a.userId });
+    const bad: Record<string, () => string | undefined> = {
+      missing: () => undefined,
+      expired: () => jwt.sign({ ...claims(), exp: Math.floor(Date.now() / 1000) - 5 }, secret(), { algorithm: 'HS256' }),
+      'signed with another secret': () => jwt.sign(claims(), 'not-the-secret', { algorithm: 'HS256', expiresIn: 300 }),
+      'HS512 with the right secret': () => jwt.sign(claims(), secret(), { algorithm: 'HS512', expiresIn: 300 }),
+      'alg none': () => `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ ...claims(), exp: 9999999999 })).toString('base64url')}.`,
+      'non-numeric ids': () => jwt.sign({ companyId: 'acme', userId: a.userId }, secret(), { algorithm: 'HS256', expiresIn: 300 }),
+    };
+
+    it.each(Object.keys(bad))('%s → 401 on /api', async (name) => {
+      for (const path of ['/api/settings', `/api/deals/${scenario.demo.dealId}/contracts`, `/api/contracts/${completed.id}/files/completed`, `/api/deals/${scenario.demo.dealId}/signers`]) {
+        const response = await get(path, bad[name]());
+        expect(response.status).toBe(401);
+        expect(response.headers.get('cache-control')).toBe('no-store');
+        expect(await response.json()).toEqual({ error: { code: 'unauthorized', message: expect.any(String) } });
+      }
+    });
+
+    it.each(Object.keys(bad))('%s → a 401 page for /panel and /settings', async (name) => {
+      const token = bad[name]();
+      for (const path of ['/panel', '/settings']) {
+        const response = await get(token ? `${path}?token=${encodeURIComponent(token)}` : path);
+        expect(response.status).toBe(401);
+        expect(response.headers.get('content-type')).toContain('text/html');
+        expect(response.headers.get('cache-control')).toBe('no-store');
+        const html = await response.text();
+        expect(html).toContain('Session expired');
+        expect(html).not.toContain('/assets/');
+      }
+    });
+  });
+
+  it('serves the pages for a valid token: not cached, frameable by Pipedrive only; assets cached for good', async () => {
+    const token = s.panelToken(a.companyId, a.userId);
+    const panel = await get(`/panel?token=${token}&id=ext-1&selectedIds=${scenario.demo.dealId}&resource=deal&view=details&theme=dark`);
+    expect(panel.status).toBe(200);
+    expect(panel.headers.get('cache-control')).toBe('no-store');
+    expect(panel.headers.get('content-security-policy')).toContain("frame-ancestors 'self' https://*.pipedrive.com");
+    expect(panel.headers.get('x-frame-options')).toBeNull();
+    const html = await panel.text();
+    const script = /src="(\/assets\/panel-[\w-]+\.js)"/.exec(html)![1];
+    const asset = await get(script);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(asset.headers.get('content-type')).toContain('javascript');
+    expect((await get(`/settings?token=${token}`)).status).toBe(200);
+    for (const path of ['/assets/..%2Fpanel.html', '/assets/missing.js', '/assets/.hidden.js']) expect((await get(path)).status).toBe(404);
+  });
+
+  it('company B’s JWT sees none of company A’s contracts, settings or files, and changes nothing', async () => {
+    const asB = (path: string, init?: { method?: string; body?: unknown }) => s.api(b.companyId, b.userId, path, init);
+
+    const list = await asB(`/api/deals/${scenario.demo.dealId}/contracts`);
+    expect(list.status).toBe(200);
+    expect(await list.json()).toEqual({ contracts: [] });
+
+    for (const [method, path] of [
+      ['POST', `/api/contracts/${waiting.id}/void`],
+      ['POST', `/api/contracts/${waiting.id}/retry`],
+      ['GET', `/api/contracts/${completed.id}/files/completed`],
+      ['GET', `/api/contracts/${completed.id}/files/audit_trail`],
+    ]) {
+      const response = await asB(path, { method, body: method === 'POST' ? {} : undefined });
+      expect(response.status).toBe(404);
+      expect(response.headers.get('content-type')).toContain('application/json');
+      expect(await response.json()).toEqual({ error: { code: 'not_found', message: 'No such contract' } });
+    }
+
+    const settingsOfA = await (await s.api(a.companyId, a.userId, '/api/settings')).json();
+    const settingsOfB = await (await asB('/api/settings')).json();
+    expect(settingsOfB.templateId).toBeNull();
+    expect((await asB('/api/settings', { method: 'PUT', body: { templateId: 999, writeNotes: false } })).status).toBe(200);
+    expect(await (await s.api(a.companyId, a.userId, '/api/settings')).json()).toEqual(settingsOfA);
+
+    // A user of B claiming A's company in a JWT we signed is not installed there.
+    const crossed = await s.api(a.companyId, b.userId, `/api/deals/${scenario.demo.dealId}/contracts`);
+    expect(crossed.status).toBe(403);
+    expect(JSON.stringify(await crossed.json())).not.toContain('pia@customer.test');
+
+    const [row] = await scenario.db().query('SELECT status FROM contracts WHERE id = $1', [waiting.id]);
+    expect(row.status).toBe('waiting');
+  });
+
+  it('streams a completed contract’s PDFs to its own company, through the API or a short-lived signed link', async () => {
+    const token = s.panelToken(a.companyId, a.userId);
+    for (const kind of ['completed', 'audit_trail']) {
+      const response = await get(`/api/contracts/${completed.id}/files/${kind}`, token);
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('application/pdf');
+      expect(response.headers.get('cache-control')).toBe('no-store');
+      expect(Buffer.from(await response.arrayBuffer()).subarray(0, 5).toString()).toBe('%PDF-');
+    }
+    expect((await get(`/api/contracts/${completed.id}/files/original`, token)).status).toBe(404);
+    expect((await get(`/api/contracts/${waiting.id}/files/completed`, token)).status).toBe(404);
+    expect(waiting.downloads).toEqual([]);
+
+    expect(completed.downloads.map((link) => link.kind)).toEqual(['completed', 'audit_trail']);
+    const link = completed.downloads[0].url;
+    const viaLink = await get(link);
+    expect(viaLink.status).toBe(200);
+    expect(viaLink.headers.get('content-type')).toBe('application/pdf');
+
+    const signed = new URL(link, s.app.url).searchParams.get('token')!;
+    const [body, mac] = signed.split('.');
+    const altered = JSON.parse(Buffer.from(body, 'base64url').toString());
+    altered.d.companyId = String(b.companyId);
+    const forged = `${Buffer.from(JSON.stringify(altered)).toString('base64url')}.${mac}`;
+    for (const bad of [forged, `${body}.${mac.slice(1)}x`, s.panelToken(a.companyId, a.userId), '']) {
+      const response = await get(`/downloads/contract-file?token=${encodeURIComponent(bad)}`);
+      expect(response.status).toBe(401);
+      expect(response.headers.get('content-type')).toContain('application/json');
+    }
+  });
+
+  it('suggests the deal’s contact as signer, or says why it cannot', async () => {
+    const suggest = async (dealId: number) => (await s.api(a.companyId, a.userId, `/api/deals/${dealId}/signers`)).json();
+    expect(await suggest(scenario.demo.dealId)).toEqual({
+      state: 'ready',
+      person: { id: scenario.demo.personWithEmailId, name: 'Pia Buyer', emails: ['pia@customer.test'] },
+      signers: [{ name: 'Pia Buyer', email: 'pia@customer.test' }],
+    });
+    const noEmail = await scenario.addDeal({ title: 'No email', person_id: scenario.demo.personWithoutEmailId });
+    expect(await suggest(noEmail.id)).toMatchObject({ state: 'no_email', person: { name: 'Nora Nomail', emails: [] }, signers: [] });
+    const noContact = await scenario.addDeal({ title: 'Nobody' });
+    expect(await suggest(noContact.id)).toEqual({ state: 'no_contact', person: null, signers: [] });
+    expect(await suggest(987654)).toEqual({ state: 'deal_not_found', person: null, signers: [] });
+  });
+});
