@@ -1,0 +1,59 @@
+import { DataSource } from 'typeorm';
+import { SecretBox } from '../../src/common/secret-box';
+import { JobQueue } from '../../src/jobs/job-queue.service';
+import { WEBHOOK_HEALTH } from '../../src/pipedrive/pipedrive.jobs';
+import { type Sandbox, startSandbox } from '../support/sandbox';
+import { Scenario } from '../support/scenario';
+import { eventually } from '../support/test-app';
+
+describe('webhook upkeep and disconnecting from the settings page (app + Pipedrive simulator)', () => {
+  let s: Sandbox;
+  let scenario: Scenario;
+  const db = () => s.app.app.get(DataSource);
+  const ourWebhooks = async () =>
+    ((await (await s.sim(`/companies/${scenario.demo.companyId}/webhooks`)).json()) as Array<{ id: number; subscription_url: string }>).filter(
+      (hook) => hook.subscription_url === `${s.app.url}/webhooks/pipedrive`,
+    );
+
+  beforeAll(async () => {
+    s = await startSandbox();
+    scenario = new Scenario(s);
+    await scenario.installAndConnect();
+  });
+  afterAll(() => s?.close());
+
+  it('the health job recreates deal webhooks that Pipedrive deleted, and deliveries work again', async () => {
+    const [installation] = await db().query('SELECT access_token, api_domain FROM installations WHERE user_id = $1', [scenario.demo.adminUserId]);
+    const token = s.app.app.get(SecretBox).decrypt(installation.access_token);
+    for (const hook of await ourWebhooks()) {
+      const deleted = await fetch(`${installation.api_domain}/api/v1/webhooks/${hook.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+      expect(deleted.status).toBe(200);
+    }
+    expect(await ourWebhooks()).toEqual([]);
+
+    await s.app.app.get(JobQueue).send(WEBHOOK_HEALTH, {});
+    await eventually(async () => (await ourWebhooks()).length === 2, 'both webhooks to be recreated');
+    await scenario.drained();
+    const [{ count }] = await db().query('SELECT count(*)::int AS count FROM webhook_subscriptions');
+    expect(count).toBe(2);
+
+    const deal = await scenario.addDeal({ title: 'After the repair', person_id: scenario.demo.personWithEmailId });
+    expect((await scenario.contractSettled(deal.id)).status).toBe('waiting');
+  });
+
+  it('only an admin may disconnect; disconnecting revokes the token at Pipedrive and erases the company', async () => {
+    await s.install(scenario.demo.regularUserId);
+    const refused = await s.api(scenario.demo.companyId, scenario.demo.regularUserId, '/api/pipedrive/disconnect', { method: 'POST', body: {} });
+    expect(refused.status).toBe(403);
+    await s.sim('/uninstall', { body: { companyId: scenario.demo.companyId, userId: scenario.demo.regularUserId } });
+
+    const disconnected = await s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/pipedrive/disconnect', { method: 'POST', body: {} });
+    expect(disconnected.status).toBe(200);
+    const installations = (await (await s.sim('/installations')).json()) as Array<{ clientId: string; companyId: number }>;
+    expect(installations.filter((entry) => entry.clientId === s.credentials.pipedriveClientId)).toEqual([]);
+    for (const table of ['companies', 'installations', 'webhook_subscriptions', 'contracts', 'contract_events', 'esign_connections', 'inbox_events']) {
+      expect(await db().query(`SELECT count(*)::int AS count FROM ${table}`)).toEqual([{ count: 0 }]);
+    }
+    expect(await ourWebhooks()).toEqual([]);
+  });
+});
