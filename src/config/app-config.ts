@@ -14,7 +14,8 @@ export interface AppConfig {
   pipedrive: { clientId: string; clientSecret: string; jwtSecret: string; oauthUrl: string };
   dottedsign: { clientId: string; clientSecret: string; apiUrl: string };
   panelFrameAncestors: string[];
-  reconcileIntervalSeconds: number;
+  /** Each cycle checks at most `perCycle` open contracts, at most `perCompany` of one company (API budget share). */
+  reconcile: { intervalSeconds: number; perCycle: number; perCompany: number };
   logLevel: string;
   bodyLimitBytes: number;
 }
@@ -60,6 +61,8 @@ const envSchema = z.object({
   DOTTEDSIGN_API_URL: url('DOTTEDSIGN_API_URL').default('https://api.dottedsign.com'),
   PANEL_FRAME_ANCESTORS: z.string().trim().min(1).default('https://*.pipedrive.com'),
   RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(10).max(86400).default(300),
+  RECONCILE_MAX_PER_CYCLE: z.coerce.number().int().min(1).max(10000).default(200),
+  RECONCILE_MAX_PER_COMPANY: z.coerce.number().int().min(1).max(10000).default(50),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -141,7 +144,7 @@ export function parseConfig(env: RawEnv, generatedKey?: () => string): AppConfig
       apiUrl: e.DOTTEDSIGN_API_URL.replace(/\/+$/, ''),
     },
     panelFrameAncestors: e.PANEL_FRAME_ANCESTORS.split(/[\s,]+/).filter(Boolean),
-    reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
+    reconcile: { intervalSeconds: e.RECONCILE_INTERVAL_SECONDS, perCycle: e.RECONCILE_MAX_PER_CYCLE, perCompany: e.RECONCILE_MAX_PER_COMPANY },
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: 1024 * 1024,
   };

@@ -11,13 +11,6 @@ import { SigningOutcomes } from './signing-outcomes.service';
 
 export const RECONCILE = 'signing.reconcile';
 
-/**
- * Per cycle at most this many contracts are checked, each costing one DottedSign read and one Pipedrive deal read
- * (about 1 token of Pipedrive's daily budget): a small, fixed share of both APIs' limits.
- */
-const CONTRACTS_PER_CYCLE = 200;
-const CONTRACTS_PER_COMPANY_PER_CYCLE = 50;
-
 export interface ReconcileReport {
   checked: number;
   changed: number;
@@ -49,7 +42,7 @@ export class Reconciler implements OnApplicationBootstrap {
     await this.jobs.work(RECONCILE, async () => {
       await this.runCycle();
     }, { concurrency: 1 });
-    const minutes = Math.max(1, Math.round(this.config.reconcileIntervalSeconds / 60));
+    const minutes = Math.max(1, Math.round(this.config.reconcile.intervalSeconds / 60));
     await this.jobs.schedule(RECONCILE, minutes === 1 ? '* * * * *' : `*/${minutes} * * * *`);
   }
 
@@ -62,7 +55,8 @@ export class Reconciler implements OnApplicationBootstrap {
             OR (status IN ('completed', 'declined', 'voided', 'expired') AND NOT (effects ? 'writeBackDone'))
        ) open WHERE n <= $2
        ORDER BY last_checked_at NULLS FIRST, id LIMIT $1`,
-      [CONTRACTS_PER_CYCLE, CONTRACTS_PER_COMPANY_PER_CYCLE],
+      // Each check costs one DottedSign read and one Pipedrive deal read (about 1 token of the daily budget).
+      [this.config.reconcile.perCycle, this.config.reconcile.perCompany],
     )) as Array<{ id: string; company_id: string; deal_id: string; task_id: string | null; status: string }>;
     const report: ReconcileReport = { checked: 0, changed: 0, dealsGone: 0, errors: 0 };
     for (const row of due) {
