@@ -25,7 +25,6 @@ interface StoredEvent {
   metadata?: Record<string, string>;
   actorEmail: string | null;
   occurredAt: string;
-  dedupeKey: string;
 }
 
 /**
@@ -89,7 +88,7 @@ export class SigningOutcomes {
         actor: event.actorEmail,
         at,
         details: reason ? { reason } : {},
-        dedupeKey: event.dedupeKey,
+        dedupeKey: timelineKey(event),
       });
       let signers = contract.signers;
       const signerStatus = SIGNER_ACTIONS[event.action as keyof typeof SIGNER_ACTIONS];
@@ -121,7 +120,7 @@ export class SigningOutcomes {
         await this.contracts.record(manager, contract.id, {
           type: status,
           details: { via: 'reconciliation', ...(task.declineReason ? { reason: task.declineReason } : {}) },
-          dedupeKey: `reconciled:${status}`,
+          dedupeKey: status,
         });
       }
     });
@@ -239,6 +238,14 @@ export class SigningOutcomes {
       return null;
     }
   }
+}
+
+/**
+ * One timeline line per status change and per signer step, whichever way we learnt of it (our own call, a
+ * webhook, a redelivery with another timestamp, or reconciliation).
+ */
+function timelineKey(event: StoredEvent): string {
+  return event.action in SIGNER_ACTIONS ? `${event.action}:${event.actorEmail ?? ''}` : event.action;
 }
 
 function lastSignedAt(contract: Contract): string {
