@@ -16,6 +16,8 @@ export interface EmbeddedDatabaseOptions {
   dataDir: string;
   /** Keep the cluster on disk after stop (the app); tests use throw-away clusters. */
   persistent: boolean;
+  /** A fixed port, e.g. to start a stopped cluster again where its clients expect it; default: a free one. */
+  port?: number;
 }
 
 const USER = 'postgres';
@@ -80,7 +82,7 @@ export async function startEmbeddedPostgres(options: EmbeddedDatabaseOptions): P
   // As root, postgres runs as the `postgres` user, which must be able to reach its data directory.
   if (asRoot) await chmod(options.dataDir, 0o755);
   await stopOrphan(databaseDir);
-  const port = await freeLoopbackPort();
+  const port = options.port ?? (await freeLoopbackPort());
   const log: string[] = [];
   const EmbeddedPostgres = loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({

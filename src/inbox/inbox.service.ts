@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { Batcher } from '../common/batcher';
 import { TransactionRunner } from '../database/transaction-runner';
 import { type Job, JobQueue } from '../jobs/job-queue.service';
 import { InboxEvent, type InboxSource, type InboxStatus } from './inbox-event.entity';
@@ -28,6 +29,10 @@ export type InboxHandler = (event: InboxEvent, attempt: { finalAttempt: boolean 
 export class InboxService {
   private readonly logger = new Logger(InboxService.name);
   private readonly handlers = new Map<string, InboxHandler>();
+  private readonly batcher = new Batcher<IncomingEvent, 'accepted' | 'duplicate'>((events) => this.acceptBatch(events), {
+    maxBatch: 200,
+    maxInFlight: 2,
+  });
 
   constructor(
     private readonly transactions: TransactionRunner,
@@ -35,17 +40,32 @@ export class InboxService {
     private readonly dataSource: DataSource,
   ) {}
 
-  async accept(event: IncomingEvent): Promise<'accepted' | 'duplicate'> {
+  /**
+   * Stores the event and enqueues its job; resolves once both are committed. Concurrent deliveries share one
+   * transaction (see Batcher), which is what lets the receiver keep up with bursts.
+   */
+  accept(event: IncomingEvent): Promise<'accepted' | 'duplicate'> {
+    return this.batcher.add(event);
+  }
+
+  private async acceptBatch(events: IncomingEvent[]): Promise<Array<'accepted' | 'duplicate'>> {
     return this.transactions.run(async (tx) => {
       const rows = (await tx.manager.query(
         `INSERT INTO inbox_events (source, dedupe_key, event_type, company_id, payload)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id`,
-        [event.source, event.dedupeKey, event.eventType, event.companyId, JSON.stringify(event.payload)],
-      )) as Array<{ id: string }>;
-      if (!rows.length) return 'duplicate';
-      await this.jobs.send(PROCESS_INBOX, { inboxId: rows[0].id }, { tx });
-      return 'accepted';
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[])
+         ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id, source, dedupe_key`,
+        [
+          events.map((event) => event.source),
+          events.map((event) => event.dedupeKey),
+          events.map((event) => event.eventType),
+          events.map((event) => event.companyId),
+          events.map((event) => JSON.stringify(event.payload)),
+        ],
+      )) as Array<{ id: string; source: string; dedupe_key: string }>;
+      if (rows.length) await this.jobs.sendMany(PROCESS_INBOX, rows.map((row) => ({ inboxId: row.id })), { tx });
+      // The same delivery twice in one batch: the first caller is the one that stored it.
+      const inserted = new Set(rows.map((row) => `${row.source}\u0000${row.dedupe_key}`));
+      return events.map((event) => (inserted.delete(`${event.source}\u0000${event.dedupeKey}`) ? 'accepted' : 'duplicate'));
     });
   }
 

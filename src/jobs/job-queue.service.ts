@@ -109,6 +109,18 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
     return id;
   }
 
+  /** Many jobs of one queue in one statement (the queue's retry policy applies to each). */
+  async sendMany<T extends object>(name: string, data: T[], options: { tx?: Tx } = {}): Promise<void> {
+    const { tx } = options;
+    const db = tx ? { executeSql: (text: string, values: unknown[]) => tx.manager.query(text, values).then((rows) => ({ rows })) } : undefined;
+    await this.boss.insert(
+      data.map((item) => ({ name, data: item })),
+      db ? { db } : {},
+    );
+    if (tx) tx.afterCommit(() => this.wake(name));
+    else this.wake(name);
+  }
+
   /**
    * Registers a worker. Jobs are fetched in batches of `concurrency` and handled in parallel, each
    * with its own outcome: one job's failure retries that job only.

@@ -14,6 +14,8 @@ const CACHE_MAX = 10_000;
 @Injectable()
 export class WebhookCredentials {
   private readonly verified = new Map<string, { companyId: string; until: number }>();
+  /** Deliveries arriving together with the same pair share one check instead of each paying the hash. */
+  private readonly checking = new Map<string, Promise<string | null>>();
 
   constructor(private readonly dataSource: DataSource) {}
 
@@ -21,6 +23,15 @@ export class WebhookCredentials {
     const key = createHash('sha256').update(`${user}\u0000${password}`).digest('hex');
     const cached = this.verified.get(key);
     if (cached && cached.until > Date.now()) return cached.companyId;
+    let check = this.checking.get(key);
+    if (!check) {
+      check = this.verify(key, user, password).finally(() => this.checking.delete(key));
+      this.checking.set(key, check);
+    }
+    return check;
+  }
+
+  private async verify(key: string, user: string, password: string): Promise<string | null> {
     const rows = (await this.dataSource.query('SELECT company_id, password_hash FROM webhook_subscriptions WHERE http_auth_user = $1', [user])) as Array<{
       company_id: string;
       password_hash: string;

@@ -1,0 +1,100 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { memoryOf } from './support/app-process';
+import type { FreshDatabase } from './support/database-servers';
+import { percentile, round, scaled } from './support/stats';
+import { Stack, UNTHROTTLED } from './support/stack';
+
+const SIGNER = 'pia@customer.test';
+const POLL_MS = 20;
+
+interface Tracked {
+  dealId: number;
+  createdAt: number;
+  taskId?: string;
+  taskAt?: number;
+  signedAt?: number;
+  doneAt?: number;
+}
+
+/**
+ * Deals added in the Pipedrive simulator at a steady rate; each one's task is signed at the DottedSign
+ * simulator as soon as the app has recorded it. Latencies are from the simulator call to the row the app
+ * commits (polled every POLL_MS, so they include up to that much waiting). The app runs as its own process so
+ * its peak RSS (VmHWM) is its own.
+ */
+export async function endToEndBenchmark(database: FreshDatabase): Promise<Record<string, unknown>> {
+  const stack = await Stack.start({ databaseUrl: database.url, mode: 'processes', ...UNTHROTTLED });
+  try {
+    await stack.installAndConnect();
+    const rate = Number(process.env.BENCH_E2E_RATE ?? 50);
+    const seconds = scaled(60, 10);
+    const total = rate * seconds;
+    const tracked = new Map<number, Tracked>();
+    const rssBefore = memoryOf(stack.apps[0].pid);
+    let peakRss = rssBefore.currentMb;
+    let lateStarts = 0;
+
+    const started = Date.now();
+    const adding = (async () => {
+      for (let index = 0; index < total; index += 1) {
+        const due = started + (index * 1000) / rate;
+        const wait = due - Date.now();
+        if (wait > 0) await sleep(wait);
+        else if (wait < -100) lateStarts += 1;
+        const createdAt = Date.now();
+        void stack
+          .sim(`/companies/${stack.demo.companyId}/deals`, { title: `E2E ${index}`, person_id: stack.demo.personWithEmailId })
+          .then(async (response) => {
+            const deal = (await response.json()) as { id: number };
+            tracked.set(deal.id, { dealId: deal.id, createdAt });
+          });
+      }
+    })();
+
+    const deadline = started + seconds * 1000 + 60_000;
+    const signing: Array<Promise<unknown>> = [];
+    while (Date.now() < deadline) {
+      peakRss = Math.max(peakRss, memoryOf(stack.apps[0].pid).currentMb);
+      const waitingTask = [...tracked.values()].filter((deal) => !deal.taskAt).map((deal) => deal.dealId);
+      if (waitingTask.length) {
+        const { rows } = await stack.db.query('SELECT deal_id, task_id FROM contracts WHERE deal_id = ANY($1) AND task_id IS NOT NULL', [waitingTask]);
+        const now = Date.now();
+        for (const row of rows as Array<{ deal_id: string; task_id: string }>) {
+          const deal = tracked.get(Number(row.deal_id))!;
+          Object.assign(deal, { taskAt: now, taskId: row.task_id });
+          signing.push(stack.dsim(`/tasks/${row.task_id}/sign`, { email: SIGNER }).then(() => (deal.signedAt = Date.now())));
+        }
+      }
+      const waitingDone = [...tracked.values()].filter((deal) => deal.signedAt && !deal.doneAt).map((deal) => deal.dealId);
+      if (waitingDone.length) {
+        const { rows } = await stack.db.query(`SELECT deal_id FROM contracts WHERE deal_id = ANY($1) AND effects ? 'writeBackDone'`, [waitingDone]);
+        const now = Date.now();
+        for (const row of rows as Array<{ deal_id: string }>) tracked.get(Number(row.deal_id))!.doneAt = now;
+      }
+      if (tracked.size === total && [...tracked.values()].every((deal) => deal.doneAt)) break;
+      await sleep(POLL_MS);
+    }
+    await adding;
+    await Promise.allSettled(signing);
+    const deals = [...tracked.values()];
+    const toTask = deals.filter((deal) => deal.taskAt).map((deal) => deal.taskAt! - deal.createdAt);
+    const toDone = deals.filter((deal) => deal.doneAt).map((deal) => deal.doneAt! - deal.signedAt!);
+    const wonDeals = stack.pipedrive.deals(stack.demo.companyId).filter((deal) => deal.status === 'won').length;
+    const files = stack.pipedrive.files(stack.demo.companyId).length;
+    return {
+      ratePerSecond: rate,
+      seconds,
+      dealsAdded: deals.length,
+      lateStarts,
+      dealToTask: { count: toTask.length, p50: percentile(toTask, 50), p99: percentile(toTask, 99), max: percentile(toTask, 100) },
+      completedToWonAndFiles: { count: toDone.length, p50: percentile(toDone, 50), p99: percentile(toDone, 99), max: percentile(toDone, 100) },
+      dealsWon: wonDeals,
+      filesAttached: files,
+      appRssMb: { before: rssBefore.currentMb, peakSampled: peakRss, peakVmHWM: memoryOf(stack.apps[0].pid).peakMb },
+      pollIntervalMs: POLL_MS,
+      wallSeconds: round((Date.now() - started) / 1000),
+    };
+  } finally {
+    await stack.close();
+  }
+}

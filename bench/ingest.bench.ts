@@ -1,0 +1,100 @@
+import autocannon from 'autocannon';
+import { randomUUID } from 'node:crypto';
+import type { FreshDatabase } from './support/database-servers';
+import { round, scaled } from './support/stats';
+import { Stack, UNTHROTTLED } from './support/stack';
+
+const CONNECTIONS = Number(process.env.BENCH_INGEST_CONNECTIONS ?? 32);
+
+export interface LoadFigures {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  max: number;
+  total: number;
+  non2xx: number;
+  errors: number;
+}
+
+function figures(result: autocannon.Result): LoadFigures {
+  return {
+    requestsPerSecond: round(result.requests.average, 0),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    max: result.latency.max,
+    total: result.requests.total,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+function run(options: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+}
+
+function dealCreated(companyId: number, userId: number, dealId: number): string {
+  return JSON.stringify({
+    meta: {
+      id: randomUUID(),
+      action: 'create',
+      entity: 'deal',
+      entity_id: String(dealId),
+      company_id: String(companyId),
+      user_id: String(userId),
+      timestamp: new Date().toISOString(),
+      version: '2.0',
+      type: 'application',
+      change_source: 'app',
+      attempt: 1,
+    },
+    data: { id: dealId, title: `Bench deal ${dealId}`, pipeline_id: 1, stage_id: 1, status: 'open', value: 1000, currency: 'EUR' },
+    previous: null,
+  });
+}
+
+/**
+ * Authenticated, distinct v2 deal events at a fixed concurrency against POST /webhooks/pipedrive, and the same
+ * load on GET /healthz (a route doing no work) of the same app process. Auto-send is off, so the jobs the
+ * events enqueue are cheap to process while the load runs: the figure is the ingest path's.
+ */
+export async function ingestBenchmark(database: FreshDatabase): Promise<Record<string, unknown>> {
+  const stack = await Stack.start({ databaseUrl: database.url, mode: 'processes', ...UNTHROTTLED });
+  try {
+    await stack.installAndConnect({ autoSend: { enabled: false, pipelineIds: [] } });
+    const authorization = stack.webhookAuthorization('create');
+    const duration = scaled(15, 4);
+    const bounds = { connections: CONNECTIONS, duration, timeout: 10 };
+    // Warm-up: JIT, pool connections, the verified-credential cache.
+    await run({ url: `${stack.url}/healthz`, ...bounds, duration: 2 });
+
+    const bare = figures(await run({ url: `${stack.url}/healthz`, ...bounds }));
+
+    let dealId = 1_000_000;
+    const { companyId, adminUserId } = stack.demo;
+    const ingest = figures(
+      await run({
+        url: `${stack.url}/webhooks/pipedrive`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization },
+        ...bounds,
+        requests: [{ setupRequest: (request) => ({ ...request, body: dealCreated(companyId, adminUserId, dealId++) }) }],
+      }),
+    );
+    const stored = await stack.count(`SELECT count(*) FROM inbox_events WHERE source = 'pipedrive'`);
+    const jobs = await stack.count(`SELECT count(*) FROM pgboss.job WHERE name = 'inbox.process'`);
+    return {
+      connections: CONNECTIONS,
+      durationSeconds: duration,
+      ingest,
+      bare,
+      ratio: round(ingest.requestsPerSecond / bare.requestsPerSecond, 2),
+      inboxRows: stored,
+      inboxJobs: jobs,
+      accepted2xx: ingest.total - ingest.non2xx,
+    };
+  } finally {
+    await stack.close();
+  }
+}

@@ -1,0 +1,190 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import jwt from 'jsonwebtoken';
+import { Client } from 'pg';
+import { createApp } from '../../src/app.factory';
+import { parseConfig } from '../../src/config/app-config';
+import { freeLoopbackPort } from '../../src/database/embedded-postgres.launcher';
+import { type DottedSignSimulatorOptions, startDottedSignSimulator } from '../../src/sandbox/dottedsign/dottedsign.simulator';
+import { type PipedriveSimulatorOptions, startPipedriveSimulator } from '../../src/sandbox/pipedrive/pipedrive.simulator';
+import { AppProcess } from './app-process';
+
+export type PipedriveSim = Awaited<ReturnType<typeof startPipedriveSimulator>>;
+export type DottedSignSim = Awaited<ReturnType<typeof startDottedSignSimulator>>;
+
+export interface StackOptions {
+  databaseUrl: string;
+  /** Child processes of `src/main.ts` (measurable, killable) or one in-process Nest app (for direct service calls). */
+  mode: 'processes' | 'in-process';
+  processes?: number;
+  pipedrive?: Partial<PipedriveSimulatorOptions>;
+  dottedsign?: Partial<DottedSignSimulatorOptions>;
+  env?: Record<string, string>;
+}
+
+/** Limits high enough that the simulators answer at once: benchmarks measure the app, not a vendor's quota. */
+export const UNTHROTTLED = {
+  pipedrive: { rateLimit: { burstPer2s: 1_000_000, dailyBudget: 100_000_000 } },
+  dottedsign: { rateLimit: { requests: 1_000_000, windowMs: 60_000 } },
+};
+
+/**
+ * Both simulators and the app (one or more processes on one database), wired over loopback, with the demo
+ * company installed and its DottedSign account connected, as a Pipedrive admin would do it.
+ */
+export class Stack {
+  readonly apps: AppProcess[] = [];
+  inProcess: NestExpressApplication | undefined;
+  db!: Client;
+  templateId = 0;
+
+  private constructor(
+    readonly pipedrive: PipedriveSim,
+    readonly dottedsign: DottedSignSim,
+    readonly secrets: { pipedriveClientSecret: string },
+    readonly appUrls: string[],
+  ) {}
+
+  get url(): string {
+    return this.appUrls[0];
+  }
+
+  get demo() {
+    return this.pipedrive.demo;
+  }
+
+  static async start(options: StackOptions): Promise<Stack> {
+    const count = options.mode === 'in-process' ? 1 : (options.processes ?? 1);
+    const ports = await Promise.all(Array.from({ length: count }, () => freeLoopbackPort()));
+    const urls = ports.map((port) => `http://127.0.0.1:${port}`);
+    const ids = {
+      pipedriveClientId: `pd-${randomBytes(4).toString('hex')}`,
+      pipedriveClientSecret: randomBytes(16).toString('hex'),
+      dottedsignClientId: `ds-${randomBytes(4).toString('hex')}`,
+      dottedsignClientSecret: randomBytes(16).toString('hex'),
+    };
+    const pipedrive = await startPipedriveSimulator({
+      clientId: ids.pipedriveClientId,
+      clientSecret: ids.pipedriveClientSecret,
+      appCallbackUrl: `${urls[0]}/auth/pipedrive/callback`,
+      timeScale: 0.001,
+      ...options.pipedrive,
+    });
+    const dottedsign = await startDottedSignSimulator({
+      clientId: ids.dottedsignClientId,
+      clientSecret: ids.dottedsignClientSecret,
+      webhookUrl: `${urls[0]}/webhooks/dottedsign`,
+      timeScale: 0.001,
+      ...options.dottedsign,
+    });
+    const stack = new Stack(pipedrive, dottedsign, { pipedriveClientSecret: ids.pipedriveClientSecret }, urls);
+    const encryptionKey = randomBytes(32).toString('base64');
+    const envFor = (port: number): Record<string, string> => ({
+      NODE_ENV: 'test',
+      PORT: String(port),
+      APP_URL: `http://127.0.0.1:${port}`,
+      DATA_DIR: mkdtempSync(join(tmpdir(), 'pdds-bench-app-')),
+      DATABASE_URL: options.databaseUrl,
+      ENCRYPTION_KEY: encryptionKey,
+      LOG_LEVEL: process.env.BENCH_APP_LOG_LEVEL ?? 'warn',
+      PIPEDRIVE_CLIENT_ID: ids.pipedriveClientId,
+      PIPEDRIVE_CLIENT_SECRET: ids.pipedriveClientSecret,
+      PIPEDRIVE_OAUTH_URL: pipedrive.url,
+      DOTTEDSIGN_CLIENT_ID: ids.dottedsignClientId,
+      DOTTEDSIGN_CLIENT_SECRET: ids.dottedsignClientSecret,
+      DOTTEDSIGN_API_URL: dottedsign.url,
+      ...options.env,
+    });
+    if (options.mode === 'in-process') {
+      const config = { ...parseConfig(envFor(ports[0])), databaseUrl: options.databaseUrl };
+      stack.inProcess = await createApp(config);
+      await stack.inProcess.listen(ports[0], '127.0.0.1');
+    } else {
+      for (const port of ports) stack.apps.push(new AppProcess(`http://127.0.0.1:${port}`, envFor(port)));
+      // One after the other: the first runs the migrations, the rest find them done.
+      for (const app of stack.apps) await app.start();
+    }
+    stack.db = new Client({ connectionString: options.databaseUrl });
+    await stack.db.connect();
+    return stack;
+  }
+
+  panelToken(companyId: number, userId: number): string {
+    return jwt.sign({ companyId, userId }, this.secrets.pipedriveClientSecret, { algorithm: 'HS256', expiresIn: 3600 });
+  }
+
+  async api(path: string, init: { method?: string; body?: unknown } = {}, appUrl = this.url): Promise<Response> {
+    return fetch(`${appUrl}${path}`, {
+      method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
+      headers: {
+        authorization: `Bearer ${this.panelToken(this.demo.companyId, this.demo.adminUserId)}`,
+        ...(init.body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+    });
+  }
+
+  async sim(path: string, body?: unknown, method?: string): Promise<Response> {
+    return controlCall(`${this.pipedrive.url}/_sim${path}`, body, method);
+  }
+
+  async dsim(path: string, body?: unknown, method?: string): Promise<Response> {
+    return controlCall(`${this.dottedsign.url}/_sim${path}`, body, method);
+  }
+
+  /** The demo admin installs through OAuth, connects the DottedSign app account and saves settings. */
+  async installAndConnect(settings: Record<string, unknown> = {}): Promise<void> {
+    const start = await fetch(`${this.url}/auth/pipedrive`, { redirect: 'manual' });
+    const authorize = new URL(start.headers.get('location')!);
+    authorize.searchParams.set('_sim_user', String(this.demo.adminUserId));
+    const approved = await fetch(authorize, { redirect: 'manual' });
+    const callback = await fetch(approved.headers.get('location')!, { redirect: 'manual' });
+    if (callback.status >= 400) throw new Error(`install failed: ${callback.status} ${await callback.text()}`);
+    const connected = await this.api('/api/dottedsign/connect-app-account', { method: 'POST', body: {} });
+    if (connected.status !== 200) throw new Error(`connect failed: ${connected.status} ${await connected.text()}`);
+    const templates = (await (await this.api('/api/templates')).json()) as { templates: Array<{ id: number }> };
+    this.templateId = templates.templates[0].id;
+    const saved = await this.api('/api/settings', { method: 'PUT', body: { templateId: this.templateId, ...settings } });
+    if (saved.status !== 200) throw new Error(`settings failed: ${saved.status} ${await saved.text()}`);
+    await this.until(async () => (await this.count('SELECT count(*) FROM webhook_subscriptions')) === 2, 'deal webhooks registered', 30_000);
+    await this.dsim(`/accounts/${encodeURIComponent(this.dottedsign.ownerAccount)}`, { quota: 10_000_000 }, 'PATCH');
+  }
+
+  /** The Basic credentials Pipedrive sends with this company's deal `create` deliveries. */
+  webhookAuthorization(action: 'create' | 'delete'): string {
+    const hook = this.pipedrive.webhookSubscriptions(this.demo.companyId).find((webhook) => webhook.eventAction === action);
+    if (!hook?.httpAuthUser || !hook.httpAuthPassword) throw new Error(`no ${action} webhook with credentials`);
+    return `Basic ${Buffer.from(`${hook.httpAuthUser}:${hook.httpAuthPassword}`).toString('base64')}`;
+  }
+
+  async count(sql: string, params: unknown[] = []): Promise<number> {
+    const { rows } = await this.db.query(sql, params);
+    return Number(Object.values(rows[0] as object)[0]);
+  }
+
+  async until(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.apps.map((app) => app.stop()));
+    await this.inProcess?.close();
+    await this.db?.end().catch(() => undefined);
+    await Promise.all([this.pipedrive.close(), this.dottedsign.close()]);
+  }
+}
+
+async function controlCall(url: string, body?: unknown, method?: string): Promise<Response> {
+  return fetch(url, {
+    method: method ?? (body === undefined ? 'GET' : 'POST'),
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
