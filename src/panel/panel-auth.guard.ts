@@ -12,11 +12,12 @@ export interface PanelUser {
 
 type PanelRequest = Request & { panelUser?: PanelUser };
 
-/** Verifies a Pipedrive extension JWT: HS256 only, our secret, expiry honoured, numeric ids. */
+/** Verifies a Pipedrive extension JWT: HS256 only, our secret, an expiry that has not passed, numeric ids. */
 export function verifyPanelToken(token: string, secret: string): PanelUser | null {
   try {
     const claims = jwt.verify(token, secret, { algorithms: ['HS256'] });
-    if (typeof claims !== 'object' || claims === null) return null;
+    // Pipedrive's tokens always expire; one that never does is not Pipedrive's.
+    if (typeof claims !== 'object' || claims === null || typeof claims.exp !== 'number') return null;
     const companyId = Number((claims as Record<string, unknown>).companyId);
     const userId = Number((claims as Record<string, unknown>).userId);
     if (!Number.isSafeInteger(companyId) || companyId <= 0 || !Number.isSafeInteger(userId) || userId <= 0) return null;

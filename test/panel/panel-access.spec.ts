@@ -53,6 +53,7 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
       'signed with another secret': () => jwt.sign(claims(), 'not-the-secret', { algorithm: 'HS256', expiresIn: 300 }),
       'HS512 with the right secret': () => jwt.sign(claims(), secret(), { algorithm: 'HS512', expiresIn: 300 }),
       'alg none': () => `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from(JSON.stringify({ ...claims(), exp: 9999999999 })).toString('base64url')}.`,
+      'without an expiry': () => jwt.sign(claims(), secret(), { algorithm: 'HS256' }),
       'non-numeric ids': () => jwt.sign({ companyId: 'acme', userId: a.userId }, secret(), { algorithm: 'HS256', expiresIn: 300 }),
     };
 
