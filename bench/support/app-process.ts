@@ -1,6 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
@@ -8,13 +7,15 @@ const ROOT = join(__dirname, '..', '..');
 let compiledMain: string | undefined;
 
 /**
- * The app compiled once per run into a temp dir (tsconfig.build.json), so an app process carries no TypeScript
+ * The app compiled once per run (tsconfig.build.json), so an app process carries no TypeScript
  * compiler in its memory, as in production. BENCH_APP_RUNTIME=ts-node runs src/main.ts under ts-node instead.
  */
 function appEntry(): string[] {
   if (process.env.BENCH_APP_RUNTIME === 'ts-node') return ['-r', 'ts-node/register/transpile-only', 'src/main.ts'];
   if (!compiledMain) {
-    const outDir = mkdtempSync(join(tmpdir(), 'pdds-bench-build-'));
+    // Inside the checkout (and ignored with node_modules), so the app finds its package.json and packages.
+    const outDir = join(ROOT, 'node_modules', '.cache', 'bench-build');
+    rmSync(outDir, { recursive: true, force: true });
     execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: ROOT, stdio: 'inherit' });
     compiledMain = join(outDir, 'src', 'main.js');
   }
@@ -52,8 +53,7 @@ export class AppProcess {
     const nodeArgs = (process.env.BENCH_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const child = spawn(process.execPath, [...nodeArgs, ...appEntry()], {
       cwd: ROOT,
-      // NODE_PATH: the compiled app lives outside the checkout but loads the checkout's packages.
-      env: { ...process.env, ...this.env, TS_NODE_TRANSPILE_ONLY: 'true', NODE_PATH: join(ROOT, 'node_modules') },
+      env: { ...process.env, ...this.env, TS_NODE_TRANSPILE_ONLY: 'true' },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.child = child;

@@ -39,6 +39,7 @@ export class Stack {
   readonly apps: AppProcess[] = [];
   inProcess: NestExpressApplication | undefined;
   db!: Client;
+  private databaseUrl = '';
   templateId = 0;
 
   private constructor(
@@ -107,9 +108,18 @@ export class Stack {
       // One after the other: the first runs the migrations, the rest find them done.
       for (const app of stack.apps) await app.start();
     }
-    stack.db = new Client({ connectionString: options.databaseUrl });
-    await stack.db.connect();
+    stack.databaseUrl = options.databaseUrl;
+    await stack.reconnectDb();
     return stack;
+  }
+
+  /** A fresh observer connection, e.g. after the database server was restarted under it. */
+  async reconnectDb(): Promise<void> {
+    await this.db?.end().catch(() => undefined);
+    this.db = new Client({ connectionString: this.databaseUrl });
+    // A server stopping under the drill ends this connection; the drill reconnects afterwards.
+    this.db.on('error', () => undefined);
+    await this.db.connect();
   }
 
   panelToken(companyId: number, userId: number): string {

@@ -1,0 +1,42 @@
+import { embeddedServer, localServer } from '../bench/support/database-servers';
+import { databaseOutageDrill } from './database-outage.drill';
+import { hostileInputDrill } from './hostile-input.drill';
+import { type Invariant, printTable } from './invariants';
+
+/**
+ * `npm run drill [hostile-input|database-outage ...]`. DRILL_HOSTILE_REQUESTS sets the hostile request count
+ * (default 10,000). Exits non-zero when an invariant fails.
+ */
+async function main(): Promise<number> {
+  const all = ['hostile-input', 'database-outage'];
+  const names = process.argv.slice(2).length ? process.argv.slice(2) : all;
+  const unknown = names.filter((name) => !all.includes(name));
+  if (unknown.length) throw new Error(`unknown drill(s) ${unknown.join(', ')}; known: ${all.join(', ')}`);
+  const invariants: Invariant[] = [];
+  if (names.includes('hostile-input')) {
+    const database = await localServer().createDatabase();
+    try {
+      invariants.push(...(await hostileInputDrill(database.url, Number(process.env.DRILL_HOSTILE_REQUESTS ?? 10_000))));
+    } finally {
+      await database.drop().catch(() => undefined);
+    }
+  }
+  if (names.includes('database-outage')) {
+    const server = await embeddedServer();
+    try {
+      invariants.push(...(await databaseOutageDrill(server)));
+    } finally {
+      await server.close();
+    }
+  }
+  printTable(invariants);
+  return invariants.every((invariant) => invariant.ok) ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exit(2);
+  },
+);
