@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { RecentValues } from '../common/recent-values';
 import { SecretBox } from '../common/secret-box';
 import type { ProviderSession } from '../signing/esign-provider.port';
 import { ProviderError } from '../signing/esign-provider.port';
@@ -7,6 +8,8 @@ import { DottedSignClient, type DottedSignTokens } from './dottedsign.client';
 import { EsignConnection } from './esign-connection.entity';
 
 const EARLY_REFRESH_MS = 2 * 60 * 1000;
+/** How long a process reuses a token it read without looking at the row again (a disconnect shows up within this). */
+const TOKEN_REUSE_MS = 30 * 1000;
 
 export class NotConnectedError extends Error {
   constructor(readonly companyId: string) {
@@ -21,6 +24,7 @@ export class NotConnectedError extends Error {
 @Injectable()
 export class DottedSignConnections {
   private readonly refreshing = new Map<string, Promise<string>>();
+  private readonly recent = new RecentValues<string>(TOKEN_REUSE_MS);
 
   constructor(
     private readonly dataSource: DataSource,
@@ -49,10 +53,12 @@ export class DottedSignConnections {
         userId,
       ],
     );
+    this.recent.delete(companyId);
     return (await this.get(companyId))!;
   }
 
   async disconnect(companyId: string): Promise<boolean> {
+    this.recent.delete(companyId);
     const result = await this.dataSource.getRepository(EsignConnection).delete({ companyId });
     return (result.affected ?? 0) > 0;
   }
@@ -62,15 +68,23 @@ export class DottedSignConnections {
     if (!(await this.get(companyId))) throw new NotConnectedError(companyId);
     return {
       accessToken: () => this.current(companyId),
-      refreshAfterRejection: (rejected) => this.refresh(companyId, rejected),
+      refreshAfterRejection: (rejected) => {
+        this.recent.delete(companyId);
+        return this.refresh(companyId, rejected);
+      },
     };
   }
 
   private async current(companyId: string): Promise<string> {
+    const recent = this.recent.get(companyId);
+    if (recent) return recent;
     const connection = await this.get(companyId);
     if (!connection?.accessToken) throw new NotConnectedError(companyId);
-    if (connection.expiresAt && connection.expiresAt.getTime() - EARLY_REFRESH_MS > Date.now()) return this.box.decrypt(connection.accessToken);
-    return this.refresh(companyId, this.box.decrypt(connection.accessToken));
+    const token = this.box.decrypt(connection.accessToken);
+    const usableUntil = (connection.expiresAt?.getTime() ?? 0) - EARLY_REFRESH_MS;
+    if (usableUntil <= Date.now()) return this.refresh(companyId, token);
+    this.recent.set(companyId, token, usableUntil);
+    return token;
   }
 
   private refresh(companyId: string, stale: string): Promise<string> {

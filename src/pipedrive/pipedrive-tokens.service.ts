@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { RecentValues } from '../common/recent-values';
 import { SecretBox } from '../common/secret-box';
 import type { Installation } from '../installations/installation.entity';
 import { InstallationsRepository } from '../installations/installations.repository';
@@ -8,6 +9,10 @@ import { InstallationRevokedError, PipedriveApiError } from './pipedrive.errors'
 
 /** Refresh a little before expiry so a token never dies mid-request. */
 const EARLY_REFRESH_MS = 2 * 60 * 1000;
+/** How long a process reuses a token it read without looking at the row again (uninstalls show up within this). */
+const TOKEN_REUSE_MS = 30 * 1000;
+
+type AccessToken = { accessToken: string; apiDomain: string };
 
 /**
  * Access tokens of installations, refreshed when expired or rejected. A refresh is serialised per
@@ -17,7 +22,8 @@ const EARLY_REFRESH_MS = 2 * 60 * 1000;
 @Injectable()
 export class PipedriveTokens {
   private readonly logger = new Logger(PipedriveTokens.name);
-  private readonly refreshing = new Map<string, Promise<{ accessToken: string; apiDomain: string }>>();
+  private readonly refreshing = new Map<string, Promise<AccessToken>>();
+  private readonly recent = new RecentValues<AccessToken>(TOKEN_REUSE_MS);
 
   constructor(
     private readonly dataSource: DataSource,
@@ -34,18 +40,24 @@ export class PipedriveTokens {
   source(installationId: string): TokenSource {
     return {
       current: () => this.current(installationId),
-      refreshAfterRejection: (rejected) => this.refresh(installationId, rejected),
+      refreshAfterRejection: (rejected) => {
+        this.recent.delete(installationId);
+        return this.refresh(installationId, rejected);
+      },
     };
   }
 
-  private async current(installationId: string) {
+  private async current(installationId: string): Promise<AccessToken> {
+    const recent = this.recent.get(installationId);
+    if (recent) return recent;
     const installation = await this.installations.byId(installationId);
     if (!installation) throw new InstallationRevokedError(installationId, 'uninstalled');
     if (installation.invalidReason) throw new InstallationRevokedError(installationId, installation.invalidReason);
-    if (installation.expiresAt.getTime() - EARLY_REFRESH_MS > Date.now()) {
-      return { accessToken: this.box.decrypt(installation.accessToken), apiDomain: installation.apiDomain };
-    }
-    return this.refresh(installationId, this.box.decrypt(installation.accessToken));
+    const usableUntil = installation.expiresAt.getTime() - EARLY_REFRESH_MS;
+    if (usableUntil <= Date.now()) return this.refresh(installationId, this.box.decrypt(installation.accessToken));
+    const token = { accessToken: this.box.decrypt(installation.accessToken), apiDomain: installation.apiDomain };
+    this.recent.set(installationId, token, usableUntil);
+    return token;
   }
 
   private refresh(installationId: string, staleToken: string) {
@@ -56,7 +68,7 @@ export class PipedriveTokens {
     return refresh;
   }
 
-  private async refreshLocked(installationId: string, staleToken: string) {
+  private async refreshLocked(installationId: string, staleToken: string): Promise<AccessToken> {
     try {
       return await this.dataSource.transaction(async (manager) => {
         const row = await this.installations.lockForUpdate(manager, installationId);
