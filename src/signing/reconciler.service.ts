@@ -75,6 +75,7 @@ export class Reconciler implements OnApplicationBootstrap {
   }
 
   private async reconcile(row: { id: string; company_id: string; deal_id: string; task_id: string | null; status: string }, report: ReconcileReport) {
+    const key = { id: row.id, companyId: row.company_id, dealId: row.deal_id };
     const context = await this.context.load(row.company_id);
     if (!context?.connection) return;
     const api = await this.context.pipedrive(context);
@@ -89,9 +90,9 @@ export class Reconciler implements OnApplicationBootstrap {
       const task = await this.provider.get(await this.connections.session(row.company_id), row.task_id);
       if (task && task.status !== row.status) {
         report.changed += 1;
-        await this.outcomes.applyTask(row.id, task);
+        await this.outcomes.applyTask(key, task);
       }
     }
-    await this.outcomes.writeBack(row.id);
+    await this.outcomes.writeBack(key);
   }
 }

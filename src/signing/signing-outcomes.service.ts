@@ -19,6 +19,9 @@ const SIGNER_ACTIONS = { viewed: 'viewed', signed: 'signed', declined: 'declined
 export const TASK_ACTIONS = ['created', 'sent', 'viewed', 'signed', 'completed', 'declined', 'voided', 'expired'];
 const FILE_LABELS: Record<TaskFileKind, string> = { completed: 'signed', audit_trail: 'audit trail' };
 
+/** Enough to find a contract and take its deal's lock. */
+type ContractKey = Pick<Contract, 'id' | 'companyId' | 'dealId'>;
+
 interface StoredEvent {
   action: string;
   taskId: string;
@@ -53,8 +56,8 @@ export class SigningOutcomes {
       this.logger.warn(`DottedSign ${event.action} for task ${event.taskId}: no contract is bound to it`);
       return { status: 'ignored', reason: `no contract for task ${event.taskId}` };
     }
-    await this.applyEvent(contract.id, event);
-    await this.writeBack(contract.id);
+    await this.applyEvent(contract, event);
+    await this.writeBack(contract);
     return { status: 'processed' };
   }
 
@@ -77,10 +80,9 @@ export class SigningOutcomes {
   }
 
   /** One provider event onto the contract: timeline line, signer progress, status (never backwards). */
-  async applyEvent(contractId: string, event: StoredEvent): Promise<void> {
-    const intent = (await this.contracts.byId(contractId))!;
-    await this.contracts.withDealLock(intent.companyId, intent.dealId, async (manager) => {
-      const contract = (await this.contracts.byId(contractId, manager))!;
+  async applyEvent(key: ContractKey, event: StoredEvent): Promise<void> {
+    await this.contracts.withDealLock(key.companyId, key.dealId, async (manager) => {
+      const contract = (await this.contracts.byId(key.id, manager))!;
       const at = new Date(event.occurredAt);
       const reason = event.action === 'declined' ? await this.declineReason(contract) : null;
       await this.contracts.record(manager, contract.id, {
@@ -105,10 +107,9 @@ export class SigningOutcomes {
   }
 
   /** The task as the provider has it now (reconciliation): status and signers, through the same rules. */
-  async applyTask(contractId: string, task: SignTask): Promise<void> {
-    const intent = (await this.contracts.byId(contractId))!;
-    await this.contracts.withDealLock(intent.companyId, intent.dealId, async (manager) => {
-      const contract = (await this.contracts.byId(contractId, manager))!;
+  async applyTask(key: ContractKey, task: SignTask): Promise<void> {
+    await this.contracts.withDealLock(key.companyId, key.dealId, async (manager) => {
+      const contract = (await this.contracts.byId(key.id, manager))!;
       const status = nextStatus(contract.status, task.status);
       await this.contracts.update(manager, contract.id, {
         status,
@@ -131,8 +132,8 @@ export class SigningOutcomes {
    * good (deleted or archived deal, a 4xx) is recorded as skipped with the reason, never retried in a loop.
    * Safe to call any number of times.
    */
-  async writeBack(contractId: string): Promise<void> {
-    const contract = await this.contracts.byId(contractId);
+  async writeBack(key: ContractKey): Promise<void> {
+    const contract = await this.contracts.byId(key.id);
     if (!contract || !isFinal(contract.status) || contract.status === 'discarded' || contract.effects.writeBackDone) return;
     const context = await this.context.load(contract.companyId);
     if (!context) return;
@@ -140,32 +141,31 @@ export class SigningOutcomes {
     if (!dealGone) {
       const api = await this.context.pipedrive(context);
       if (contract.status === 'completed') {
-        if (context.settings.onCompleted.action !== 'none') await this.step(contractId, 'deal', (manager, current) => this.updateDeal(manager, api, context, current));
+        if (context.settings.onCompleted.action !== 'none') await this.step(contract, 'deal', (manager, current) => this.updateDeal(manager, api, context, current));
         if (context.settings.attachFiles) {
           const session = await this.connections.session(contract.companyId);
           for (const kind of ['completed', 'audit_trail'] as const) {
-            await this.step(contractId, `file:${kind}`, (manager, current) => this.attach(manager, api, session, current, kind));
+            await this.step(contract, `file:${kind}`, (manager, current) => this.attach(manager, api, session, current, kind));
           }
         }
       }
-      if (context.settings.writeNotes) await this.step(contractId, 'note', (manager, current) => this.note(manager, api, current));
+      if (context.settings.writeNotes) await this.step(contract, 'note', (manager, current) => this.note(manager, api, current));
     }
-    await this.step(contractId, 'done', async (manager, current) => {
+    await this.step(contract, 'done', async (manager, current) => {
       await this.contracts.update(manager, current.id, { effects: { ...current.effects, writeBackDone: new Date().toISOString() } });
     });
   }
 
-  private async step(contractId: string, name: string, work: (manager: EntityManager, contract: Contract) => Promise<void>): Promise<void> {
-    const intent = (await this.contracts.byId(contractId))!;
-    await this.contracts.withDealLock(intent.companyId, intent.dealId, async (manager) => {
-      const contract = (await this.contracts.byId(contractId, manager))!;
+  private async step(key: ContractKey, name: string, work: (manager: EntityManager, contract: Contract) => Promise<void>): Promise<void> {
+    await this.contracts.withDealLock(key.companyId, key.dealId, async (manager) => {
+      const contract = (await this.contracts.byId(key.id, manager))!;
       if (contract.effects.skipped?.[name]) return;
       try {
         await work(manager, contract);
       } catch (error) {
         if (!(error instanceof PipedriveApiError) || error.retryable) throw error;
         const reason = error.status === 404 ? 'the deal no longer exists in Pipedrive' : `Pipedrive refused it (${error.message})`;
-        this.logger.warn(`contract ${contractId}: write-back step ${name} skipped: ${reason}`);
+        this.logger.warn(`contract ${key.id}: write-back step ${name} skipped: ${reason}`);
         await this.contracts.update(manager, contract.id, { effects: { ...contract.effects, skipped: { ...contract.effects.skipped, [name]: reason } } });
         await this.contracts.record(manager, contract.id, { type: 'write_back_skipped', details: { step: name, reason }, dedupeKey: `skipped:${name}` });
       }
