@@ -3,6 +3,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModu
 import PgBoss from 'pg-boss';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import type { Tx } from '../database/transaction-runner';
+import { JobPool } from './job-pool';
 
 export interface QueuePolicy {
   /** Retries after the first attempt. */
@@ -39,12 +40,14 @@ function retryAtOf(error: unknown): Date | null {
 }
 
 const STOP_TIMEOUT_MS = 10_000;
+/** How often an idle worker looks for jobs it was not woken for (other processes' jobs, retries coming due). */
+const POLL_MS = 1000;
 
 @Injectable()
 export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(JobQueue.name);
   private readonly boss: PgBoss;
-  private readonly workerIds = new Map<string, string[]>();
+  private readonly pools = new Map<string, JobPool<unknown>[]>();
   private readonly policies = new Map<string, QueuePolicy>();
   private started = false;
 
@@ -69,6 +72,7 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.started) return;
     this.started = false;
+    await Promise.all([...this.pools.values()].flat().map((pool) => pool.stop(STOP_TIMEOUT_MS)));
     await this.boss.stop({ graceful: true, wait: true, timeout: STOP_TIMEOUT_MS });
   }
 
@@ -122,19 +126,21 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   /**
-   * Registers a worker. Jobs are fetched in batches of `concurrency` and handled in parallel, each
-   * with its own outcome: one job's failure retries that job only.
+   * Registers a worker that keeps up to `concurrency` jobs running, each with its own outcome: one job's failure
+   * retries that job only.
    */
   async work<T>(name: string, handler: (job: Job<T>) => Promise<void>, options: { concurrency?: number } = {}): Promise<void> {
     if (!this.policies.has(name)) await this.define(name);
-    const batchSize = options.concurrency ?? 4;
-    let workerId = '';
-    workerId = await this.boss.work<T>(name, { batchSize, includeMetadata: true }, async (jobs) => {
-      await Promise.all(jobs.map((job) => this.handle(name, job, handler)));
-      // A full batch means more may be waiting: fetch again now instead of after the polling interval.
-      if (jobs.length === batchSize) this.boss.notifyWorker(workerId);
+    const pool = new JobPool<T>({
+      boss: this.boss,
+      queue: name,
+      concurrency: options.concurrency ?? 4,
+      pollMs: POLL_MS,
+      run: (job) => this.handle(name, job, handler),
+      onError: (error) => this.logger.error(`job queue ${name}: ${error.message}`),
     });
-    this.workerIds.set(name, [...(this.workerIds.get(name) ?? []), workerId]);
+    pool.start();
+    this.pools.set(name, [...(this.pools.get(name) ?? []), pool as JobPool<unknown>]);
   }
 
   /** A cron schedule, run once per cluster whatever the number of processes. */
@@ -148,7 +154,7 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   private wake(name: string): void {
-    for (const id of this.workerIds.get(name) ?? []) this.boss.notifyWorker(id);
+    for (const pool of this.pools.get(name) ?? []) pool.wake();
   }
 
   private async handle<T>(name: string, job: PgBoss.JobWithMetadata<T>, handler: (job: Job<T>) => Promise<void>) {

@@ -1,0 +1,109 @@
+import type PgBoss from 'pg-boss';
+
+export interface JobPoolOptions<T> {
+  boss: PgBoss;
+  queue: string;
+  concurrency: number;
+  /** Idle, the queue is looked at this often (jobs from other processes, retries coming due). */
+  pollMs: number;
+  /** Runs one job and settles its failure itself; resolving means the job is done. */
+  run(job: PgBoss.JobWithMetadata<T>): Promise<void>;
+  onError(error: Error): void;
+}
+
+/**
+ * Keeps up to `concurrency` jobs of one queue running at all times: a slot that frees up is filled at once,
+ * instead of waiting for the slowest job of a fetched batch (pg-boss's own worker) or for the polling interval.
+ */
+export class JobPool<T> {
+  private readonly running = new Set<Promise<void>>();
+  private stopping = false;
+  private woken = false;
+  private signal: (() => void) | null = null;
+  private waitingForSlot = false;
+  private loop: Promise<void> | null = null;
+
+  constructor(private readonly options: JobPoolOptions<T>) {}
+
+  start(): void {
+    this.loop = this.fetchLoop();
+  }
+
+  /** New jobs were committed: look now. */
+  wake(): void {
+    this.woken = true;
+    this.signal?.();
+  }
+
+  /** Stops fetching and waits for the running jobs, at most `timeoutMs`. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.stopping = true;
+    this.signal?.();
+    await this.loop;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.running]), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
+  private async fetchLoop(): Promise<void> {
+    const { boss, queue, concurrency, pollMs } = this.options;
+    while (!this.stopping) {
+      this.woken = false;
+      const free = concurrency - this.running.size;
+      if (free === 0) {
+        await this.wait(pollMs, true);
+        continue;
+      }
+      let fetched = 0;
+      try {
+        const jobs = await boss.fetch<T>(queue, { batchSize: free, includeMetadata: true });
+        for (const job of jobs ?? []) this.track(job);
+        fetched = jobs?.length ?? 0;
+      } catch (error) {
+        this.options.onError(error as Error);
+      }
+      // Every free slot filled: more may be queued. Otherwise the queue is empty until woken or the next poll.
+      if (fetched === free || this.woken || this.stopping) continue;
+      await this.wait(pollMs, false);
+    }
+  }
+
+  private track(job: PgBoss.JobWithMetadata<T>): void {
+    const { boss, queue } = this.options;
+    const running: Promise<void> = this.runWithinExpiry(job)
+      .then(() => boss.complete(queue, job.id))
+      .catch((error: Error) => this.options.onError(error))
+      .finally(() => {
+        this.running.delete(running);
+        if (this.waitingForSlot) this.signal?.();
+      });
+    this.running.add(running);
+  }
+
+  /**
+   * A job still running at its expiry is retried by pg-boss elsewhere; its slot is given back here, so one hung
+   * call cannot block the pool (the call itself cannot be cancelled).
+   */
+  private runWithinExpiry(job: PgBoss.JobWithMetadata<T>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`job ${this.options.queue} ${job.id} still running after ${job.expireInSeconds} s`)), job.expireInSeconds * 1000);
+    });
+    return Promise.race([this.options.run(job), expired]).finally(() => clearTimeout(timer));
+  }
+
+  /** Until woken, the time is up, or (`forSlot`) a running job ends. */
+  private wait(ms: number, forSlot: boolean): Promise<void> {
+    this.waitingForSlot = forSlot;
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.signal = null;
+        this.waitingForSlot = false;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.signal = done;
+    });
+  }
+}
