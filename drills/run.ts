@@ -1,14 +1,16 @@
 import { embeddedServer, localServer } from '../bench/support/database-servers';
+import { chaosDrill } from './chaos.drill';
 import { databaseOutageDrill } from './database-outage.drill';
 import { hostileInputDrill } from './hostile-input.drill';
 import { type Invariant, printTable } from './invariants';
 
 /**
- * `npm run drill [hostile-input|database-outage ...]`. DRILL_HOSTILE_REQUESTS sets the hostile request count
- * (default 10,000). Exits non-zero when an invariant fails.
+ * `npm run drill [hostile-input|database-outage|chaos ...]`. DRILL_HOSTILE_REQUESTS sets the hostile request count
+ * (default 10,000); DRILL_CHAOS_DEALS (default 1,500), DRILL_CHAOS_RATE (deals/s, default 15) and
+ * DRILL_CHAOS_DRAIN_SECONDS (default 330) size the chaos drill. Exits non-zero when an invariant fails.
  */
 async function main(): Promise<number> {
-  const all = ['hostile-input', 'database-outage'];
+  const all = ['hostile-input', 'database-outage', 'chaos'];
   const names = process.argv.slice(2).length ? process.argv.slice(2) : all;
   const unknown = names.filter((name) => !all.includes(name));
   if (unknown.length) throw new Error(`unknown drill(s) ${unknown.join(', ')}; known: ${all.join(', ')}`);
@@ -27,6 +29,20 @@ async function main(): Promise<number> {
       invariants.push(...(await databaseOutageDrill(server)));
     } finally {
       await server.close();
+    }
+  }
+  if (names.includes('chaos')) {
+    const database = await localServer().createDatabase();
+    try {
+      invariants.push(
+        ...(await chaosDrill(database, {
+          deals: Number(process.env.DRILL_CHAOS_DEALS ?? 1_500),
+          ratePerSecond: Number(process.env.DRILL_CHAOS_RATE ?? 15),
+          drainSeconds: Number(process.env.DRILL_CHAOS_DRAIN_SECONDS ?? 330),
+        })),
+      );
+    } finally {
+      await database.drop().catch(() => undefined);
     }
   }
   printTable(invariants);

@@ -13,9 +13,11 @@ let compiledMain: string | undefined;
 function appEntry(): string[] {
   if (process.env.BENCH_APP_RUNTIME === 'ts-node') return ['-r', 'ts-node/register/transpile-only', 'src/main.ts'];
   if (!compiledMain) {
-    // Inside the checkout (and ignored with node_modules), so the app finds its package.json and packages.
-    const outDir = join(ROOT, 'node_modules', '.cache', 'bench-build');
+    // Inside the checkout (and ignored with node_modules), so the app finds its package.json and packages. One
+    // directory per run: a concurrent bench rebuilding a shared one would pull files from under a restarting app.
+    const outDir = join(ROOT, 'node_modules', '.cache', `bench-build-${process.pid}`);
     rmSync(outDir, { recursive: true, force: true });
+    process.once('exit', () => rmSync(outDir, { recursive: true, force: true }));
     execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: ROOT, stdio: 'inherit' });
     compiledMain = join(outDir, 'src', 'main.js');
   }
