@@ -2,7 +2,7 @@ import '../shared/base.css';
 import './panel.css';
 import { type Api, ApiFailure, createApi, messageOf } from '../shared/api';
 import { h, render } from '../shared/dom';
-import { type Host, connectHost, outsidePipedrive } from '../shared/host';
+import { type Host, connectInPipedrive } from '../shared/host';
 import { contractCard } from './contract-card';
 import { visiblePoller } from './poller';
 import { type SendRequest, sendForm } from './send-form';
@@ -208,12 +208,8 @@ class DealPanel {
 
 async function main(): Promise<void> {
   const root = document.getElementById('app')!;
-  let host: Host;
-  try {
-    host = await connectHost();
-  } catch (error) {
-    return outsidePipedrive(root, error);
-  }
+  const host = await connectInPipedrive(root);
+  if (!host) return;
   performance.mark(INITIALIZED_MARK);
   host.fitHeight(root);
   const dealId = Number(new URLSearchParams(location.search).get('selectedIds')?.split(',')[0]);

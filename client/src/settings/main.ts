@@ -2,7 +2,7 @@ import '../shared/base.css';
 import './settings.css';
 import { type Api, ApiFailure, createApi, messageOf } from '../shared/api';
 import { h, render } from '../shared/dom';
-import { type Host, connectHost, outsidePipedrive } from '../shared/host';
+import { type Host, connectInPipedrive } from '../shared/host';
 import type { Template } from '../panel/types';
 import { connectionSection } from './connection-section';
 import { settingsForm } from './settings-form';
@@ -105,12 +105,8 @@ class SettingsPage {
 
 async function main(): Promise<void> {
   const root = document.getElementById('app')!;
-  let host: Host;
-  try {
-    host = await connectHost();
-  } catch (error) {
-    return outsidePipedrive(root, error);
-  }
+  const host = await connectInPipedrive(root);
+  if (!host) return;
   await new SettingsPage(root, host, createApi(host.signedToken)).load();
 }
 

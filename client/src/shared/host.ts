@@ -33,10 +33,10 @@ function expiresAt(token: string): number {
 }
 
 /** Initialises the SDK at once: Pipedrive drops an extension that has not done so within 10 seconds. */
-export async function connectHost(initialHeight?: number): Promise<Host> {
+async function connectHost(): Promise<Host> {
   const sdk = new AppExtensionsSDK();
   applyTheme(sdk.userSettings.theme === 'dark' ? 'dark' : 'light');
-  await sdk.initialize(initialHeight ? { size: { height: initialHeight } } : {});
+  await sdk.initialize();
   sdk.listen(Event.USER_SETTINGS_CHANGE, ({ data }) => {
     if (data?.theme) applyTheme(data.theme === 'dark' ? 'dark' : 'light');
   });
@@ -88,8 +88,13 @@ export async function connectHost(initialHeight?: number): Promise<Host> {
   };
 }
 
-/** Shown when the page is opened outside Pipedrive (no SDK host answers). */
-export function outsidePipedrive(root: HTMLElement, error: unknown): void {
-  root.textContent = `Open this page from Pipedrive. (${error instanceof Error ? error.message : String(error)})`;
-  root.className += ' standalone';
+/** The SDK host, or null after saying so in `root` when the page is opened outside Pipedrive (no host answers). */
+export async function connectInPipedrive(root: HTMLElement): Promise<Host | null> {
+  try {
+    return await connectHost();
+  } catch (error) {
+    root.textContent = `Open this page from Pipedrive. (${error instanceof Error ? error.message : String(error)})`;
+    root.className += ' standalone';
+    return null;
+  }
 }
