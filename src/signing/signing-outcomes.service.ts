@@ -6,7 +6,7 @@ import { InboxService, type Outcome } from '../inbox/inbox.service';
 import { PipedriveApiError } from '../pipedrive/pipedrive.errors';
 import type { PipedriveApi } from '../pipedrive/pipedrive.client';
 import { CompanyContext, type CompanyContextValue } from './company-context.service';
-import type { Contract } from './contract.entity';
+import type { Contract, ContractStatus } from './contract.entity';
 import { applySignerEvent, isFinal, mergeSigners, nextStatus } from './contract-status';
 import { E_SIGN_PROVIDER } from './contract-sender.service';
 import { ContractsRepository } from './contracts.repository';
@@ -56,8 +56,9 @@ export class SigningOutcomes {
       this.logger.warn(`DottedSign ${event.action} for task ${event.taskId}: no contract is bound to it`);
       return { status: 'ignored', reason: `no contract for task ${event.taskId}` };
     }
-    await this.applyEvent(contract, event);
-    await this.writeBack(contract);
+    if (recordedWhenBound(contract, event)) return { status: 'processed', reason: 'already recorded when the task was bound' };
+    const status = await this.applyEvent(contract, event);
+    if (isFinal(status)) await this.writeBack(contract);
     return { status: 'processed' };
   }
 
@@ -80,8 +81,8 @@ export class SigningOutcomes {
   }
 
   /** One provider event onto the contract: timeline line, signer progress, status (never backwards). */
-  async applyEvent(key: ContractKey, event: StoredEvent): Promise<void> {
-    await this.contracts.withDealLock(key.companyId, key.dealId, async (manager) => {
+  async applyEvent(key: ContractKey, event: StoredEvent): Promise<ContractStatus> {
+    return this.contracts.withDealLock(key.companyId, key.dealId, async (manager) => {
       const contract = (await this.contracts.byId(key.id, manager))!;
       const at = new Date(event.occurredAt);
       const reason = event.action === 'declined' ? await this.declineReason(contract) : null;
@@ -103,6 +104,7 @@ export class SigningOutcomes {
         status,
         statusReason: status !== contract.status && status === 'declined' ? reason : contract.statusReason,
       });
+      return status;
     });
   }
 
@@ -246,6 +248,15 @@ export class SigningOutcomes {
  */
 function timelineKey(event: StoredEvent): string {
   return event.action in SIGNER_ACTIONS ? `${event.action}:${event.actorEmail ?? ''}` : event.action;
+}
+
+/**
+ * DottedSign's `created` and `sent` for a task we bound ourselves: binding recorded both lines and the status in
+ * the same transaction, so unless the event moves the status on (a draft started later) it adds nothing.
+ */
+function recordedWhenBound(contract: Contract, event: StoredEvent): boolean {
+  const reported = STATUS_OF_ACTION[event.action];
+  return (event.action === 'created' || event.action === 'sent') && contract.taskId === event.taskId && nextStatus(contract.status, reported) === contract.status;
 }
 
 function lastSignedAt(contract: Contract): string {
