@@ -7,6 +7,7 @@ import jwt from 'jsonwebtoken';
 import { Client } from 'pg';
 import { createApp } from '../../src/app.factory';
 import { parseConfig } from '../../src/config/app-config';
+import { setUpDemoCompany } from '../../src/sandbox/demo-setup';
 import { freeLoopbackPort } from '../../src/database/embedded-postgres.launcher';
 import { type DottedSignSimulatorOptions, startDottedSignSimulator } from '../../src/sandbox/dottedsign/dottedsign.simulator';
 import { type PipedriveSimulatorOptions, startPipedriveSimulator } from '../../src/sandbox/pipedrive/pipedrive.simulator';
@@ -147,18 +148,8 @@ export class Stack {
 
   /** The demo admin installs through OAuth, connects the DottedSign app account and saves settings. */
   async installAndConnect(settings: Record<string, unknown> = {}): Promise<void> {
-    const start = await fetch(`${this.url}/auth/pipedrive`, { redirect: 'manual' });
-    const authorize = new URL(start.headers.get('location')!);
-    authorize.searchParams.set('_sim_user', String(this.demo.adminUserId));
-    const approved = await fetch(authorize, { redirect: 'manual' });
-    const callback = await fetch(approved.headers.get('location')!, { redirect: 'manual' });
-    if (callback.status >= 400) throw new Error(`install failed: ${callback.status} ${await callback.text()}`);
-    const connected = await this.api('/api/dottedsign/connect-app-account', { method: 'POST', body: {} });
-    if (connected.status !== 200) throw new Error(`connect failed: ${connected.status} ${await connected.text()}`);
-    const templates = (await (await this.api('/api/templates')).json()) as { templates: Array<{ id: number }> };
-    this.templateId = templates.templates[0].id;
-    const saved = await this.api('/api/settings', { method: 'PUT', body: { templateId: this.templateId, ...settings } });
-    if (saved.status !== 200) throw new Error(`settings failed: ${saved.status} ${await saved.text()}`);
+    const { adminUserId, companyId } = this.demo;
+    ({ templateId: this.templateId } = await setUpDemoCompany({ appUrl: this.url, userId: adminUserId, token: this.panelToken(companyId, adminUserId), settings }));
     await this.until(async () => (await this.count('SELECT count(*) FROM webhook_subscriptions')) === 2, 'deal webhooks registered', 30_000);
     await this.dsim(`/accounts/${encodeURIComponent(this.dottedsign.ownerAccount)}`, { quota: 10_000_000 }, 'PATCH');
   }

@@ -3,8 +3,8 @@ import jwt from 'jsonwebtoken';
 import type { AppConfig } from '../config/app-config';
 import { type RunningServer } from './kit/http-server';
 import { startSandboxConsole } from './console/console.server';
+import { setUpDemoCompany } from './demo-setup';
 import { startDottedSignSimulator } from './dottedsign/dottedsign.simulator';
-import { installThroughOAuth } from './oauth-install';
 import { startPipedriveSimulator } from './pipedrive/pipedrive.simulator';
 import { sandboxCredentials } from './sandbox-credentials';
 
@@ -52,20 +52,8 @@ export async function startSandboxWorld(base: AppConfig): Promise<SandboxWorld> 
     };
 
     const prepare = async () => {
-      const installed = await installThroughOAuth(config.appUrl, demo.adminUserId);
-      if (installed.status !== 302) throw new Error(`sandbox install failed (${installed.status}): ${installed.location}`);
-      const api = (path: string, init: { method?: string; body?: unknown } = {}) =>
-        fetch(`${config.appUrl}${path}`, {
-          method: init.method ?? 'GET',
-          headers: { authorization: `Bearer ${signedToken()}`, ...(init.body ? { 'content-type': 'application/json' } : {}) },
-          body: init.body ? JSON.stringify(init.body) : undefined,
-        });
-      const connected = await api('/api/dottedsign/connect-app-account', { method: 'POST', body: {} });
-      if (!connected.ok) throw new Error(`sandbox DottedSign connect failed (${connected.status}): ${await connected.text()}`);
-      const { templates } = (await (await api('/api/templates')).json()) as { templates: Array<{ id: number; name: string }> };
-      const saved = await api('/api/settings', { method: 'PUT', body: { templateId: templates[0].id } });
-      if (!saved.ok) throw new Error(`sandbox settings failed (${saved.status}): ${await saved.text()}`);
-      logger.log(`demo company "${demo.companyId}" installed, DottedSign connected, template "${templates[0].name}" chosen`);
+      const { templateName } = await setUpDemoCompany({ appUrl: config.appUrl, userId: demo.adminUserId, token: signedToken() });
+      logger.log(`demo company "${demo.companyId}" installed, DottedSign connected, template "${templateName}" chosen`);
     };
 
     return { config, consoleUrl: sandboxConsole.url, prepare, close: () => closeAll(servers) };

@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import { setUpDemoCompany } from '../../src/sandbox/demo-setup';
 import type { Sandbox } from './sandbox';
 import { eventually } from './test-app';
 
@@ -25,13 +26,8 @@ export class Scenario {
 
   /** Installs as the demo admin, connects the DottedSign app account and picks its first template. */
   async installAndConnect(settings: Record<string, unknown> = {}): Promise<{ templateId: number }> {
-    await this.s.install(this.demo.adminUserId);
-    const connected = await this.s.api(this.demo.companyId, this.demo.adminUserId, '/api/dottedsign/connect-app-account', { method: 'POST', body: {} });
-    if (connected.status !== 200) throw new Error(`connect failed: ${connected.status} ${await connected.text()}`);
-    const templates = (await (await this.s.api(this.demo.companyId, this.demo.adminUserId, '/api/templates')).json()) as { templates: Array<{ id: number }> };
-    const templateId = templates.templates[0].id;
-    const saved = await this.s.api(this.demo.companyId, this.demo.adminUserId, '/api/settings', { method: 'PUT', body: { templateId, ...settings } });
-    if (saved.status !== 200) throw new Error(`settings failed: ${saved.status} ${await saved.text()}`);
+    const { adminUserId, companyId } = this.demo;
+    const { templateId } = await setUpDemoCompany({ appUrl: this.s.app.url, userId: adminUserId, token: this.s.panelToken(companyId, adminUserId), settings });
     await this.webhooksReady();
     return { templateId };
   }
