@@ -9,6 +9,7 @@ const CONTRACTS = 100_000;
 const DEALS_PER_COMPANY = 50;
 const FIRST_COMPANY = 9_000_001;
 const USER = 1;
+const CONNECTIONS = Number(process.env.BENCH_API_CONNECTIONS ?? 8);
 
 /** 1,000 installed companies, 100 contracts each (2 per deal), 3 timeline events per contract. */
 async function generate(stack: Stack): Promise<void> {
@@ -58,7 +59,7 @@ export async function contractsApiBenchmark(database: FreshDatabase): Promise<Re
     const load = (duration: number, record: boolean) =>
       new Promise<void>((resolve, reject) => {
         const instance = autocannon(
-          { url: stack.url, connections: 8, duration, timeout: 10, requests: [{ setupRequest: (request) => ({ ...request, ...pick() }) }] },
+          { url: stack.url, connections: CONNECTIONS, duration, timeout: 10, requests: [{ setupRequest: (request) => ({ ...request, ...pick() }) }] },
           (error) => (error ? reject(error) : resolve()),
         ) as { on(event: 'response', listener: (client: unknown, status: number, bytes: number, ms: number) => void): void };
         if (record) {
@@ -86,7 +87,7 @@ export async function contractsApiBenchmark(database: FreshDatabase): Promise<Re
       contracts: await stack.count('SELECT count(*) FROM contracts'),
       events: await stack.count('SELECT count(*) FROM contract_events'),
       generateSeconds,
-      connections: 8,
+      connections: CONNECTIONS,
       durationSeconds: duration,
       requests: latencies.length,
       statuses: Object.fromEntries(statuses),

@@ -62,6 +62,15 @@ export class InstallationsRepository {
     return this.installations.findOneBy({ companyId, userId });
   }
 
+  /** The company's settings and the user's role when the app is installed for that user, in one round trip. */
+  async userAccess(companyId: string, userId: string): Promise<{ settings: Record<string, unknown>; isAdmin: boolean } | null> {
+    const [row] = (await this.installations.query(
+      'SELECT c.settings, i.is_admin FROM installations i JOIN companies c ON c.id = i.company_id WHERE i.company_id = $1 AND i.user_id = $2',
+      [companyId, userId],
+    )) as Array<{ settings: Record<string, unknown>; is_admin: boolean }>;
+    return row ? { settings: row.settings, isAdmin: row.is_admin } : null;
+  }
+
   company(id: string): Promise<Company | null> {
     return this.companies.findOneBy({ id });
   }

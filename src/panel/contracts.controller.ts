@@ -8,7 +8,7 @@ import { InstallationsRepository } from '../installations/installations.reposito
 import { readSettings } from '../installations/company-settings';
 import type { Contract } from '../signing/contract.entity';
 import { ContractSender, E_SIGN_PROVIDER } from '../signing/contract-sender.service';
-import { contractView } from '../signing/contract-view';
+import { contractView, type TimelineLine } from '../signing/contract-view';
 import { ContractsRepository } from '../signing/contracts.repository';
 import { type ESignProvider, ProviderError } from '../signing/esign-provider.port';
 import { nextStatus } from '../signing/contract-status';
@@ -45,9 +45,9 @@ export class ContractsController {
 
   @Get('deals/:dealId/contracts')
   async list(@CurrentPanelUser() user: PanelUser, @Param('dealId') dealId: string) {
-    await this.requireInstalled(user);
-    const contracts = await this.contracts.forDeal(user.companyId, validate(id, dealId));
-    return { contracts: await this.views(contracts) };
+    const deal = validate(id, dealId);
+    const [, contracts] = await Promise.all([this.requireInstalled(user), this.contracts.forDealWithTimeline(user.companyId, deal)]);
+    return { contracts: contracts.map(({ contract, timeline }) => this.view(contract, timeline)) };
   }
 
   /** Signers to prefill the send form with: the deal's contact, or why there is none. */
@@ -111,9 +111,9 @@ export class ContractsController {
   }
 
   private async requireInstalled(user: PanelUser) {
-    const company = await this.installations.company(user.companyId);
-    if (!company || !(await this.installations.byUser(user.companyId, user.userId))) throw ApiError.forbidden('The app is not installed for this Pipedrive user');
-    return company;
+    const access = await this.installations.userAccess(user.companyId, user.userId);
+    if (!access) throw ApiError.forbidden('The app is not installed for this Pipedrive user');
+    return access;
   }
 
   /** A contract of the caller's company; another company's id answers 404, exactly like a missing one. */
@@ -126,9 +126,10 @@ export class ContractsController {
 
   private async views(contracts: Contract[]) {
     const events = await this.contracts.events(contracts.map((contract) => contract.id));
-    return contracts.map((contract) => ({
-      ...contractView(contract, events.filter((event) => event.contractId === contract.id)),
-      downloads: this.files.links(contract),
-    }));
+    return contracts.map((contract) => this.view(contract, events.filter((event) => event.contractId === contract.id)));
+  }
+
+  private view(contract: Contract, timeline: TimelineLine[]) {
+    return { ...contractView(contract, timeline), downloads: this.files.links(contract) };
   }
 }

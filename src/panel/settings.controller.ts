@@ -52,10 +52,9 @@ export class SettingsController {
   }
 
   private async company(user: PanelUser) {
-    const company = await this.installations.company(user.companyId);
-    const installation = company ? await this.installations.byUser(user.companyId, user.userId) : null;
-    if (!company || !installation) throw ApiError.forbidden('The app is not installed for this Pipedrive user');
-    return { settings: readSettings(company.settings), isAdmin: installation.isAdmin };
+    const access = await this.installations.userAccess(user.companyId, user.userId);
+    if (!access) throw ApiError.forbidden('The app is not installed for this Pipedrive user');
+    return { settings: readSettings(access.settings), isAdmin: access.isAdmin };
   }
 
   private async view(companyId: string, settings: ReturnType<typeof readSettings>) {

@@ -1,8 +1,10 @@
 import type { Contract } from './contract.entity';
 import type { ContractEvent } from './contract-event.entity';
 
+export type TimelineLine = Pick<ContractEvent, 'type' | 'at' | 'actor' | 'details'>;
+
 /** The panel API's JSON for a contract (the design's shape). */
-export function contractView(contract: Contract, events: ContractEvent[]) {
+export function contractView(contract: Contract, events: TimelineLine[]) {
   return {
     id: Number(contract.id),
     dealId: Number(contract.dealId),

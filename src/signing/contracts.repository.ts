@@ -3,6 +3,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import type { ContractStatus, Contract as ContractRow } from './contract.entity';
 import { Contract } from './contract.entity';
 import { ContractEvent } from './contract-event.entity';
+import type { TimelineLine } from './contract-view';
 import type { SignerProgress } from './esign-provider.port';
 
 export interface NewContract {
@@ -62,6 +63,24 @@ export class ContractsRepository {
 
   forDeal(companyId: string, dealId: string, manager: EntityManager = this.dataSource.manager): Promise<ContractRow[]> {
     return manager.find(Contract, { where: { companyId, dealId }, order: { createdAt: 'DESC', id: 'DESC' } });
+  }
+
+  /** A deal's contracts, newest first, each with its timeline, in one round trip: the panel's hot read. */
+  async forDealWithTimeline(companyId: string, dealId: string): Promise<Array<{ contract: ContractRow; timeline: TimelineLine[] }>> {
+    const { entities, raw } = await this.dataSource
+      .getRepository(Contract)
+      .createQueryBuilder('c')
+      .addSelect(
+        `COALESCE((SELECT jsonb_agg(jsonb_build_object('type', e.type, 'at', to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                   'actor', e.actor, 'details', e.details) ORDER BY e.at, e.id) FROM contract_events e WHERE e.contract_id = c.id), '[]'::jsonb)`,
+        'timeline',
+      )
+      .where('c.company_id = :companyId AND c.deal_id = :dealId', { companyId, dealId })
+      .orderBy('c.created_at', 'DESC')
+      .addOrderBy('c.id', 'DESC')
+      .getRawAndEntities<{ c_id: string; timeline: Array<Omit<TimelineLine, 'at'> & { at: string }> }>();
+    const timelines = new Map(raw.map((row) => [String(row.c_id), row.timeline.map((line) => ({ ...line, at: new Date(line.at) }))]));
+    return entities.map((contract) => ({ contract, timeline: timelines.get(contract.id) ?? [] }));
   }
 
   events(contractIds: string[]): Promise<ContractEvent[]> {
