@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { memoryOf } from './support/app-process';
+import { cpuMsOf, memoryOf } from './support/app-process';
 import type { FreshDatabase } from './support/database-servers';
 import { percentile, round, scaled } from './support/stats';
 import { Stack, UNTHROTTLED } from './support/stack';
@@ -33,6 +33,8 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
     const rssBefore = memoryOf(stack.apps[0].pid);
     let peakRss = rssBefore.currentMb;
     let lateStarts = 0;
+    const appCpuBefore = cpuMsOf(stack.apps[0].pid);
+    const benchCpuBefore = process.cpuUsage();
 
     const started = Date.now();
     const adding = (async () => {
@@ -76,6 +78,8 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
     }
     await adding;
     await Promise.allSettled(signing);
+    const appCpuMs = cpuMsOf(stack.apps[0].pid) - appCpuBefore;
+    const benchCpu = process.cpuUsage(benchCpuBefore);
     const deals = [...tracked.values()];
     const toTask = deals.filter((deal) => deal.taskAt).map((deal) => deal.taskAt! - deal.createdAt);
     const toDone = deals.filter((deal) => deal.doneAt).map((deal) => deal.doneAt! - deal.signedAt!);
@@ -90,6 +94,8 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
       completedToWonAndFiles: { count: toDone.length, p50: percentile(toDone, 50), p99: percentile(toDone, 99), max: percentile(toDone, 100) },
       dealsWon: wonDeals,
       filesAttached: files,
+      // CPU per deal that went all the way to won: the app's own, and the bench process's (both simulators, the poller).
+      cpuMsPerWonDeal: { app: round(appCpuMs / Math.max(wonDeals, 1)), simulatorsAndPoller: round((benchCpu.user + benchCpu.system) / 1000 / Math.max(wonDeals, 1)) },
       appRssMb: { before: rssBefore.currentMb, peakSampled: peakRss, peakVmHWM: memoryOf(stack.apps[0].pid).peakMb },
       pollIntervalMs: POLL_MS,
       wallSeconds: round((Date.now() - started) / 1000),

@@ -24,11 +24,23 @@ function appEntry(): string[] {
   return [compiledMain];
 }
 
+/** The node flags of `npm start` (package.json), so a benchmarked app runs with production's heap limit. */
+function productionNodeFlags(): string[] {
+  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  return start.split(/\s+/).filter((word) => word.startsWith('--'));
+}
+
 /** Peak (VmHWM) and current (VmRSS) resident memory of a process, in MB, from /proc. */
 export function memoryOf(pid: number): { peakMb: number; currentMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
   return { peakMb: Math.round(kb('VmHWM') / 1024), currentMb: Math.round(kb('VmRSS') / 1024) };
+}
+
+/** CPU time (user + system) a process has used so far, in ms; /proc/<pid>/stat counts in 1/100 s ticks. */
+export function cpuMsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /**
@@ -53,7 +65,7 @@ export class AppProcess {
   async start(timeoutMs = 60_000): Promise<void> {
     // BENCH_APP_NODE_ARGS: extra node flags for the app, e.g. --cpu-prof to see where its time goes.
     const nodeArgs = (process.env.BENCH_APP_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const child = spawn(process.execPath, [...nodeArgs, ...appEntry()], {
+    const child = spawn(process.execPath, [...productionNodeFlags(), ...nodeArgs, ...appEntry()], {
       cwd: ROOT,
       env: { ...process.env, ...this.env, TS_NODE_TRANSPILE_ONLY: 'true' },
       stdio: ['ignore', 'ignore', 'pipe'],

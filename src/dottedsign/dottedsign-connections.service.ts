@@ -65,7 +65,7 @@ export class DottedSignConnections {
 
   /** A session acting as the company's connected account; throws NotConnectedError when there is none. */
   async session(companyId: string): Promise<ProviderSession> {
-    if (!(await this.get(companyId))) throw new NotConnectedError(companyId);
+    if (!this.recent.get(companyId) && !(await this.get(companyId))) throw new NotConnectedError(companyId);
     return {
       accessToken: () => this.current(companyId),
       refreshAfterRejection: (rejected) => {

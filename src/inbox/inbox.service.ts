@@ -33,6 +33,11 @@ export class InboxService {
     maxBatch: 200,
     maxInFlight: 2,
   });
+  /** Outcomes of events handled at the same time are recorded together. */
+  private readonly finishes = new Batcher<{ id: string; status: InboxStatus; reason: string | null }, void>((outcomes) => this.finishBatch(outcomes), {
+    maxBatch: 200,
+    maxInFlight: 1,
+  });
 
   constructor(
     private readonly transactions: TransactionRunner,
@@ -93,7 +98,16 @@ export class InboxService {
     }
   }
 
-  private async finish(id: string, status: InboxStatus, reason: string | null): Promise<void> {
-    await this.dataSource.query('UPDATE inbox_events SET status = $2, status_reason = $3, processed_at = now() WHERE id = $1', [id, status, reason]);
+  private finish(id: string, status: InboxStatus, reason: string | null): Promise<void> {
+    return this.finishes.add({ id, status, reason });
+  }
+
+  private async finishBatch(outcomes: Array<{ id: string; status: InboxStatus; reason: string | null }>): Promise<void[]> {
+    await this.dataSource.query(
+      `UPDATE inbox_events AS i SET status = o.status, status_reason = o.reason, processed_at = now()
+       FROM unnest($1::bigint[], $2::text[], $3::text[]) AS o (id, status, reason) WHERE i.id = o.id`,
+      [outcomes.map((outcome) => outcome.id), outcomes.map((outcome) => outcome.status), outcomes.map((outcome) => outcome.reason)],
+    );
+    return outcomes.map(() => undefined);
   }
 }

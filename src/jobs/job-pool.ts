@@ -1,4 +1,5 @@
 import type PgBoss from 'pg-boss';
+import { Batcher } from '../common/batcher';
 
 export interface JobPoolOptions<T> {
   boss: PgBoss;
@@ -22,8 +23,18 @@ export class JobPool<T> {
   private signal: (() => void) | null = null;
   private waitingForSlot = false;
   private loop: Promise<void> | null = null;
+  /** Jobs finishing while a completion is being written are completed together, in one statement. */
+  private readonly completions: Batcher<string, void>;
 
-  constructor(private readonly options: JobPoolOptions<T>) {}
+  constructor(private readonly options: JobPoolOptions<T>) {
+    this.completions = new Batcher<string, void>(
+      async (ids) => {
+        await options.boss.complete(options.queue, ids);
+        return ids.map(() => undefined);
+      },
+      { maxBatch: 100, maxInFlight: 1 },
+    );
+  }
 
   start(): void {
     this.loop = this.fetchLoop();
@@ -69,9 +80,8 @@ export class JobPool<T> {
   }
 
   private track(job: PgBoss.JobWithMetadata<T>): void {
-    const { boss, queue } = this.options;
     const running: Promise<void> = this.runWithinExpiry(job)
-      .then(() => boss.complete(queue, job.id))
+      .then(() => this.completions.add(job.id))
       .catch((error: Error) => this.options.onError(error))
       .finally(() => {
         this.running.delete(running);

@@ -74,7 +74,7 @@ export class ContractsController {
       ordered: request.ordered,
       createdByUserId: user.userId,
     });
-    const contract = await this.sender.send(intent.id, { finalAttempt: true });
+    const contract = await this.sender.send(intent, { finalAttempt: true });
     return { contract: (await this.views([contract!]))[0] };
   }
 
@@ -83,7 +83,7 @@ export class ContractsController {
   async retry(@CurrentPanelUser() user: PanelUser, @Param('id') contractId: string) {
     const contract = await this.owned(user, contractId);
     if (!['failed', 'needs_signer'].includes(contract.status)) throw ApiError.conflict(`A ${contract.status} contract cannot be retried`);
-    const sent = await this.sender.send(contract.id, { finalAttempt: true });
+    const sent = await this.sender.send(contract, { finalAttempt: true });
     return { contract: (await this.views([sent!]))[0] };
   }
 

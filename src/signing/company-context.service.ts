@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DottedSignConnections } from '../dottedsign/dottedsign-connections.service';
+import { DataSource } from 'typeorm';
 import type { EsignConnection } from '../dottedsign/esign-connection.entity';
 import { type CompanySettings, readSettings } from '../installations/company-settings';
 import { InstallationsRepository } from '../installations/installations.repository';
@@ -15,7 +15,8 @@ export class NoActingInstallationError extends Error {
 export interface CompanyContextValue {
   companyId: string;
   settings: CompanySettings;
-  connection: EsignConnection | null;
+  /** The company's e-sign connection, if any: who connected it acts in Pipedrive by default. */
+  connection: Pick<EsignConnection, 'connectedByUserId'> | null;
 }
 
 /** What background work needs about a company: its settings, its e-sign connection and who acts in Pipedrive. */
@@ -23,15 +24,23 @@ export interface CompanyContextValue {
 export class CompanyContext {
   constructor(
     private readonly installations: InstallationsRepository,
-    private readonly connections: DottedSignConnections,
+    private readonly dataSource: DataSource,
     private readonly tokens: PipedriveTokens,
   ) {}
 
-  /** null when the company is not installed (any more). */
+  /** null when the company is not installed (any more). One round trip: every job of a deal starts here. */
   async load(companyId: string): Promise<CompanyContextValue | null> {
-    const company = await this.installations.company(companyId);
-    if (!company) return null;
-    return { companyId, settings: readSettings(company.settings), connection: await this.connections.get(companyId) };
+    const [row] = (await this.dataSource.query(
+      `SELECT c.settings, e.company_id IS NOT NULL AS connected, e.connected_by_user_id
+       FROM companies c LEFT JOIN esign_connections e ON e.company_id = c.id WHERE c.id = $1`,
+      [companyId],
+    )) as Array<{ settings: Record<string, unknown>; connected: boolean; connected_by_user_id: string | null }>;
+    if (!row) return null;
+    return {
+      companyId,
+      settings: readSettings(row.settings),
+      connection: row.connected ? { connectedByUserId: row.connected_by_user_id === null ? null : String(row.connected_by_user_id) } : null,
+    };
   }
 
   /**

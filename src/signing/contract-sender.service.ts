@@ -4,7 +4,7 @@ import { DottedSignConnections } from '../dottedsign/dottedsign-connections.serv
 import type { PipedriveApi } from '../pipedrive/pipedrive.client';
 import { CompanyContext, type CompanyContextValue, NoActingInstallationError } from './company-context.service';
 import type { Contract } from './contract.entity';
-import { ContractsRepository } from './contracts.repository';
+import { type ContractKey, ContractsRepository } from './contracts.repository';
 import { DealNotes } from './deal-notes.service';
 import { type ESignProvider, ProviderError, type ProviderSession, type SignTask } from './esign-provider.port';
 import { mergeSigners, nextStatus } from './contract-status';
@@ -38,11 +38,10 @@ export class ContractSender {
     private readonly notes: DealNotes,
   ) {}
 
-  async send(contractId: string, options: { finalAttempt: boolean }): Promise<Contract | null> {
-    const intent = await this.contracts.byId(contractId);
-    if (!intent) return null;
-    return this.contracts.withDealLock(intent.companyId, intent.dealId, async (manager) => {
-      const contract = (await this.contracts.byId(contractId, manager))!;
+  async send(key: ContractKey, options: { finalAttempt: boolean }): Promise<Contract | null> {
+    return this.contracts.withDealLock(key.companyId, key.dealId, async (manager) => {
+      const contract = await this.contracts.byId(key.id, manager);
+      if (!contract) return null;
       if (contract.taskId || !['pending', 'failed', 'needs_signer'].includes(contract.status)) return contract;
       const context = await this.context.load(contract.companyId);
       if (!context) return contract;
@@ -50,7 +49,7 @@ export class ContractSender {
       const session = await this.connections.session(contract.companyId);
       try {
         const adopted = await this.adoptOrClean(manager, session, contract);
-        if (adopted !== 'none') return (await this.contracts.byId(contractId, manager))!;
+        if (adopted !== 'none') return (await this.contracts.byId(contract.id, manager))!;
         if (await this.contracts.isDealDeleted(manager, contract.companyId, contract.dealId)) {
           return this.fail(manager, contract, 'discarded', 'The deal was deleted before the contract was sent');
         }

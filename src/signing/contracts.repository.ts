@@ -17,6 +17,9 @@ export interface NewContract {
   createdByUserId?: string | null;
 }
 
+/** Enough to find a contract and take its deal's lock. */
+export type ContractKey = Pick<ContractRow, 'id' | 'companyId' | 'dealId'>;
+
 export interface TimelineEntry {
   type: string;
   actor?: string | null;
@@ -34,11 +37,16 @@ export class ContractsRepository {
     return this.dataSource.manager;
   }
 
-  /** Records the intent to send (committed before any remote call); returns the existing row on a repeat. */
-  async createIntent(contract: NewContract): Promise<ContractRow> {
-    await this.dataSource.query(
+  /**
+   * Records the intent to send (committed before any remote call); a repeat returns the existing row's key. The
+   * no-op update makes the repeat return the row in the same statement, even while the first insert commits.
+   */
+  async createIntent(contract: NewContract): Promise<ContractKey> {
+    const [row] = (await this.dataSource.query(
       `INSERT INTO contracts (company_id, deal_id, intent_key, template_id, title, signers, ordered, created_by_user_id)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (company_id, intent_key) DO NOTHING`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+       ON CONFLICT (company_id, intent_key) DO UPDATE SET intent_key = EXCLUDED.intent_key
+       RETURNING id, company_id, deal_id`,
       [
         contract.companyId,
         contract.dealId,
@@ -49,8 +57,8 @@ export class ContractsRepository {
         contract.ordered ?? false,
         contract.createdByUserId ?? null,
       ],
-    );
-    return this.dataSource.getRepository(Contract).findOneByOrFail({ companyId: contract.companyId, intentKey: contract.intentKey });
+    )) as Array<{ id: string; company_id: string; deal_id: string }>;
+    return { id: String(row.id), companyId: String(row.company_id), dealId: String(row.deal_id) };
   }
 
   byId(id: string, manager: EntityManager = this.dataSource.manager): Promise<ContractRow | null> {

@@ -9,7 +9,7 @@ import { CompanyContext, type CompanyContextValue } from './company-context.serv
 import type { Contract, ContractStatus } from './contract.entity';
 import { applySignerEvent, isFinal, mergeSigners, nextStatus } from './contract-status';
 import { E_SIGN_PROVIDER } from './contract-sender.service';
-import { ContractsRepository } from './contracts.repository';
+import { type ContractKey, ContractsRepository } from './contracts.repository';
 import { DealNotes } from './deal-notes.service';
 import type { ESignProvider, ProviderSession, SignTask, TaskFileKind, TaskStatus } from './esign-provider.port';
 
@@ -19,8 +19,8 @@ const SIGNER_ACTIONS = { viewed: 'viewed', signed: 'signed', declined: 'declined
 export const TASK_ACTIONS = ['created', 'sent', 'viewed', 'signed', 'completed', 'declined', 'voided', 'expired'];
 const FILE_LABELS: Record<TaskFileKind, string> = { completed: 'signed', audit_trail: 'audit trail' };
 
-/** Enough to find a contract and take its deal's lock. */
-type ContractKey = Pick<Contract, 'id' | 'companyId' | 'dealId'>;
+/** A write-back step's work on the locked, freshly read contract; it records what it did on `contract`. */
+type StepWork = (manager: EntityManager, contract: Contract) => Promise<void>;
 
 interface StoredEvent {
   action: string;
@@ -64,14 +64,15 @@ export class SigningOutcomes {
 
   /**
    * A task's first webhooks can overtake the transaction that binds it to its contract. When the task's
-   * metadata names one of our contracts, wait for the deal lock (the binding commits under it) and look again;
-   * if it is still unbound, fail so the job retries instead of dropping the event.
+   * metadata names one of our contracts and the binding has not committed yet, wait for the deal lock (the binding
+   * commits under it) and look again; if it is still unbound, fail so the job retries instead of dropping the event.
    */
   private async awaitBinding(event: StoredEvent): Promise<Contract | null> {
     const contractId = event.metadata?.pipedrive_contract_id;
     if (!contractId || !/^\d{1,18}$/.test(contractId)) return null;
     const named = await this.contracts.byId(contractId);
     if (!named || named.dealId !== event.metadata?.pipedrive_deal_id) return null;
+    if (named.taskId === event.taskId) return named;
     const bound = await this.contracts.withDealLock(named.companyId, named.dealId, (manager) => this.contracts.byId(contractId, manager));
     if (bound?.taskId === event.taskId) return bound;
     if (bound && !bound.taskId && ['pending', 'failed', 'needs_signer'].includes(bound.status)) {
@@ -140,37 +141,41 @@ export class SigningOutcomes {
     const context = await this.context.load(contract.companyId);
     if (!context) return;
     const dealGone = await this.contracts.isDealDeleted(this.contracts.manager, contract.companyId, contract.dealId);
+    const steps: Array<[name: string, work: StepWork]> = [];
     if (!dealGone) {
       const api = await this.context.pipedrive(context);
       if (contract.status === 'completed') {
-        if (context.settings.onCompleted.action !== 'none') await this.step(contract, 'deal', (manager, current) => this.updateDeal(manager, api, context, current));
+        if (context.settings.onCompleted.action !== 'none') steps.push(['deal', (manager, current) => this.updateDeal(manager, api, context, current)]);
         if (context.settings.attachFiles) {
           const session = await this.connections.session(contract.companyId);
           for (const kind of ['completed', 'audit_trail'] as const) {
-            await this.step(contract, `file:${kind}`, (manager, current) => this.attach(manager, api, session, current, kind));
+            steps.push([`file:${kind}`, (manager, current) => this.attach(manager, api, session, current, kind)]);
           }
         }
       }
-      if (context.settings.writeNotes) await this.step(contract, 'note', (manager, current) => this.note(manager, api, current));
+      if (context.settings.writeNotes) steps.push(['note', (manager, current) => this.note(manager, api, current)]);
     }
-    await this.step(contract, 'done', async (manager, current) => {
-      await this.contracts.update(manager, current.id, { effects: { ...current.effects, writeBackDone: new Date().toISOString() } });
-    });
+    if (!steps.length) steps.push(['done', async () => undefined]);
+    for (const [index, [name, work]] of steps.entries()) await this.step(contract, name, work, index === steps.length - 1);
   }
 
-  private async step(key: ContractKey, name: string, work: (manager: EntityManager, contract: Contract) => Promise<void>): Promise<void> {
+  /** One write-back step in its own transaction; the last one also marks the write-back done. */
+  private async step(key: ContractKey, name: string, work: StepWork, last: boolean): Promise<void> {
     await this.contracts.withDealLock(key.companyId, key.dealId, async (manager) => {
       const contract = (await this.contracts.byId(key.id, manager))!;
-      if (contract.effects.skipped?.[name]) return;
-      try {
-        await work(manager, contract);
-      } catch (error) {
-        if (!(error instanceof PipedriveApiError) || error.retryable) throw error;
-        const reason = error.status === 404 ? 'the deal no longer exists in Pipedrive' : `Pipedrive refused it (${error.message})`;
-        this.logger.warn(`contract ${key.id}: write-back step ${name} skipped: ${reason}`);
-        await this.contracts.update(manager, contract.id, { effects: { ...contract.effects, skipped: { ...contract.effects.skipped, [name]: reason } } });
-        await this.contracts.record(manager, contract.id, { type: 'write_back_skipped', details: { step: name, reason }, dedupeKey: `skipped:${name}` });
+      if (!contract.effects.skipped?.[name]) {
+        try {
+          await work(manager, contract);
+        } catch (error) {
+          if (!(error instanceof PipedriveApiError) || error.retryable) throw error;
+          const reason = error.status === 404 ? 'the deal no longer exists in Pipedrive' : `Pipedrive refused it (${error.message})`;
+          this.logger.warn(`contract ${key.id}: write-back step ${name} skipped: ${reason}`);
+          contract.effects = { ...contract.effects, skipped: { ...contract.effects.skipped, [name]: reason } };
+          await this.contracts.update(manager, contract.id, { effects: contract.effects });
+          await this.contracts.record(manager, contract.id, { type: 'write_back_skipped', details: { step: name, reason }, dedupeKey: `skipped:${name}` });
+        }
       }
+      if (last) await this.contracts.update(manager, contract.id, { effects: { ...contract.effects, writeBackDone: new Date().toISOString() } });
     });
   }
 
