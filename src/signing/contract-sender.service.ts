@@ -60,6 +60,22 @@ export class ContractSender {
     });
   }
 
+  /**
+   * The provider's webhook names a task of this contract that is not bound to it: a try that crashed after the
+   * provider answered created it. It is adopted now, by id, instead of waiting for that try's job to come back.
+   */
+  async adoptNamedTask(key: ContractKey, taskId: string): Promise<Contract | null> {
+    return this.contracts.withDealLock(key.companyId, key.dealId, async (manager) => {
+      const contract = await this.contracts.byId(key.id, manager);
+      if (!contract || contract.taskId || !['pending', 'failed', 'needs_signer'].includes(contract.status)) return contract;
+      const session = await this.connections.session(contract.companyId);
+      const task = await this.provider.get(session, taskId);
+      if (task?.metadata.pipedrive_contract_id !== contract.id) return contract;
+      await this.adopt(manager, session, contract, task);
+      return this.contracts.byId(contract.id, manager);
+    });
+  }
+
   /** A task of this contract that already exists is adopted (or, for a deleted deal, voided). */
   private async adoptOrClean(manager: EntityManager, session: ProviderSession, contract: Contract): Promise<'adopted' | 'none'> {
     const found = (await this.provider.findByMetadata(session, 'pipedrive_deal_id', contract.dealId)).filter(
@@ -68,13 +84,17 @@ export class ContractSender {
     if (!found.length) return 'none';
     const [task, ...extra] = found;
     for (const duplicate of extra) await this.end(session, duplicate, 'Duplicate of another task for the same contract');
+    await this.adopt(manager, session, contract, task);
+    return 'adopted';
+  }
+
+  private async adopt(manager: EntityManager, session: ProviderSession, contract: Contract, task: SignTask): Promise<void> {
     this.logger.warn(`contract ${contract.id}: adopting existing task ${task.taskId}`);
     await this.bind(manager, contract, task, 'adopted');
     if (await this.contracts.isDealDeleted(manager, contract.companyId, contract.dealId)) {
       await this.end(session, task, 'Deal deleted in Pipedrive');
       await this.contracts.setStatus(manager, contract.id, task.status === 'waiting' ? 'voided' : 'discarded', 'The deal was deleted in Pipedrive');
     }
-    return 'adopted';
   }
 
   private async create(manager: EntityManager, session: ProviderSession, context: CompanyContextValue, contract: Contract): Promise<Contract> {

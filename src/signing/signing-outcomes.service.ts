@@ -8,7 +8,7 @@ import type { PipedriveApi } from '../pipedrive/pipedrive.client';
 import { CompanyContext, type CompanyContextValue } from './company-context.service';
 import type { Contract, ContractStatus } from './contract.entity';
 import { applySignerEvent, isFinal, mergeSigners, nextStatus } from './contract-status';
-import { E_SIGN_PROVIDER } from './contract-sender.service';
+import { ContractSender, E_SIGN_PROVIDER } from './contract-sender.service';
 import { type ContractKey, ContractsRepository } from './contracts.repository';
 import { DealNotes } from './deal-notes.service';
 import type { ESignProvider, ProviderSession, SignTask, TaskFileKind, TaskStatus } from './esign-provider.port';
@@ -45,6 +45,7 @@ export class SigningOutcomes {
     private readonly connections: DottedSignConnections,
     private readonly context: CompanyContext,
     private readonly notes: DealNotes,
+    private readonly sender: ContractSender,
   ) {
     for (const action of TASK_ACTIONS) inbox.handle('dottedsign', `task:${action}`, (event) => this.onWebhook(event));
   }
@@ -64,8 +65,9 @@ export class SigningOutcomes {
 
   /**
    * A task's first webhooks can overtake the transaction that binds it to its contract. When the task's
-   * metadata names one of our contracts and the binding has not committed yet, wait for the deal lock (the binding
-   * commits under it) and look again; if it is still unbound, fail so the job retries instead of dropping the event.
+   * metadata names one of our contracts and the binding has not committed yet, the adoption waits for the deal lock
+   * (the binding commits under it) and binds the task itself if the try that created it died; if the contract is
+   * still unbound after that, fail so the job retries instead of dropping the event.
    */
   private async awaitBinding(event: StoredEvent): Promise<Contract | null> {
     const contractId = event.metadata?.pipedrive_contract_id;
@@ -73,7 +75,7 @@ export class SigningOutcomes {
     const named = await this.contracts.byId(contractId);
     if (!named || named.dealId !== event.metadata?.pipedrive_deal_id) return null;
     if (named.taskId === event.taskId) return named;
-    const bound = await this.contracts.withDealLock(named.companyId, named.dealId, (manager) => this.contracts.byId(contractId, manager));
+    const bound = await this.sender.adoptNamedTask(named, event.taskId);
     if (bound?.taskId === event.taskId) return bound;
     if (bound && !bound.taskId && ['pending', 'failed', 'needs_signer'].includes(bound.status)) {
       throw new Error(`task ${event.taskId} is not bound to contract ${contractId} yet`);

@@ -54,7 +54,7 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect(await scenario.tasksForDeal(deal.id)).toHaveLength(1);
   });
 
-  it('a crash after DottedSign created the task but before we recorded it ends with the task adopted, not duplicated', async () => {
+  it('a crash after DottedSign created the task but before we recorded it ends with the task adopted, not duplicated, by its first webhook', async () => {
     // Fail the first commit that binds a task to a contract, as if the process died right there.
     // (A sequence counts outside the transaction, so the rollback does not reset it.)
     await scenario.db().query(`
@@ -74,6 +74,16 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
       expect(await scenario.tasksForDeal(deal.id)).toHaveLength(1);
       const events = await scenario.db().query('SELECT type, details FROM contract_events WHERE contract_id = $1', [contract.id]);
       expect(events).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'created', details: expect.objectContaining({ how: 'adopted' }) })]));
+      // The task's created/sent webhooks named the contract and adopted the task themselves, instead of failing
+      // ("not bound yet") until the crashed try's job came back.
+      await scenario.drained();
+      const webhookJobs = await scenario.db().query(
+        `SELECT i.event_type, i.status, j.retry_count FROM inbox_events i JOIN pgboss.job j ON j.data->>'inboxId' = i.id::text
+         WHERE i.source = 'dottedsign' AND i.payload->'event'->>'taskId' = $1`,
+        [contract.task_id],
+      );
+      expect(webhookJobs.length).toBeGreaterThanOrEqual(2);
+      expect(webhookJobs).toEqual(webhookJobs.map(() => expect.objectContaining({ status: 'processed', retry_count: 0 })));
     } finally {
       await scenario.db().query('DROP TRIGGER crash_on_bind ON contracts; DROP FUNCTION crash_on_bind(); DROP SEQUENCE crash_once;');
     }
