@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, In } from 'typeorm';
 import { Batcher } from '../common/batcher';
 import { TransactionRunner } from '../database/transaction-runner';
 import { type Job, JobQueue } from '../jobs/job-queue.service';
@@ -33,6 +33,8 @@ export class InboxService {
     maxBatch: 200,
     maxInFlight: 2,
   });
+  /** Events whose jobs start at the same time are read together. */
+  private readonly reads = new Batcher<string, InboxEvent | null>((ids) => this.readBatch(ids), { maxBatch: 200, maxInFlight: 1 });
   /** Outcomes of events handled at the same time are recorded together. */
   private readonly finishes = new Batcher<{ id: string; status: InboxStatus; reason: string | null }, void>((outcomes) => this.finishBatch(outcomes), {
     maxBatch: 200,
@@ -80,7 +82,7 @@ export class InboxService {
   }
 
   async process(job: Job<{ inboxId: string }>): Promise<void> {
-    const event = await this.dataSource.getRepository(InboxEvent).findOneBy({ id: job.data.inboxId });
+    const event = await this.reads.add(job.data.inboxId);
     if (!event || event.status !== 'pending') return;
     const handler = this.handlers.get(`${event.source}:${event.eventType}`);
     try {
@@ -96,6 +98,12 @@ export class InboxService {
       }
       throw error;
     }
+  }
+
+  private async readBatch(ids: string[]): Promise<Array<InboxEvent | null>> {
+    const events = await this.dataSource.getRepository(InboxEvent).findBy({ id: In(ids) });
+    const byId = new Map(events.map((event) => [event.id, event]));
+    return ids.map((id) => byId.get(String(id)) ?? null);
   }
 
   private finish(id: string, status: InboxStatus, reason: string | null): Promise<void> {

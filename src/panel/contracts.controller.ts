@@ -103,8 +103,7 @@ export class ContractsController {
         throw error;
       }
       const status = current.status === 'waiting' ? nextStatus(current.status, 'voided') : 'discarded';
-      await this.contracts.setStatus(manager, current.id, status, 'Voided from Pipedrive');
-      await this.contracts.record(manager, current.id, { type: status, actor: `user:${user.userId}`, dedupeKey: status });
+      await this.contracts.update(manager, current.id, { status, statusReason: 'Voided from Pipedrive' }, { type: status, actor: `user:${user.userId}`, dedupeKey: status });
       return (await this.contracts.byId(current.id, manager))!;
     });
     return { contract: (await this.views([voided]))[0] };

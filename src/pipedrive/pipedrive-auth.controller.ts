@@ -1,11 +1,10 @@
-import { Body, Controller, Delete, Get, Headers, HttpCode, Inject, Logger, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Headers, HttpCode, Logger, Post, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { ApiError } from '../common/api-error';
 import { resultPage } from '../common/html-page';
 import { constantTimeEqual } from '../common/passwords';
 import { validate } from '../common/validation';
-import { type AppConfig, CONFIG } from '../config/app-config';
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from '../panel/panel-auth.guard';
 import { PipedriveClient } from './pipedrive.client';
 import { PipedriveInstallService } from './pipedrive-install.service';
@@ -19,7 +18,6 @@ export class PipedriveAuthController {
   private readonly logger = new Logger(PipedriveAuthController.name);
 
   constructor(
-    @Inject(CONFIG) private readonly config: AppConfig,
     private readonly oauth: PipedriveOAuth,
     private readonly install: PipedriveInstallService,
     private readonly client: PipedriveClient,

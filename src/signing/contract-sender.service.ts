@@ -4,7 +4,7 @@ import { DottedSignConnections } from '../dottedsign/dottedsign-connections.serv
 import type { PipedriveApi } from '../pipedrive/pipedrive.client';
 import { CompanyContext, type CompanyContextValue, NoActingInstallationError } from './company-context.service';
 import type { Contract } from './contract.entity';
-import { type ContractKey, ContractsRepository } from './contracts.repository';
+import { type ContractChange, type ContractKey, ContractsRepository } from './contracts.repository';
 import { DealNotes } from './deal-notes.service';
 import { type ESignProvider, ProviderError, type ProviderSession, type SignTask } from './esign-provider.port';
 import { mergeSigners, nextStatus } from './contract-status';
@@ -93,7 +93,7 @@ export class ContractSender {
     await this.bind(manager, contract, task, 'adopted');
     if (await this.contracts.isDealDeleted(manager, contract.companyId, contract.dealId)) {
       await this.end(session, task, 'Deal deleted in Pipedrive');
-      await this.contracts.setStatus(manager, contract.id, task.status === 'waiting' ? 'voided' : 'discarded', 'The deal was deleted in Pipedrive');
+      await this.contracts.update(manager, contract.id, { status: task.status === 'waiting' ? 'voided' : 'discarded', statusReason: 'The deal was deleted in Pipedrive' });
     }
   }
 
@@ -113,8 +113,7 @@ export class ContractSender {
       ordered: contract.ordered,
       metadata: { pipedrive_deal_id: contract.dealId, pipedrive_company_id: contract.companyId, pipedrive_contract_id: contract.id },
     });
-    await this.contracts.update(manager, contract.id, { templateId, title: contract.title || deal.title });
-    await this.bind(manager, { ...contract, signers }, task, 'created');
+    await this.bind(manager, { ...contract, signers }, task, 'created', { templateId, title: contract.title || deal.title });
     return (await this.contracts.byId(contract.id, manager))!;
   }
 
@@ -123,8 +122,7 @@ export class ContractSender {
     const person = personId ? await api.person(personId) : null;
     if (person?.email) return [{ name: person.name || person.email, email: person.email, status: 'waiting' as const, signedAt: null }];
     const reason = person ? `The contact person ${person.name} has no email address` : 'The deal has no contact person';
-    await this.contracts.setStatus(manager, contract.id, 'needs_signer', reason);
-    await this.contracts.record(manager, contract.id, { type: 'needs_signer', details: { reason }, dedupeKey: `needs_signer:${reason}` });
+    await this.contracts.update(manager, contract.id, { status: 'needs_signer', statusReason: reason }, { type: 'needs_signer', details: { reason }, dedupeKey: `needs_signer:${reason}` });
     await this.notes.writeOnce(manager, api, contract, 'needs-signer', [
       `The DottedSign contract for this deal was not sent: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}.`,
       'Add a contact person with an email address to the deal, then press Retry in the DottedSign panel (or send the contract from the panel).',
@@ -132,15 +130,14 @@ export class ContractSender {
     return null;
   }
 
-  private async bind(manager: EntityManager, contract: Contract, task: SignTask, how: 'created' | 'adopted'): Promise<void> {
-    await this.contracts.update(manager, contract.id, {
-      taskId: task.taskId,
-      status: nextStatus(contract.status, task.status),
-      statusReason: null,
-      signers: mergeSigners(contract.signers, task.signers),
-    });
-    await this.contracts.record(manager, contract.id, { type: 'created', details: { taskId: task.taskId, how }, dedupeKey: 'created' });
-    if (task.status === 'waiting') await this.contracts.record(manager, contract.id, { type: 'sent', dedupeKey: 'sent' });
+  private async bind(manager: EntityManager, contract: Contract, task: SignTask, how: 'created' | 'adopted', change: ContractChange = {}): Promise<void> {
+    await this.contracts.update(
+      manager,
+      contract.id,
+      { ...change, taskId: task.taskId, status: nextStatus(contract.status, task.status), statusReason: null, signers: mergeSigners(contract.signers, task.signers) },
+      { type: 'created', details: { taskId: task.taskId, how }, dedupeKey: 'created' },
+      ...(task.status === 'waiting' ? [{ type: 'sent', dedupeKey: 'sent' }] : []),
+    );
   }
 
   private async end(session: ProviderSession, task: SignTask, reason: string): Promise<void> {
@@ -149,8 +146,7 @@ export class ContractSender {
   }
 
   private async fail(manager: EntityManager, contract: Contract, status: 'failed' | 'discarded', reason: string): Promise<Contract> {
-    await this.contracts.setStatus(manager, contract.id, status, reason);
-    await this.contracts.record(manager, contract.id, { type: status, details: { reason }, dedupeKey: `${status}:${reason}` });
+    await this.contracts.update(manager, contract.id, { status, statusReason: reason }, { type: status, details: { reason }, dedupeKey: `${status}:${reason}` });
     return (await this.contracts.byId(contract.id, manager))!;
   }
 

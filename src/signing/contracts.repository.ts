@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
-import type { ContractStatus, Contract as ContractRow } from './contract.entity';
+import type { Contract as ContractRow } from './contract.entity';
 import { Contract } from './contract.entity';
 import { ContractEvent } from './contract-event.entity';
 import type { TimelineLine } from './contract-view';
@@ -27,6 +27,37 @@ export interface TimelineEntry {
   details?: Record<string, unknown>;
   /** Same key twice → recorded once. Defaults to type + time. */
   dedupeKey?: string;
+}
+
+export type ContractChange = Partial<Pick<ContractRow, 'taskId' | 'status' | 'statusReason' | 'signers' | 'files' | 'effects' | 'title' | 'templateId' | 'lastCheckedAt'>>;
+
+const COLUMNS: Record<keyof ContractChange, string> = {
+  taskId: 'task_id',
+  status: 'status',
+  statusReason: 'status_reason',
+  signers: 'signers',
+  files: 'files',
+  effects: 'effects',
+  title: 'title',
+  templateId: 'template_id',
+  lastCheckedAt: 'last_checked_at',
+};
+const JSON_FIELDS = new Set(['signers', 'files', 'effects']);
+
+/** The timeline lines of contract `$1` as one INSERT; appends its parameters to `values`. */
+function insertTimeline(values: unknown[], timeline: TimelineEntry[]): string {
+  const lines = timeline.map((entry) => ({ ...entry, at: entry.at ?? new Date() }));
+  values.push(
+    lines.map((line) => line.type),
+    lines.map((line) => line.actor ?? null),
+    lines.map((line) => line.at),
+    lines.map((line) => JSON.stringify(line.details ?? {})),
+    lines.map((line) => line.dedupeKey ?? `${line.type}:${line.at.toISOString()}`),
+  );
+  const [type, actor, at, details, key] = [5, 4, 3, 2, 1].map((back) => `$${values.length - back + 1}`);
+  return `INSERT INTO contract_events (contract_id, type, actor, at, details, dedupe_key)
+    SELECT $1::bigint, * FROM unnest(${type}::text[], ${actor}::text[], ${at}::timestamptz[], ${details}::jsonb[], ${key}::text[])
+    ON CONFLICT (contract_id, dedupe_key) DO NOTHING`;
 }
 
 @Injectable()
@@ -113,22 +144,22 @@ export class ContractsRepository {
     });
   }
 
-  async update(manager: EntityManager, id: string, change: Partial<Pick<ContractRow, 'taskId' | 'status' | 'statusReason' | 'signers' | 'files' | 'effects' | 'title' | 'templateId' | 'lastCheckedAt'>>) {
-    await manager.update(Contract, { id }, change as never);
+  /**
+   * Changes the contract and adds its timeline lines in one statement (a data-modifying CTE): a deal's life is
+   * counted in statements, and every change that has a timeline line would otherwise cost two.
+   */
+  async update(manager: EntityManager, id: string, change: ContractChange, ...timeline: TimelineEntry[]): Promise<void> {
+    const values: unknown[] = [id];
+    const assignments = Object.entries(change)
+      .filter(([, value]) => value !== undefined)
+      .map(([field, value]) => {
+        values.push(JSON_FIELDS.has(field) ? JSON.stringify(value) : value);
+        return `${COLUMNS[field as keyof ContractChange]} = $${values.length}`;
+      });
+    const update = `UPDATE contracts SET ${[...assignments, 'updated_at = now()'].join(', ')} WHERE id = $1`;
+    await manager.query(timeline.length ? `WITH changed AS (${update}) ${insertTimeline(values, timeline)}` : update, values);
   }
 
-  async setStatus(manager: EntityManager, id: string, status: ContractStatus, reason: string | null): Promise<void> {
-    await manager.update(Contract, { id }, { status, statusReason: reason });
-  }
-
-  async record(manager: EntityManager, contractId: string, entry: TimelineEntry): Promise<void> {
-    const at = entry.at ?? new Date();
-    await manager.query(
-      `INSERT INTO contract_events (contract_id, type, actor, at, details, dedupe_key) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (contract_id, dedupe_key) DO NOTHING`,
-      [contractId, entry.type, entry.actor ?? null, at, JSON.stringify(entry.details ?? {}), entry.dedupeKey ?? `${entry.type}:${at.toISOString()}`],
-    );
-  }
 
   async markDealDeleted(manager: EntityManager, companyId: string, dealId: string): Promise<void> {
     await manager.query('INSERT INTO deal_deletions (company_id, deal_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [companyId, dealId]);

@@ -21,7 +21,6 @@ export class DealNotes {
     const html = `${paragraphs.map((text) => `<p>${escapeHtml(text)}</p>`).join('')}<p><small>${reference}</small></p>`;
     const noteId = existing?.id ?? (await api.addDealNote(dealId, html)).id;
     contract.effects = { ...contract.effects, noteIds: { ...contract.effects.noteIds, [purpose]: noteId } };
-    await this.contracts.update(manager, contract.id, { effects: contract.effects });
-    await this.contracts.record(manager, contract.id, { type: 'note_written', details: { purpose, pipedriveNoteId: noteId }, dedupeKey: `note:${purpose}` });
+    await this.contracts.update(manager, contract.id, { effects: contract.effects }, { type: 'note_written', details: { purpose, pipedriveNoteId: noteId }, dedupeKey: `note:${purpose}` });
   }
 }

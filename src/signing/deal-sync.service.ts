@@ -70,8 +70,7 @@ export class DealSync {
         if (contract.status === 'discarded') continue;
         const reason = 'The deal was deleted in Pipedrive';
         if (!contract.taskId || !session) {
-          await this.contracts.setStatus(manager, contract.id, 'discarded', reason);
-          await this.contracts.record(manager, contract.id, { type: 'discarded', details: { reason }, dedupeKey: 'discarded' });
+          await this.contracts.update(manager, contract.id, { status: 'discarded', statusReason: reason }, { type: 'discarded', details: { reason }, dedupeKey: 'discarded' });
           ended += 1;
           continue;
         }
@@ -85,8 +84,7 @@ export class DealSync {
           if (status !== 'gone' && (status === 'draft' || FINAL_STATUSES.has(status))) await this.provider.discard(session, contract.taskId);
           final = 'discarded';
         }
-        await this.contracts.setStatus(manager, contract.id, final, reason);
-        await this.contracts.record(manager, contract.id, { type: final, details: { reason }, dedupeKey: final });
+        await this.contracts.update(manager, contract.id, { status: final, statusReason: reason }, { type: final, details: { reason }, dedupeKey: final });
         ended += 1;
       }
       this.logger.log(`company ${companyId} deal ${dealId} deleted: ${ended} contract(s) ended`);

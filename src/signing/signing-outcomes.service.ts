@@ -89,24 +89,18 @@ export class SigningOutcomes {
       const contract = (await this.contracts.byId(key.id, manager))!;
       const at = new Date(event.occurredAt);
       const reason = event.action === 'declined' ? await this.declineReason(contract) : null;
-      await this.contracts.record(manager, contract.id, {
-        type: event.action,
-        actor: event.actorEmail,
-        at,
-        details: reason ? { reason } : {},
-        dedupeKey: timelineKey(event),
-      });
       let signers = contract.signers;
       const signerStatus = SIGNER_ACTIONS[event.action as keyof typeof SIGNER_ACTIONS];
       if (signerStatus) signers = applySignerEvent(signers, event.actorEmail, signerStatus, at, reason);
       if (event.action === 'completed') signers = signers.map((signer) => (signer.status === 'signed' ? signer : { ...signer, status: 'signed', signedAt: signer.signedAt ?? at.toISOString() }));
       const reported = STATUS_OF_ACTION[event.action];
       const status = reported ? nextStatus(contract.status, reported) : contract.status;
-      await this.contracts.update(manager, contract.id, {
-        signers,
-        status,
-        statusReason: status !== contract.status && status === 'declined' ? reason : contract.statusReason,
-      });
+      await this.contracts.update(
+        manager,
+        contract.id,
+        { signers, status, statusReason: status !== contract.status && status === 'declined' ? reason : contract.statusReason },
+        { type: event.action, actor: event.actorEmail, at, details: reason ? { reason } : {}, dedupeKey: timelineKey(event) },
+      );
       return status;
     });
   }
@@ -116,19 +110,19 @@ export class SigningOutcomes {
     await this.contracts.withDealLock(key.companyId, key.dealId, async (manager) => {
       const contract = (await this.contracts.byId(key.id, manager))!;
       const status = nextStatus(contract.status, task.status);
-      await this.contracts.update(manager, contract.id, {
-        status,
-        statusReason: status === 'declined' && status !== contract.status ? task.declineReason : contract.statusReason,
-        signers: mergeSigners(contract.signers, task.signers),
-        lastCheckedAt: new Date(),
-      });
-      if (status !== contract.status) {
-        await this.contracts.record(manager, contract.id, {
-          type: status,
-          details: { via: 'reconciliation', ...(task.declineReason ? { reason: task.declineReason } : {}) },
-          dedupeKey: status,
-        });
-      }
+      await this.contracts.update(
+        manager,
+        contract.id,
+        {
+          status,
+          statusReason: status === 'declined' && status !== contract.status ? task.declineReason : contract.statusReason,
+          signers: mergeSigners(contract.signers, task.signers),
+          lastCheckedAt: new Date(),
+        },
+        ...(status !== contract.status
+          ? [{ type: status, details: { via: 'reconciliation', ...(task.declineReason ? { reason: task.declineReason } : {}) }, dedupeKey: status }]
+          : []),
+      );
     });
   }
 
@@ -173,8 +167,7 @@ export class SigningOutcomes {
           const reason = error.status === 404 ? 'the deal no longer exists in Pipedrive' : `Pipedrive refused it (${error.message})`;
           this.logger.warn(`contract ${key.id}: write-back step ${name} skipped: ${reason}`);
           contract.effects = { ...contract.effects, skipped: { ...contract.effects.skipped, [name]: reason } };
-          await this.contracts.update(manager, contract.id, { effects: contract.effects });
-          await this.contracts.record(manager, contract.id, { type: 'write_back_skipped', details: { step: name, reason }, dedupeKey: `skipped:${name}` });
+          await this.contracts.update(manager, contract.id, { effects: contract.effects }, { type: 'write_back_skipped', details: { step: name, reason }, dedupeKey: `skipped:${name}` });
         }
       }
       if (last) await this.contracts.update(manager, contract.id, { effects: { ...contract.effects, writeBackDone: new Date().toISOString() } });
@@ -200,8 +193,7 @@ export class SigningOutcomes {
       }
     }
     contract.effects = skipped ? { ...contract.effects, dealUpdateSkipped: skipped } : { ...contract.effects, dealUpdated: new Date().toISOString() };
-    await this.contracts.update(manager, contract.id, { effects: contract.effects });
-    await this.contracts.record(manager, contract.id, {
+    await this.contracts.update(manager, contract.id, { effects: contract.effects }, {
       type: skipped ? 'deal_update_skipped' : target.action === 'won' ? 'deal_won' : 'deal_moved',
       details: skipped ? { reason: skipped } : target.action === 'stage' ? { stageId: target.stageId } : {},
       dedupeKey: 'deal_update',
@@ -216,8 +208,7 @@ export class SigningOutcomes {
     const existing = (await api.dealFiles(Number(contract.dealId))).find((file) => file.name === fileName);
     const fileId = existing?.id ?? (await api.uploadDealFile(Number(contract.dealId), fileName, await this.provider.download(session, contract.taskId, kind))).id;
     contract.files = [...contract.files, { kind, pipedriveFileId: fileId }];
-    await this.contracts.update(manager, contract.id, { files: contract.files });
-    await this.contracts.record(manager, contract.id, { type: 'file_attached', details: { kind, pipedriveFileId: fileId }, dedupeKey: `file:${kind}` });
+    await this.contracts.update(manager, contract.id, { files: contract.files }, { type: 'file_attached', details: { kind, pipedriveFileId: fileId }, dedupeKey: `file:${kind}` });
   }
 
   private async note(manager: EntityManager, api: PipedriveApi, contract: Contract): Promise<void> {

@@ -1,4 +1,4 @@
-import express, { type Request, type Response, Router } from 'express';
+import { type Request, type Response, Router } from 'express';
 import type { SimClock } from '../kit/sim-clock';
 import { DottedSignError } from './dottedsign-error';
 import { randomToken } from './dottedsign-store';
