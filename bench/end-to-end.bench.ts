@@ -94,8 +94,12 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
       completedToWonAndFiles: { count: toDone.length, p50: percentile(toDone, 50), p99: percentile(toDone, 99), max: percentile(toDone, 100) },
       dealsWon: wonDeals,
       filesAttached: files,
-      // CPU per deal that went all the way to won: the app's own, and the bench process's (both simulators, the poller).
-      cpuMsPerWonDeal: { app: round(appCpuMs / Math.max(wonDeals, 1)), simulatorsAndPoller: round((benchCpu.user + benchCpu.system) / 1000 / Math.max(wonDeals, 1)) },
+      // CPU per deal, the app's own and the bench process's (both simulators, the poller): only meaningful when every
+      // deal went all the way to won within the run, otherwise unfinished deals' work is counted too.
+      cpuMsPerDeal:
+        wonDeals === total
+          ? { app: round(appCpuMs / total), simulatorsAndPoller: round((benchCpu.user + benchCpu.system) / 1000 / total) }
+          : `not measured: ${total - wonDeals} of ${total} deals unfinished`,
       appRssMb: { before: rssBefore.currentMb, peakSampled: peakRss, peakVmHWM: memoryOf(stack.apps[0].pid).peakMb },
       pollIntervalMs: POLL_MS,
       wallSeconds: round((Date.now() - started) / 1000),

@@ -1,6 +1,26 @@
 import type PgBoss from 'pg-boss';
 import { Batcher } from '../common/batcher';
 
+/** How often settling a job (complete, fail) is tried again while the database does not answer. */
+const SETTLE_RETRY_MS = 1000;
+
+/**
+ * Completing or failing a job during a database outage is tried again each second until the job would expire: one
+ * that was done (or failed) must not sit `active` until its expiry and run again once the database is back.
+ */
+export async function settleJob(job: PgBoss.JobWithMetadata<unknown>, settle: () => Promise<unknown>): Promise<void> {
+  const expiresAt = (job.startedOn ? new Date(job.startedOn).getTime() : Date.now()) + job.expireInSeconds * 1000;
+  for (;;) {
+    try {
+      await settle();
+      return;
+    } catch (error) {
+      if (Date.now() + SETTLE_RETRY_MS >= expiresAt) throw error;
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_RETRY_MS));
+    }
+  }
+}
+
 export interface JobPoolOptions<T> {
   boss: PgBoss;
   queue: string;
@@ -81,7 +101,7 @@ export class JobPool<T> {
 
   private track(job: PgBoss.JobWithMetadata<T>): void {
     const running: Promise<void> = this.runWithinExpiry(job)
-      .then(() => this.completions.add(job.id))
+      .then(() => settleJob(job, () => this.completions.add(job.id)))
       .catch((error: Error) => this.options.onError(error))
       .finally(() => {
         this.running.delete(running);

@@ -3,7 +3,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModu
 import PgBoss from 'pg-boss';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import type { Tx } from '../database/transaction-runner';
-import { JobPool } from './job-pool';
+import { JobPool, settleJob } from './job-pool';
 
 export interface QueuePolicy {
   /** Retries after the first attempt. */
@@ -175,7 +175,7 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
         });
         return;
       }
-      await this.boss.fail(name, job.id, { message, final });
+      await settleJob(job, () => this.boss.fail(name, job.id, { message, final }));
     }
   }
 }
