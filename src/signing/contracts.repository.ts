@@ -47,6 +47,7 @@ const JSON_FIELDS = new Set(['signers', 'files', 'effects']);
 /** The timeline lines of contract `$1` as one INSERT; appends its parameters to `values`. */
 function insertTimeline(values: unknown[], timeline: TimelineEntry[]): string {
   const lines = timeline.map((entry) => ({ ...entry, at: entry.at ?? new Date() }));
+  const first = values.length + 1;
   values.push(
     lines.map((line) => line.type),
     lines.map((line) => line.actor ?? null),
@@ -54,9 +55,8 @@ function insertTimeline(values: unknown[], timeline: TimelineEntry[]): string {
     lines.map((line) => JSON.stringify(line.details ?? {})),
     lines.map((line) => line.dedupeKey ?? `${line.type}:${line.at.toISOString()}`),
   );
-  const [type, actor, at, details, key] = [5, 4, 3, 2, 1].map((back) => `$${values.length - back + 1}`);
   return `INSERT INTO contract_events (contract_id, type, actor, at, details, dedupe_key)
-    SELECT $1::bigint, * FROM unnest(${type}::text[], ${actor}::text[], ${at}::timestamptz[], ${details}::jsonb[], ${key}::text[])
+    SELECT $1::bigint, * FROM unnest($${first}::text[], $${first + 1}::text[], $${first + 2}::timestamptz[], $${first + 3}::jsonb[], $${first + 4}::text[])
     ON CONFLICT (contract_id, dedupe_key) DO NOTHING`;
 }
 
