@@ -17,6 +17,13 @@ export type Outcome = { status: Exclude<InboxStatus, 'pending' | 'failed'>; reas
 
 export const PROCESS_INBOX = 'inbox.process';
 
+/** How an event's processing ended, as written to its row. */
+interface RecordedOutcome {
+  id: string;
+  status: InboxStatus;
+  reason: string | null;
+}
+
 /** `finalAttempt`: the job will not be retried after this try, so a handler can record a visible failure. */
 export type InboxHandler = (event: InboxEvent, attempt: { finalAttempt: boolean }) => Promise<Outcome>;
 
@@ -29,14 +36,14 @@ export type InboxHandler = (event: InboxEvent, attempt: { finalAttempt: boolean 
 export class InboxService {
   private readonly logger = new Logger(InboxService.name);
   private readonly handlers = new Map<string, InboxHandler>();
-  private readonly batcher = new Batcher<IncomingEvent, 'accepted' | 'duplicate'>((events) => this.acceptBatch(events), {
+  private readonly accepts = new Batcher<IncomingEvent, 'accepted' | 'duplicate'>((events) => this.acceptBatch(events), {
     maxBatch: 200,
     maxInFlight: 2,
   });
   /** Events whose jobs start at the same time are read together. */
   private readonly reads = new Batcher<string, InboxEvent | null>((ids) => this.readBatch(ids), { maxBatch: 200, maxInFlight: 1 });
   /** Outcomes of events handled at the same time are recorded together. */
-  private readonly finishes = new Batcher<{ id: string; status: InboxStatus; reason: string | null }, void>((outcomes) => this.finishBatch(outcomes), {
+  private readonly finishes = new Batcher<RecordedOutcome, void>((outcomes) => this.finishBatch(outcomes), {
     maxBatch: 200,
     maxInFlight: 1,
   });
@@ -52,7 +59,7 @@ export class InboxService {
    * transaction (see Batcher), which is what lets the receiver keep up with bursts.
    */
   accept(event: IncomingEvent): Promise<'accepted' | 'duplicate'> {
-    return this.batcher.add(event);
+    return this.accepts.add(event);
   }
 
   private async acceptBatch(events: IncomingEvent[]): Promise<Array<'accepted' | 'duplicate'>> {
@@ -110,7 +117,7 @@ export class InboxService {
     return this.finishes.add({ id, status, reason });
   }
 
-  private async finishBatch(outcomes: Array<{ id: string; status: InboxStatus; reason: string | null }>): Promise<void[]> {
+  private async finishBatch(outcomes: RecordedOutcome[]): Promise<void[]> {
     await this.dataSource.query(
       `UPDATE inbox_events AS i SET status = o.status, status_reason = o.reason, processed_at = now()
        FROM unnest($1::bigint[], $2::text[], $3::text[]) AS o (id, status, reason) WHERE i.id = o.id`,
