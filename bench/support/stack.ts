@@ -3,18 +3,15 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import jwt from 'jsonwebtoken';
 import { Client } from 'pg';
 import { createApp } from '../../src/app.factory';
 import { parseConfig } from '../../src/config/app-config';
 import { setUpDemoCompany } from '../../src/sandbox/demo-setup';
 import { freeLoopbackPort } from '../../src/database/embedded-postgres.launcher';
-import { type DottedSignSimulatorOptions, startDottedSignSimulator } from '../../src/sandbox/dottedsign/dottedsign.simulator';
-import { type PipedriveSimulatorOptions, startPipedriveSimulator } from '../../src/sandbox/pipedrive/pipedrive.simulator';
+import type { DottedSignSimulatorOptions } from '../../src/sandbox/dottedsign/dottedsign.simulator';
+import type { PipedriveSimulatorOptions } from '../../src/sandbox/pipedrive/pipedrive.simulator';
+import { type SimulatedWorld, startSimulatedWorld } from '../../src/sandbox/simulated-world';
 import { AppProcess } from './app-process';
-
-export type PipedriveSim = Awaited<ReturnType<typeof startPipedriveSimulator>>;
-export type DottedSignSim = Awaited<ReturnType<typeof startDottedSignSimulator>>;
 
 export interface StackOptions {
   databaseUrl: string;
@@ -44,14 +41,20 @@ export class Stack {
   templateId = 0;
 
   private constructor(
-    readonly pipedrive: PipedriveSim,
-    readonly dottedsign: DottedSignSim,
-    readonly secrets: { pipedriveClientSecret: string },
+    readonly world: SimulatedWorld,
     readonly appUrls: string[],
   ) {}
 
   get url(): string {
     return this.appUrls[0];
+  }
+
+  get pipedrive() {
+    return this.world.pipedrive;
+  }
+
+  get dottedsign() {
+    return this.world.dottedsign;
   }
 
   get demo() {
@@ -62,27 +65,12 @@ export class Stack {
     const count = options.mode === 'in-process' ? 1 : (options.processes ?? 1);
     const ports = await Promise.all(Array.from({ length: count }, () => freeLoopbackPort()));
     const urls = ports.map((port) => `http://127.0.0.1:${port}`);
-    const ids = {
-      pipedriveClientId: `pd-${randomBytes(4).toString('hex')}`,
-      pipedriveClientSecret: randomBytes(16).toString('hex'),
-      dottedsignClientId: `ds-${randomBytes(4).toString('hex')}`,
-      dottedsignClientSecret: randomBytes(16).toString('hex'),
-    };
-    const pipedrive = await startPipedriveSimulator({
-      clientId: ids.pipedriveClientId,
-      clientSecret: ids.pipedriveClientSecret,
-      appCallbackUrl: `${urls[0]}/auth/pipedrive/callback`,
-      timeScale: 0.001,
-      ...options.pipedrive,
+    const world = await startSimulatedWorld({
+      appUrl: urls[0],
+      pipedrive: { timeScale: 0.001, ...options.pipedrive },
+      dottedsign: { timeScale: 0.001, ...options.dottedsign },
     });
-    const dottedsign = await startDottedSignSimulator({
-      clientId: ids.dottedsignClientId,
-      clientSecret: ids.dottedsignClientSecret,
-      webhookUrl: `${urls[0]}/webhooks/dottedsign`,
-      timeScale: 0.001,
-      ...options.dottedsign,
-    });
-    const stack = new Stack(pipedrive, dottedsign, { pipedriveClientSecret: ids.pipedriveClientSecret }, urls);
+    const stack = new Stack(world, urls);
     const encryptionKey = randomBytes(32).toString('base64');
     const envFor = (port: number): Record<string, string> => ({
       NODE_ENV: 'test',
@@ -92,12 +80,7 @@ export class Stack {
       DATABASE_URL: options.databaseUrl,
       ENCRYPTION_KEY: encryptionKey,
       LOG_LEVEL: process.env.BENCH_APP_LOG_LEVEL ?? 'warn',
-      PIPEDRIVE_CLIENT_ID: ids.pipedriveClientId,
-      PIPEDRIVE_CLIENT_SECRET: ids.pipedriveClientSecret,
-      PIPEDRIVE_OAUTH_URL: pipedrive.url,
-      DOTTEDSIGN_CLIENT_ID: ids.dottedsignClientId,
-      DOTTEDSIGN_CLIENT_SECRET: ids.dottedsignClientSecret,
-      DOTTEDSIGN_API_URL: dottedsign.url,
+      ...world.appEnv,
       ...options.env,
     });
     if (options.mode === 'in-process') {
@@ -124,7 +107,7 @@ export class Stack {
   }
 
   panelToken(companyId: number, userId: number): string {
-    return jwt.sign({ companyId, userId }, this.secrets.pipedriveClientSecret, { algorithm: 'HS256', expiresIn: 3600 });
+    return this.world.panelToken(companyId, userId, 3600);
   }
 
   async api(path: string, init: { method?: string; body?: unknown } = {}, appUrl = this.url): Promise<Response> {
@@ -178,7 +161,7 @@ export class Stack {
     await Promise.all(this.apps.map((app) => app.stop()));
     await this.inProcess?.close();
     await this.db?.end().catch(() => undefined);
-    await Promise.all([this.pipedrive.close(), this.dottedsign.close()]);
+    await this.world.close();
   }
 }
 

@@ -23,7 +23,7 @@ describe('Pipedrive API client: token refresh and rate limits (two app processes
   beforeAll(async () => {
     s = await startSandbox({ pipedrive: { rateLimit: { burstPer2s: 6 } } });
     await s.install(s.pipedrive.demo.adminUserId);
-    second = await startTestApp({ database: s.app.database, env: { PIPEDRIVE_CLIENT_ID: s.credentials.pipedriveClientId, PIPEDRIVE_CLIENT_SECRET: s.credentials.pipedriveClientSecret, PIPEDRIVE_OAUTH_URL: s.pipedrive.url, DOTTEDSIGN_CLIENT_ID: s.credentials.dottedsignClientId, DOTTEDSIGN_CLIENT_SECRET: s.credentials.dottedsignClientSecret, DOTTEDSIGN_API_URL: s.dottedsign.url } });
+    second = await startTestApp({ database: s.app.database, env: s.appEnv });
     [{ id: installationId }] = await s.app.app.get(DataSource).query('SELECT id FROM installations');
   });
   afterAll(async () => {
