@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { type HttpAnswer, type HttpCallInit, httpCall } from '../common/http-call';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import {
   type CreateTaskRequest,
@@ -181,8 +182,8 @@ export class DottedSignClient implements ESignProvider {
       const data = await this.authed<unknown>(session, 'GET', `/v1/sign_tasks/download_link?task_id=${encodeURIComponent(taskId)}&file_types=${kind}`);
       const link = downloadLink(data, kind);
       if (!link) throw new ProviderError(`DottedSign has no ${kind} file for task ${taskId}`, 'file_not_ready', true);
-      const response = await this.fetch(link, { method: 'GET' });
-      if (response.ok) return Buffer.from(await response.arrayBuffer());
+      const response = await this.send(link, { method: 'GET' });
+      if (response.ok) return response.body;
       if ((response.status === 403 || response.status === 410) && attempt === 0) continue;
       throw new ProviderError(`DottedSign file download failed: HTTP ${response.status}`, 'download_failed', response.status >= 500 || response.status === 429, response.status);
     }
@@ -242,30 +243,30 @@ export class DottedSignClient implements ESignProvider {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (options.token) headers.authorization = `Bearer ${options.token}`;
     if (options.json !== undefined) headers['content-type'] = 'application/json';
-    const response = await this.fetch(`${this.base}${path}`, {
+    const response = await this.send(`${this.base}${path}`, {
       method,
       headers,
       body: options.json === undefined ? undefined : JSON.stringify(options.json),
     });
-    const body = (await response.json().catch(() => null)) as Json | null;
+    const body = response.json<Json>();
     if (!response.ok) throw this.error(response, body, `${method} ${path.split('?')[0]}`);
     if (options.envelope === false) return (body ?? {}) as T;
     return (body?.data ?? {}) as T;
   }
 
-  private async fetch(url: string, init: RequestInit): Promise<Response> {
+  private async send(url: string, init: Omit<HttpCallInit, 'timeoutMs'>): Promise<HttpAnswer> {
     try {
-      return await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      return await httpCall(url, { ...init, timeoutMs: REQUEST_TIMEOUT_MS });
     } catch (error) {
       throw new ProviderError(`DottedSign unreachable: ${(error as Error).message}`, 'unreachable', true);
     }
   }
 
-  private error(response: Response, body: Json | null, what: string): ProviderError {
+  private error(response: HttpAnswer, body: Json | null, what: string): ProviderError {
     const key = String(body?.error_key ?? (response.status === 429 ? 'rate_limited' : `http_${response.status}`));
     const message = String(body?.error_message ?? body?.error ?? `HTTP ${response.status}`);
     if (response.status === 429) {
-      const seconds = Number(response.headers.get('retry-after'));
+      const seconds = Number(response.header('retry-after'));
       const retryAt = new Date(Date.now() + (Number.isFinite(seconds) && seconds > 0 ? seconds : 30) * 1000);
       return new ProviderError(`DottedSign ${what}: rate limited`, key, true, 429, retryAt);
     }

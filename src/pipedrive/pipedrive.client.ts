@@ -1,4 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { FormData } from 'undici';
+import { type HttpAnswer, type HttpCallInit, httpCall } from '../common/http-call';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import { PipedriveApiError, PipedriveRateLimitedError } from './pipedrive.errors';
 import type { PipedriveDeal, PipedriveFile, PipedrivePerson, PipedriveUser, PipedriveWebhook, TokenSet } from './pipedrive.types';
@@ -79,7 +81,7 @@ export class PipedriveClient {
       headers: { authorization: this.basicClientAuth, 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken }).toString(),
     });
-    const body = (await response.json().catch(() => ({}))) as Record<string, unknown>;
+    const body = response.json<Record<string, unknown>>() ?? {};
     if (!response.ok) {
       const description = String(body.error_description ?? body.error ?? `HTTP ${response.status}`);
       // invalid_grant and invalid_client will not get better by retrying; the rest might.
@@ -133,7 +135,7 @@ export class PipedriveClient {
         }
         throw new PipedriveRateLimitedError(new Date(Date.now() + waitMs));
       }
-      const envelope = (await response.json().catch(() => null)) as Envelope<T> | null;
+      const envelope = response.json<Envelope<T>>();
       if (!response.ok || !envelope || envelope.success === false) {
         const reason = envelope?.error ?? `HTTP ${response.status}`;
         throw new PipedriveApiError(`Pipedrive ${method} ${path}: ${reason}`, response.status, response.status >= 500);
@@ -142,9 +144,9 @@ export class PipedriveClient {
     }
   }
 
-  private async send(url: string, init: RequestInit): Promise<Response> {
+  private async send(url: string, init: Omit<HttpCallInit, 'timeoutMs'>): Promise<HttpAnswer> {
     try {
-      return await fetch(url, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+      return await httpCall(url, { ...init, timeoutMs: REQUEST_TIMEOUT_MS });
     } catch (error) {
       throw new PipedriveApiError(`Pipedrive unreachable: ${(error as Error).message}`, null, true);
     }
@@ -163,15 +165,15 @@ export class PipedriveClient {
   }
 
   /** `x-ratelimit-reset` is read as seconds until the window resets (unit unverified in Pipedrive's docs). */
-  private noteRateLimit(token: string, response: Response): void {
-    const remaining = optionalNumber(response.headers.get('x-ratelimit-remaining'));
+  private noteRateLimit(token: string, response: HttpAnswer): void {
+    const remaining = optionalNumber(response.header('x-ratelimit-remaining'));
     if (remaining === 0 || response.status === 429) {
       this.blockedUntil.set(token, Date.now() + this.retryAfterMs(response));
     }
   }
 
-  private retryAfterMs(response: Response): number {
-    const reset = optionalNumber(response.headers.get('x-ratelimit-reset')) ?? optionalNumber(response.headers.get('retry-after'));
+  private retryAfterMs(response: HttpAnswer): number {
+    const reset = optionalNumber(response.header('x-ratelimit-reset')) ?? optionalNumber(response.header('retry-after'));
     return Math.max(250, Math.ceil((reset ?? 2) * 1000));
   }
 }
