@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { DataSource, In } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { Batcher } from '../common/batcher';
+import { entityRows } from '../database/entity-rows';
 import { TransactionRunner } from '../database/transaction-runner';
 import { type Job, JobQueue } from '../jobs/job-queue.service';
 import { InboxEvent, type InboxSource, type InboxStatus } from './inbox-event.entity';
@@ -48,11 +49,15 @@ export class InboxService {
     maxInFlight: 1,
   });
 
+  private readonly toEvents: (rows: Array<Record<string, unknown>>) => InboxEvent[];
+
   constructor(
     private readonly transactions: TransactionRunner,
     private readonly jobs: JobQueue,
     private readonly dataSource: DataSource,
-  ) {}
+  ) {
+    this.toEvents = entityRows(dataSource, InboxEvent);
+  }
 
   /**
    * Stores the event and enqueues its job; resolves once both are committed. Concurrent deliveries share one
@@ -108,7 +113,7 @@ export class InboxService {
   }
 
   private async readBatch(ids: string[]): Promise<Array<InboxEvent | null>> {
-    const events = await this.dataSource.getRepository(InboxEvent).findBy({ id: In(ids) });
+    const events = this.toEvents(await this.dataSource.query('SELECT * FROM inbox_events WHERE id = ANY($1::bigint[])', [ids]));
     const byId = new Map(events.map((event) => [event.id, event]));
     return ids.map((id) => byId.get(String(id)) ?? null);
   }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository } from 'typeorm';
+import { entityRows } from '../database/entity-rows';
 import { Company } from './company.entity';
 import { Installation } from './installation.entity';
 
@@ -20,10 +21,14 @@ export interface InstallationRecord {
 
 @Injectable()
 export class InstallationsRepository {
+  private readonly toInstallations: (rows: Array<Record<string, unknown>>) => Installation[];
+
   constructor(
     @InjectRepository(Installation) private readonly installations: Repository<Installation>,
     @InjectRepository(Company) private readonly companies: Repository<Company>,
-  ) {}
+  ) {
+    this.toInstallations = entityRows(installations.manager.dataSource, Installation);
+  }
 
   async upsert(manager: EntityManager, record: InstallationRecord): Promise<Installation> {
     await manager.query(
@@ -100,13 +105,14 @@ export class InstallationsRepository {
    * recently refreshed admin install that can.
    */
   async acting(companyId: string, preferredUserId?: string | null): Promise<Installation | null> {
-    return this.installations
-      .createQueryBuilder('i')
-      .where('i.company_id = :companyId AND i.invalid_reason IS NULL', { companyId })
-      .andWhere('(i.user_id = :preferred OR i.is_admin)', { preferred: preferredUserId ?? '-1' })
-      .orderBy('CASE WHEN i.user_id = :preferred THEN 0 ELSE 1 END', 'ASC')
-      .addOrderBy('i.refreshed_at', 'DESC')
-      .getOne();
+    const [installation] = this.toInstallations(
+      await this.installations.query(
+        `SELECT * FROM installations WHERE company_id = $1 AND invalid_reason IS NULL AND (user_id = $2 OR is_admin)
+         ORDER BY user_id = $2 DESC, refreshed_at DESC LIMIT 1`,
+        [companyId, preferredUserId ?? '-1'],
+      ),
+    );
+    return installation ?? null;
   }
 
   async remove(manager: EntityManager, companyId: string, userId: string): Promise<{ removed: boolean; remaining: number }> {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
+import { entityRows } from '../database/entity-rows';
 import type { Contract as ContractRow } from './contract.entity';
 import { Contract } from './contract.entity';
 import { ContractEvent } from './contract-event.entity';
@@ -62,7 +63,11 @@ function insertTimeline(values: unknown[], timeline: TimelineEntry[]): string {
 
 @Injectable()
 export class ContractsRepository {
-  constructor(private readonly dataSource: DataSource) {}
+  private readonly toContracts: (rows: Array<Record<string, unknown>>) => ContractRow[];
+
+  constructor(private readonly dataSource: DataSource) {
+    this.toContracts = entityRows(dataSource, Contract);
+  }
 
   get manager(): EntityManager {
     return this.dataSource.manager;
@@ -92,12 +97,14 @@ export class ContractsRepository {
     return { id: String(row.id), companyId: String(row.company_id), dealId: String(row.deal_id) };
   }
 
-  byId(id: string, manager: EntityManager = this.dataSource.manager): Promise<ContractRow | null> {
-    return manager.findOneBy(Contract, { id });
+  async byId(id: string, manager: EntityManager = this.dataSource.manager): Promise<ContractRow | null> {
+    const [contract] = this.toContracts(await manager.query('SELECT * FROM contracts WHERE id = $1', [id]));
+    return contract ?? null;
   }
 
-  byTask(provider: string, taskId: string): Promise<ContractRow | null> {
-    return this.dataSource.getRepository(Contract).findOneBy({ provider, taskId });
+  async byTask(provider: string, taskId: string): Promise<ContractRow | null> {
+    const [contract] = this.toContracts(await this.dataSource.query('SELECT * FROM contracts WHERE provider = $1 AND task_id = $2', [provider, taskId]));
+    return contract ?? null;
   }
 
   forDeal(companyId: string, dealId: string, manager: EntityManager = this.dataSource.manager): Promise<ContractRow[]> {
