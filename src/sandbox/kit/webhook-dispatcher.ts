@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { request } from 'undici';
 
 export interface WebhookDelivery {
   url: string;
@@ -171,17 +172,20 @@ export class WebhookDispatcher {
     let status: number | null = null;
     let error: string | undefined;
     try {
-      const response = await fetch(delivery.url, {
+      // A scaled timeout never drops below a second: receivers on this machine must not time out by construction.
+      const timeoutMs = Math.max(MIN_TIMEOUT_MS, this.scale(this.options.timeoutMs));
+      const response = await request(delivery.url, {
         method: 'POST',
         headers: { 'content-type': 'application/json', ...delivery.headers },
         body: delivery.body,
-        // A scaled timeout never drops below a second: receivers on this machine must not time out by construction.
-        signal: AbortSignal.timeout(Math.max(MIN_TIMEOUT_MS, this.scale(this.options.timeoutMs))),
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
       });
-      status = response.status;
-      await response.arrayBuffer().catch(() => undefined);
+      status = response.statusCode;
+      await response.body.dump().catch(() => undefined);
     } catch (failure) {
-      error = (failure as Error).name === 'TimeoutError' ? 'timeout' : (failure as Error).message;
+      const code = (failure as { code?: string }).code;
+      error = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'timeout' : (failure as Error).message;
     }
     if (stale()) return;
     const ok = status !== null && status >= 200 && status < 300;
