@@ -37,6 +37,8 @@ interface StoredEvent {
 @Injectable()
 export class SigningOutcomes {
   private readonly logger = new Logger(SigningOutcomes.name);
+  /** Write-backs running in this process, by contract id. */
+  private readonly writingBack = new Map<string, Promise<void>>();
 
   constructor(
     inbox: InboxService,
@@ -129,9 +131,19 @@ export class SigningOutcomes {
   /**
    * The company's chosen effects of a final state, each step done once and recorded. A step Pipedrive refuses for
    * good (deleted or archived deal, a 4xx) is recorded as skipped with the reason, never retried in a loop.
-   * Safe to call any number of times.
+   * Safe to call any number of times. A call while this process is already writing back the same contract joins
+   * that run (a task's `signed` and `completed` webhooks arrive together); its outcome, failure included, is theirs.
    */
-  async writeBack(key: ContractKey): Promise<void> {
+  writeBack(key: ContractKey): Promise<void> {
+    let run = this.writingBack.get(key.id);
+    if (!run) {
+      run = this.runWriteBack(key).finally(() => this.writingBack.delete(key.id));
+      this.writingBack.set(key.id, run);
+    }
+    return run;
+  }
+
+  private async runWriteBack(key: ContractKey): Promise<void> {
     const contract = await this.contracts.byId(key.id);
     if (!contract || !isFinal(contract.status) || contract.status === 'discarded' || contract.effects.writeBackDone) return;
     const context = await this.context.load(contract.companyId);
