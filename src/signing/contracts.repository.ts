@@ -113,20 +113,14 @@ export class ContractsRepository {
 
   /** A deal's contracts, newest first, each with its timeline, in one round trip: the panel's hot read. */
   async forDealWithTimeline(companyId: string, dealId: string): Promise<Array<{ contract: ContractRow; timeline: TimelineLine[] }>> {
-    const { entities, raw } = await this.dataSource
-      .getRepository(Contract)
-      .createQueryBuilder('c')
-      .addSelect(
-        `COALESCE((SELECT jsonb_agg(jsonb_build_object('type', e.type, 'at', to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                   'actor', e.actor, 'details', e.details) ORDER BY e.at, e.id) FROM contract_events e WHERE e.contract_id = c.id), '[]'::jsonb)`,
-        'timeline',
-      )
-      .where('c.company_id = :companyId AND c.deal_id = :dealId', { companyId, dealId })
-      .orderBy('c.created_at', 'DESC')
-      .addOrderBy('c.id', 'DESC')
-      .getRawAndEntities<{ c_id: string; timeline: Array<Omit<TimelineLine, 'at'> & { at: string }> }>();
-    const timelines = new Map(raw.map((row) => [String(row.c_id), row.timeline.map((line) => ({ ...line, at: new Date(line.at) }))]));
-    return entities.map((contract) => ({ contract, timeline: timelines.get(contract.id) ?? [] }));
+    const rows = (await this.dataSource.query(
+      `SELECT c.*, COALESCE((SELECT jsonb_agg(jsonb_build_object('type', e.type, 'at', to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                'actor', e.actor, 'details', e.details) ORDER BY e.at, e.id) FROM contract_events e WHERE e.contract_id = c.id), '[]'::jsonb) AS timeline
+       FROM contracts c WHERE c.company_id = $1 AND c.deal_id = $2 ORDER BY c.created_at DESC, c.id DESC`,
+      [companyId, dealId],
+    )) as Array<Record<string, unknown> & { timeline: Array<Omit<TimelineLine, 'at'> & { at: string }> }>;
+    const contracts = this.toContracts(rows);
+    return rows.map((row, index) => ({ contract: contracts[index], timeline: row.timeline.map((line) => ({ ...line, at: new Date(line.at) })) }));
   }
 
   events(contractIds: string[]): Promise<ContractEvent[]> {
