@@ -14,9 +14,11 @@ export interface HttpCallInit {
   method: string;
   headers?: Record<string, string>;
   body?: string | FormData;
-  /** Limit for the answer's headers, and for each pause while its body arrives. */
-  timeoutMs: number;
+  /** Limit for the answer's headers, and for each pause while its body arrives (default 30 s). */
+  timeoutMs?: number;
 }
+
+const DEFAULT_TIMEOUT_MS = 30_000;
 
 /** Keep-alive connections per origin; redirects followed as `fetch` would (short-lived download links may redirect). */
 const dispatcher = new Agent().compose(interceptors.redirect({ maxRedirections: 5 }));
@@ -31,8 +33,8 @@ export async function httpCall(url: string, init: HttpCallInit): Promise<HttpAns
     method: init.method,
     headers: init.headers,
     body: init.body,
-    headersTimeout: init.timeoutMs,
-    bodyTimeout: init.timeoutMs,
+    headersTimeout: init.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    bodyTimeout: init.timeoutMs ?? DEFAULT_TIMEOUT_MS,
     dispatcher,
   });
   const body = Buffer.from(await response.body.arrayBuffer());

@@ -30,7 +30,6 @@ export interface DottedSignTokens {
 
 type Json = Record<string, unknown>;
 
-const REQUEST_TIMEOUT_MS = 30_000;
 const PAGE_SIZE = 50;
 const MAX_PAGES = 20;
 const TASK_STATUSES = new Set<TaskStatus>(['draft', 'waiting', 'completed', 'declined', 'voided', 'expired']);
@@ -254,9 +253,9 @@ export class DottedSignClient implements ESignProvider {
     return (body?.data ?? {}) as T;
   }
 
-  private async send(url: string, init: Omit<HttpCallInit, 'timeoutMs'>): Promise<HttpAnswer> {
+  private async send(url: string, init: HttpCallInit): Promise<HttpAnswer> {
     try {
-      return await httpCall(url, { ...init, timeoutMs: REQUEST_TIMEOUT_MS });
+      return await httpCall(url, init);
     } catch (error) {
       throw new ProviderError(`DottedSign unreachable: ${(error as Error).message}`, 'unreachable', true);
     }

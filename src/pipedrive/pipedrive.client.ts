@@ -21,7 +21,6 @@ interface Envelope<T> {
 /** Waiting longer than this inside a request is worse than handing the job back with a retry time. */
 const MAX_IN_PROCESS_WAIT_MS = 10_000;
 const MAX_RATE_LIMIT_WAITS = 3;
-const REQUEST_TIMEOUT_MS = 30_000;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -144,9 +143,9 @@ export class PipedriveClient {
     }
   }
 
-  private async send(url: string, init: Omit<HttpCallInit, 'timeoutMs'>): Promise<HttpAnswer> {
+  private async send(url: string, init: HttpCallInit): Promise<HttpAnswer> {
     try {
-      return await httpCall(url, { ...init, timeoutMs: REQUEST_TIMEOUT_MS });
+      return await httpCall(url, init);
     } catch (error) {
       throw new PipedriveApiError(`Pipedrive unreachable: ${(error as Error).message}`, null, true);
     }
