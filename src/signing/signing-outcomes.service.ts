@@ -37,7 +37,7 @@ interface StoredEvent {
 @Injectable()
 export class SigningOutcomes {
   private readonly logger = new Logger(SigningOutcomes.name);
-  /** Write-backs running in this process, by contract id. */
+  /** Write-backs running in this process that have read their contract as final, by contract id. */
   private readonly writingBack = new Map<string, Promise<void>>();
 
   constructor(
@@ -132,20 +132,22 @@ export class SigningOutcomes {
    * The company's chosen effects of a final state, each step done once and recorded. A step Pipedrive refuses for
    * good (deleted or archived deal, a 4xx) is recorded as skipped with the reason, never retried in a loop.
    * Safe to call any number of times. A call while this process is already writing back the same contract joins
-   * that run (a task's `signed` and `completed` webhooks arrive together); its outcome, failure included, is theirs.
+   * that run (a task's `signed` and `completed` webhooks arrive together), but only once the run has read the
+   * contract as final: a run that read it earlier may have missed the change that made it final.
    */
-  writeBack(key: ContractKey): Promise<void> {
-    let run = this.writingBack.get(key.id);
-    if (!run) {
-      run = this.runWriteBack(key).finally(() => this.writingBack.delete(key.id));
-      this.writingBack.set(key.id, run);
-    }
+  async writeBack(key: ContractKey): Promise<void> {
+    const running = this.writingBack.get(key.id);
+    if (running) return running;
+    const contract = await this.contracts.byId(key.id);
+    if (!contract || !isFinal(contract.status) || contract.status === 'discarded' || contract.effects.writeBackDone) return;
+    const run: Promise<void> = this.writeBackSteps(contract).finally(() => {
+      if (this.writingBack.get(key.id) === run) this.writingBack.delete(key.id);
+    });
+    this.writingBack.set(key.id, run);
     return run;
   }
 
-  private async runWriteBack(key: ContractKey): Promise<void> {
-    const contract = await this.contracts.byId(key.id);
-    if (!contract || !isFinal(contract.status) || contract.status === 'discarded' || contract.effects.writeBackDone) return;
+  private async writeBackSteps(contract: Contract): Promise<void> {
     const context = await this.context.load(contract.companyId);
     if (!context) return;
     const dealGone = await this.contracts.isDealDeleted(this.contracts.manager, contract.companyId, contract.dealId);

@@ -1,5 +1,7 @@
 import { createHmac } from 'node:crypto';
+import { ContractsRepository } from '../../src/signing/contracts.repository';
 import { Reconciler } from '../../src/signing/reconciler.service';
+import { SigningOutcomes } from '../../src/signing/signing-outcomes.service';
 import { type Sandbox, startSandbox } from '../support/sandbox';
 import { Scenario } from '../support/scenario';
 import { eventually } from '../support/test-app';
@@ -149,6 +151,35 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     const row = await contract(contractId);
     expect(row.status).toBe('completed');
     expect(row.signers).toEqual([expect.objectContaining({ email: signer, status: 'signed' })]);
+  });
+
+  it('a write-back asked for while a reconciliation is writing back the same contract still happens, though that run read it before it was final', async () => {
+    const { dealId, contractId, taskId } = await waitingContract('Hooli pilot');
+    const contracts = s.app.app.get(ContractsRepository);
+    const read = contracts.byId.bind(contracts);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let heldReads = 0;
+    // The reconciliation's write-back reads the contract (still waiting), then is held before it can act on that read.
+    const spy = jest.spyOn(contracts, 'byId').mockImplementation(async (id, manager) => {
+      const row = await read(id, manager);
+      if (id === contractId && !manager && heldReads++ === 0) await held;
+      return row;
+    });
+    try {
+      const early = s.app.app.get(SigningOutcomes).writeBack({ id: contractId, companyId: String(scenario.demo.companyId), dealId: String(dealId) });
+      await eventually(async () => heldReads > 0, 'the early write-back read the contract');
+      await s.dsim(`/tasks/${taskId}/sign`, { body: { email: signer } });
+      await eventually(async () => (await contract(contractId)).status === 'completed', 'completed webhook applied');
+      release();
+      await early;
+      await writtenBack(contractId);
+    } finally {
+      release();
+      spy.mockRestore();
+    }
+    expect((await dealOf(dealId)).status).toBe('won');
+    expect(await filesOf(dealId)).toHaveLength(2);
   });
 
   it('webhooks dropped by DottedSign: one reconciliation cycle completes the contract and does the write-back', async () => {
