@@ -1,6 +1,7 @@
 import type { DataSourceOptions } from 'typeorm';
 import { entities } from './entities';
 import { migrations } from './migrations';
+import { NamedStatementClient } from './named-statements';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
 
 export function dataSourceOptions(url: string): DataSourceOptions {
@@ -13,6 +14,6 @@ export function dataSourceOptions(url: string): DataSourceOptions {
     namingStrategy: new SnakeNamingStrategy(),
     synchronize: false,
     migrationsRun: false,
-    extra: { max: 20, connectionTimeoutMillis: 5000, application_name: 'pipedrive-dottedsign' },
+    extra: { max: 20, connectionTimeoutMillis: 5000, application_name: 'pipedrive-dottedsign', Client: NamedStatementClient },
   };
 }

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import PgBoss from 'pg-boss';
 import { type AppConfig, CONFIG } from '../config/app-config';
+import { NamedStatementClient } from '../database/named-statements';
 import type { Tx } from '../database/transaction-runner';
 import { JobPool, settleJob } from './job-pool';
 
@@ -60,6 +61,8 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
       archiveCompletedAfterSeconds: 3600,
       archiveFailedAfterSeconds: 7 * 24 * 3600,
       deleteAfterDays: 14,
+      // Passed through to pg-boss's pg.Pool.
+      ...({ Client: NamedStatementClient } as object),
     });
     this.boss.on('error', (error) => this.logger.error(`job queue: ${error.message}`));
   }
