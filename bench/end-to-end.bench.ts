@@ -7,6 +7,12 @@ import { Stack, UNTHROTTLED } from './support/stack';
 const SIGNER = 'pia@customer.test';
 const POLL_MS = 20;
 
+/** CPU used so far by each PostgreSQL backend serving the run's database, by pid (from /proc, as for the app). */
+async function backendCpuMs(stack: Stack): Promise<Map<number, number>> {
+  const { rows } = await stack.db.query('SELECT pid FROM pg_stat_activity WHERE datname = current_database()');
+  return new Map((rows as Array<{ pid: number }>).map(({ pid }) => [pid, cpuMsOf(pid)]));
+}
+
 interface Tracked {
   dealId: number;
   createdAt: number;
@@ -35,6 +41,7 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
     let lateStarts = 0;
     const appCpuBefore = cpuMsOf(stack.apps[0].pid);
     const benchCpuBefore = process.cpuUsage();
+    const databaseCpuBefore = await backendCpuMs(stack);
 
     const started = Date.now();
     const adding = (async () => {
@@ -80,6 +87,8 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
     await Promise.allSettled(signing);
     const appCpuMs = cpuMsOf(stack.apps[0].pid) - appCpuBefore;
     const benchCpu = process.cpuUsage(benchCpuBefore);
+    // Backends that exited during the run are missed (the pools keep theirs open while busy).
+    const databaseCpuMs = [...(await backendCpuMs(stack))].reduce((sum, [pid, ms]) => sum + ms - (databaseCpuBefore.get(pid) ?? 0), 0);
     const deals = [...tracked.values()];
     const toTask = deals.filter((deal) => deal.taskAt).map((deal) => deal.taskAt! - deal.createdAt);
     const toDone = deals.filter((deal) => deal.doneAt).map((deal) => deal.doneAt! - deal.signedAt!);
@@ -94,11 +103,16 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
       completedToWonAndFiles: { count: toDone.length, p50: percentile(toDone, 50), p99: percentile(toDone, 99), max: percentile(toDone, 100) },
       dealsWon: wonDeals,
       filesAttached: files,
-      // CPU per deal, the app's own and the bench process's (both simulators, the poller): only meaningful when every
-      // deal went all the way to won within the run, otherwise unfinished deals' work is counted too.
+      // CPU per deal, the app's own, the bench process's (both simulators, the poller) and the database backends':
+      // only meaningful when every deal went all the way to won within the run, otherwise unfinished deals' work is
+      // counted too.
       cpuMsPerDeal:
         wonDeals === total
-          ? { app: round(appCpuMs / total), simulatorsAndPoller: round((benchCpu.user + benchCpu.system) / 1000 / total) }
+          ? {
+              app: round(appCpuMs / total),
+              simulatorsAndPoller: round((benchCpu.user + benchCpu.system) / 1000 / total),
+              database: round(databaseCpuMs / total),
+            }
           : `not measured: ${total - wonDeals} of ${total} deals unfinished`,
       appRssMb: { before: rssBefore.currentMb, peakSampled: peakRss, peakVmHWM: memoryOf(stack.apps[0].pid).peakMb },
       pollIntervalMs: POLL_MS,

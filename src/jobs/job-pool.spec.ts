@@ -1,5 +1,5 @@
 import type PgBoss from 'pg-boss';
-import { settleJob } from './job-pool';
+import { JobPool, settleJob } from './job-pool';
 
 function jobStarted(secondsAgo: number, expireInSeconds: number): PgBoss.JobWithMetadata<unknown> {
   return { id: 'job-1', startedOn: new Date(Date.now() - secondsAgo * 1000), expireInSeconds } as PgBoss.JobWithMetadata<unknown>;
@@ -25,5 +25,64 @@ describe('settleJob', () => {
       }),
     ).rejects.toBe(outage);
     expect(calls).toBe(1);
+  });
+});
+
+describe('JobPool', () => {
+  /** A queue of `queued` jobs; every job runs until released by the test. */
+  function fakeQueue(queued: number) {
+    const batchSizes: number[] = [];
+    const releases: Array<() => void> = [];
+    let next = 1;
+    const boss = {
+      fetch: async (_queue: string, { batchSize }: { batchSize: number }) => {
+        batchSizes.push(batchSize);
+        const count = Math.min(batchSize, queued);
+        queued -= count;
+        return Array.from({ length: count }, () => ({ id: `job-${next++}`, expireInSeconds: 60, startedOn: new Date() }));
+      },
+      complete: async () => undefined,
+    } as unknown as PgBoss;
+    const pool = new JobPool<unknown>({
+      boss,
+      queue: 'q',
+      concurrency: 8,
+      pollMs: 50,
+      run: () => new Promise<void>((resolve) => releases.push(resolve)),
+      onError: (error) => {
+        throw error;
+      },
+    });
+    return { pool, batchSizes, releases, enqueue: (count: number) => (queued += count) };
+  }
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+  it('with a backlog, refills slots in batches of at least half the pool, not one by one', async () => {
+    const { pool, batchSizes, releases } = fakeQueue(100);
+    pool.start();
+    await settle();
+    for (let index = 0; index < 8; index += 1) {
+      releases.shift()!();
+      await settle();
+    }
+    const stopped = pool.stop(1000);
+    releases.forEach((release) => release());
+    await stopped;
+    expect(batchSizes).toEqual([8, 4, 4]);
+  });
+
+  it('without a backlog, a job enqueued while slots are busy starts at once', async () => {
+    const { pool, batchSizes, releases, enqueue } = fakeQueue(7);
+    pool.start();
+    await settle();
+    expect(releases).toHaveLength(7);
+    enqueue(1);
+    pool.wake();
+    await settle();
+    expect(releases).toHaveLength(8);
+    const stopped = pool.stop(1000);
+    releases.forEach((release) => release());
+    await stopped;
+    expect(batchSizes).toEqual([8, 1]);
   });
 });

@@ -78,10 +78,13 @@ export class JobPool<T> {
 
   private async fetchLoop(): Promise<void> {
     const { boss, queue, concurrency, pollMs } = this.options;
+    let backlog = false;
     while (!this.stopping) {
       this.woken = false;
       const free = concurrency - this.running.size;
-      if (free === 0) {
+      // A fetch costs the database a scan of every queued job (pg-boss sorts them by priority and age), so with a
+      // backlog, slots are filled in batches of at least half the pool rather than one by one.
+      if (free === 0 || (backlog && free < Math.ceil(concurrency / 2))) {
         await this.wait(pollMs, true);
         continue;
       }
@@ -94,7 +97,8 @@ export class JobPool<T> {
         this.options.onError(error as Error);
       }
       // Every free slot filled: more may be queued. Otherwise the queue is empty until woken or the next poll.
-      if (fetched === free || this.woken || this.stopping) continue;
+      backlog = fetched === free;
+      if (backlog || this.woken || this.stopping) continue;
       await this.wait(pollMs, false);
     }
   }
