@@ -2,7 +2,6 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Batcher } from '../common/batcher';
 import { entityRows } from '../database/entity-rows';
-import { TransactionRunner } from '../database/transaction-runner';
 import { type Job, JobQueue } from '../jobs/job-queue.service';
 import { InboxEvent, type InboxSource, type InboxStatus } from './inbox-event.entity';
 
@@ -29,7 +28,7 @@ interface RecordedOutcome {
 export type InboxHandler = (event: InboxEvent, attempt: { finalAttempt: boolean }) => Promise<Outcome>;
 
 /**
- * Webhooks in: a delivery is stored under its dedupe key and its job enqueued in the same transaction, so an
+ * Webhooks in: a delivery is stored under its dedupe key and its job enqueued in the same statement, so an
  * accepted event is never lost and a redelivery does nothing. Processing marks every event processed, ignored
  * or failed with a reason.
  */
@@ -52,7 +51,6 @@ export class InboxService {
   private readonly toEvents: (rows: Array<Record<string, unknown>>) => InboxEvent[];
 
   constructor(
-    private readonly transactions: TransactionRunner,
     private readonly jobs: JobQueue,
     private readonly dataSource: DataSource,
   ) {
@@ -61,31 +59,36 @@ export class InboxService {
 
   /**
    * Stores the event and enqueues its job; resolves once both are committed. Concurrent deliveries share one
-   * transaction (see Batcher), which is what lets the receiver keep up with bursts.
+   * statement (see Batcher), which is what lets the receiver keep up with bursts.
    */
   accept(event: IncomingEvent): Promise<'accepted' | 'duplicate'> {
     return this.accepts.add(event);
   }
 
+  /** One statement: the rows and their jobs commit together, and a redelivery (the same key) adds neither. */
   private async acceptBatch(events: IncomingEvent[]): Promise<Array<'accepted' | 'duplicate'>> {
-    return this.transactions.run(async (tx) => {
-      const rows = (await tx.manager.query(
-        `INSERT INTO inbox_events (source, dedupe_key, event_type, company_id, payload)
+    const rows = (await this.dataSource.query(
+      `WITH inserted AS (
+         INSERT INTO inbox_events (source, dedupe_key, event_type, company_id, payload)
          SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[])
-         ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id, source, dedupe_key`,
-        [
-          events.map((event) => event.source),
-          events.map((event) => event.dedupeKey),
-          events.map((event) => event.eventType),
-          events.map((event) => event.companyId),
-          events.map((event) => JSON.stringify(event.payload)),
-        ],
-      )) as Array<{ id: string; source: string; dedupe_key: string }>;
-      if (rows.length) await this.jobs.sendMany(PROCESS_INBOX, rows.map((row) => ({ inboxId: row.id })), { tx });
-      // The same delivery twice in one batch: the first caller is the one that stored it.
-      const inserted = new Set(rows.map((row) => `${row.source}\u0000${row.dedupe_key}`));
-      return events.map((event) => (inserted.delete(`${event.source}\u0000${event.dedupeKey}`) ? 'accepted' : 'duplicate'));
-    });
+         ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id, source, dedupe_key
+       ), jobs AS (
+         ${this.jobs.insertJobsFrom(`(SELECT jsonb_build_object('inboxId', id::text) AS data FROM inserted)`, '$6::text')}
+       )
+       SELECT source, dedupe_key FROM inserted`,
+      [
+        events.map((event) => event.source),
+        events.map((event) => event.dedupeKey),
+        events.map((event) => event.eventType),
+        events.map((event) => event.companyId),
+        events.map((event) => JSON.stringify(event.payload)),
+        PROCESS_INBOX,
+      ],
+    )) as Array<{ source: string; dedupe_key: string }>;
+    if (rows.length) this.jobs.enqueued(PROCESS_INBOX);
+    // The same delivery twice in one batch: the first caller is the one that stored it.
+    const inserted = new Set(rows.map((row) => `${row.source}\u0000${row.dedupe_key}`));
+    return events.map((event) => (inserted.delete(`${event.source}\u0000${event.dedupeKey}`) ? 'accepted' : 'duplicate'));
   }
 
   /** Registers the handler of one `source:eventType`; unregistered types are marked ignored. */

@@ -116,16 +116,28 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
     return id;
   }
 
-  /** Many jobs of one queue in one statement (the queue's retry policy applies to each). */
-  async sendMany<T extends object>(name: string, data: T[], options: { tx?: Tx } = {}): Promise<void> {
-    const { tx } = options;
-    const db = tx ? { executeSql: (text: string, values: unknown[]) => tx.manager.query(text, values).then((rows) => ({ rows })) } : undefined;
-    await this.boss.insert(
-      data.map((item) => ({ name, data: item })),
-      db ? { db } : {},
-    );
-    if (tx) tx.afterCommit(() => this.wake(name));
-    else this.wake(name);
+  /**
+   * An `INSERT` that enqueues one job of the queue named by parameter `queueParam` per row of `source` (a CTE or
+   * table with a jsonb column `data`), the queue's policy applied as pg-boss's own insert applies it. It is meant
+   * for a data-modifying CTE, so rows and their jobs commit in one statement, without a transaction around it
+   * (pg-boss 10's `job` table; the test in test/foundation/job-queue.spec.ts compares it with pg-boss's insert).
+   * Call `enqueued(name)` once the statement has committed.
+   */
+  insertJobsFrom(source: string, queueParam: string): string {
+    return `INSERT INTO pgboss.job (name, data, dead_letter, expire_in, keep_until, retry_limit, retry_delay, retry_backoff, policy)
+      SELECT ${queueParam}, s.data, q.dead_letter,
+        COALESCE(q.expire_seconds * interval '1s', interval '15 minutes'),
+        now() + COALESCE(q.retention_minutes * interval '1 minute', interval '14 days'),
+        COALESCE(q.retry_limit, 2),
+        CASE WHEN COALESCE(q.retry_backoff, false) THEN GREATEST(COALESCE(q.retry_delay, 0), 1) ELSE COALESCE(q.retry_delay, 0) END,
+        COALESCE(q.retry_backoff, false),
+        q.policy
+      FROM ${source} s LEFT JOIN pgboss.queue q ON q.name = ${queueParam}`;
+  }
+
+  /** Jobs of `name` were committed by a statement of `insertJobsFrom`: start them now. */
+  enqueued(name: string): void {
+    this.wake(name);
   }
 
   /**

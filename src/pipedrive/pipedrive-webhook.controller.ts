@@ -14,7 +14,7 @@ export class PipedriveWebhookController {
     private readonly inbox: InboxService,
   ) {}
 
-  /** Authenticate → parse → inbox + job in one transaction → 200. The work happens in the job. */
+  /** Authenticate → parse → inbox row + job in one statement → 200. The work happens in the job. */
   @Post()
   @HttpCode(200)
   async receive(@Headers('authorization') authorization: string | undefined, @Body() body: unknown) {

@@ -91,4 +91,30 @@ describe('job queue (pg-boss on the app database)', () => {
     expect(new Set(final.map((run) => run.job_key)).size).toBe(keys.length);
     expect(new Set(runs.map((run) => run.process))).toEqual(new Set(['first', 'second']));
   });
+
+  it('enqueues through insertJobsFrom as pg-boss itself does, with the queue\'s policy, and runs the job', async () => {
+    const jobs = first.app.get(JobQueue);
+    const dataSource = first.app.get(DataSource);
+    await jobs.define('insert-test', { retryLimit: 3, retryDelaySeconds: 5, expireInSeconds: 42 });
+    const insert = (queue: string, key: string) =>
+      dataSource.query(`WITH source AS (SELECT jsonb_build_object('key', $2::text) AS data), jobs AS (${jobs.insertJobsFrom('source', '$1::text')}) SELECT 1`, [queue, key]);
+    await insert('insert-test', 'ours');
+    await jobs.send('insert-test', { key: 'theirs' });
+    const rows = (await dataSource.query(
+      `SELECT data->>'key' AS key, state, priority, retry_limit, retry_delay, retry_backoff, expire_in::text, policy, dead_letter, singleton_key,
+              date_trunc('minute', keep_until - created_on)::text AS kept, start_after <= now() AS due
+       FROM pgboss.job WHERE name = 'insert-test' ORDER BY key`,
+    )) as Array<Record<string, unknown>>;
+    expect(rows).toHaveLength(2);
+    const [ours, theirs] = rows;
+    expect(ours.key).toBe('ours');
+    expect({ ...ours, key: undefined }).toEqual({ ...theirs, key: undefined });
+    expect(ours).toMatchObject({ state: 'created', retry_limit: 3, retry_delay: 5, retry_backoff: true, expire_in: '00:00:42', kept: '14 days', due: true });
+
+    await expect(insert('no-such-queue', 'lost')).rejects.toThrow(/partition/);
+
+    await recordRuns(first, 'first', 'insert-test');
+    jobs.enqueued('insert-test');
+    await eventually(async () => (await runsOf('insert-test')).length === 2, 'both jobs to run');
+  });
 });
