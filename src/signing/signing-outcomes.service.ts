@@ -129,8 +129,11 @@ export class SigningOutcomes {
   }
 
   /**
-   * The company's chosen effects of a final state, each step done once and recorded. A step Pipedrive refuses for
-   * good (deleted or archived deal, a 4xx) is recorded as skipped with the reason, never retried in a loop.
+   * The company's chosen effects of a final state, each step done once and recorded. The steps run in one
+   * transaction under the deal lock: if one fails, the retry repeats the earlier ones, and each finds its effect
+   * on the deal (the deal's status, a file or note carrying this contract's name) instead of doing it twice. A
+   * step Pipedrive refuses for good (deleted or archived deal, a 4xx) is recorded as skipped with the reason,
+   * never retried in a loop.
    * Safe to call any number of times. A call while this process is already writing back the same contract joins
    * that run (a task's `signed` and `completed` webhooks arrive together), but only once the run has read the
    * contract as final: a run that read it earlier may have missed the change that made it final.
@@ -165,27 +168,25 @@ export class SigningOutcomes {
       }
       if (context.settings.writeNotes) steps.push(['note', (manager, current) => this.note(manager, api, current)]);
     }
-    if (!steps.length) steps.push(['done', async () => undefined]);
-    for (const [index, [name, work]] of steps.entries()) await this.step(contract, name, work, index === steps.length - 1);
+    await this.contracts.withDealLock(contract.companyId, contract.dealId, async (manager) => {
+      const current = (await this.contracts.byId(contract.id, manager))!;
+      for (const [name, work] of steps) await this.step(manager, current, name, work);
+      await this.contracts.update(manager, current.id, { effects: { ...current.effects, writeBackDone: new Date().toISOString() } });
+    });
   }
 
-  /** One write-back step in its own transaction; the last one also marks the write-back done. */
-  private async step(key: ContractKey, name: string, work: StepWork, last: boolean): Promise<void> {
-    await this.contracts.withDealLock(key.companyId, key.dealId, async (manager) => {
-      const contract = (await this.contracts.byId(key.id, manager))!;
-      if (!contract.effects.skipped?.[name]) {
-        try {
-          await work(manager, contract);
-        } catch (error) {
-          if (!(error instanceof PipedriveApiError) || error.retryable) throw error;
-          const reason = error.status === 404 ? 'the deal no longer exists in Pipedrive' : `Pipedrive refused it (${error.message})`;
-          this.logger.warn(`contract ${key.id}: write-back step ${name} skipped: ${reason}`);
-          contract.effects = { ...contract.effects, skipped: { ...contract.effects.skipped, [name]: reason } };
-          await this.contracts.update(manager, contract.id, { effects: contract.effects }, { type: 'write_back_skipped', details: { step: name, reason }, dedupeKey: `skipped:${name}` });
-        }
-      }
-      if (last) await this.contracts.update(manager, contract.id, { effects: { ...contract.effects, writeBackDone: new Date().toISOString() } });
-    });
+  /** One write-back step on the locked contract; a step Pipedrive refuses for good is recorded as skipped. */
+  private async step(manager: EntityManager, contract: Contract, name: string, work: StepWork): Promise<void> {
+    if (contract.effects.skipped?.[name]) return;
+    try {
+      await work(manager, contract);
+    } catch (error) {
+      if (!(error instanceof PipedriveApiError) || error.retryable) throw error;
+      const reason = error.status === 404 ? 'the deal no longer exists in Pipedrive' : `Pipedrive refused it (${error.message})`;
+      this.logger.warn(`contract ${contract.id}: write-back step ${name} skipped: ${reason}`);
+      contract.effects = { ...contract.effects, skipped: { ...contract.effects.skipped, [name]: reason } };
+      await this.contracts.update(manager, contract.id, { effects: contract.effects }, { type: 'write_back_skipped', details: { step: name, reason }, dedupeKey: `skipped:${name}` });
+    }
   }
 
   private async updateDeal(manager: EntityManager, api: PipedriveApi, context: CompanyContextValue, contract: Contract): Promise<void> {
