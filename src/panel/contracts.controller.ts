@@ -91,8 +91,8 @@ export class ContractsController {
   @HttpCode(200)
   async void(@CurrentPanelUser() user: PanelUser, @Param('id') contractId: string) {
     const contract = await this.owned(user, contractId);
-    const voided = await this.contracts.withDealLock(contract.companyId, contract.dealId, async (manager) => {
-      const current = (await this.contracts.byId(contract.id, manager))!;
+    const voided = await this.contracts.withLockedContract(contract, async (manager, current) => {
+      if (!current) throw ApiError.notFound('Contract not found');
       if (!current.taskId || !['waiting', 'draft'].includes(current.status)) throw ApiError.conflict(`A ${current.status} contract cannot be voided`);
       const session = await this.connections.session(current.companyId);
       try {

@@ -39,8 +39,7 @@ export class ContractSender {
   ) {}
 
   async send(key: ContractKey, options: { finalAttempt: boolean }): Promise<Contract | null> {
-    return this.contracts.withDealLock(key.companyId, key.dealId, async (manager) => {
-      const contract = await this.contracts.byId(key.id, manager);
+    return this.contracts.withLockedContract(key, async (manager, contract) => {
       if (!contract) return null;
       if (contract.taskId || !['pending', 'failed', 'needs_signer'].includes(contract.status)) return contract;
       const context = await this.context.load(contract.companyId);
@@ -65,8 +64,7 @@ export class ContractSender {
    * provider answered created it. It is adopted now, by id, instead of waiting for that try's job to come back.
    */
   async adoptNamedTask(key: ContractKey, taskId: string): Promise<Contract | null> {
-    return this.contracts.withDealLock(key.companyId, key.dealId, async (manager) => {
-      const contract = await this.contracts.byId(key.id, manager);
+    return this.contracts.withLockedContract(key, async (manager, contract) => {
       if (!contract || contract.taskId || !['pending', 'failed', 'needs_signer'].includes(contract.status)) return contract;
       const session = await this.connections.session(contract.companyId);
       const task = await this.provider.get(session, taskId);

@@ -87,8 +87,8 @@ export class SigningOutcomes {
 
   /** One provider event onto the contract: timeline line, signer progress, status (never backwards). */
   async applyEvent(key: ContractKey, event: StoredEvent): Promise<ContractStatus> {
-    return this.contracts.withDealLock(key.companyId, key.dealId, async (manager) => {
-      const contract = (await this.contracts.byId(key.id, manager))!;
+    return this.contracts.withLockedContract(key, async (manager, locked) => {
+      const contract = locked!;
       const at = new Date(event.occurredAt);
       const reason = event.action === 'declined' ? await this.declineReason(contract) : null;
       let signers = contract.signers;
@@ -109,8 +109,8 @@ export class SigningOutcomes {
 
   /** The task as the provider has it now (reconciliation): status and signers, through the same rules. */
   async applyTask(key: ContractKey, task: SignTask): Promise<void> {
-    await this.contracts.withDealLock(key.companyId, key.dealId, async (manager) => {
-      const contract = (await this.contracts.byId(key.id, manager))!;
+    await this.contracts.withLockedContract(key, async (manager, locked) => {
+      const contract = locked!;
       const status = nextStatus(contract.status, task.status);
       await this.contracts.update(
         manager,
@@ -168,8 +168,8 @@ export class SigningOutcomes {
       }
       if (context.settings.writeNotes) steps.push(['note', (manager, current) => this.note(manager, api, current)]);
     }
-    await this.contracts.withDealLock(contract.companyId, contract.dealId, async (manager) => {
-      const current = (await this.contracts.byId(contract.id, manager))!;
+    await this.contracts.withLockedContract(contract, async (manager, locked) => {
+      const current = locked!;
       for (const [name, work] of steps) await this.step(manager, current, name, work);
       await this.contracts.update(manager, current.id, { effects: { ...current.effects, writeBackDone: new Date().toISOString() } });
     });

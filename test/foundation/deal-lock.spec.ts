@@ -1,0 +1,65 @@
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '../../src/database/data-source-options';
+import { runMigrations } from '../../src/database/migrator';
+import { ContractsRepository } from '../../src/signing/contracts.repository';
+import { createTestDatabase, type TestDatabase } from '../support/test-database';
+
+describe('deal lock with the contract read in the same round trip', () => {
+  let database: TestDatabase;
+  let dataSource: DataSource;
+  let contracts: ContractsRepository;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    dataSource = await new DataSource(dataSourceOptions(database.url)).initialize();
+    await runMigrations(dataSource);
+    await dataSource.query(`INSERT INTO companies (id, name, domain) VALUES (42, 'Acme', 'acme')`);
+    contracts = new ContractsRepository(dataSource);
+  });
+  afterAll(async () => {
+    await dataSource?.destroy();
+    await database?.drop();
+  });
+
+  it('waits for the holder of the deal lock and reads what it committed', async () => {
+    const key = await contracts.createIntent({ companyId: '42', dealId: '7', intentKey: 'deal:7', templateId: null, title: 'NDA' });
+    let releaseHolder!: () => void;
+    let holderLocked!: () => void;
+    const locked = new Promise<void>((resolve) => (holderLocked = resolve));
+    const holder = contracts.withDealLock('42', '7', async (manager) => {
+      holderLocked();
+      await new Promise<void>((resolve) => (releaseHolder = resolve));
+      await contracts.update(manager, key.id, { status: 'waiting', taskId: 'T-7' }, { type: 'sent' });
+    });
+    await locked;
+    const order: string[] = [];
+    const waiter = contracts.withLockedContract(key, async (_manager, contract) => {
+      order.push('waiter');
+      return contract;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    order.push('holder commits');
+    releaseHolder();
+    await holder;
+    const seen = await waiter;
+    expect(order).toEqual(['holder commits', 'waiter']);
+    expect(seen).toMatchObject({ id: key.id, status: 'waiting', taskId: 'T-7' });
+  });
+
+  it('rolls back the work that failed and releases the lock', async () => {
+    const key = await contracts.createIntent({ companyId: '42', dealId: '8', intentKey: 'deal:8', templateId: null, title: 'NDA' });
+    await expect(
+      contracts.withLockedContract(key, async (manager) => {
+        await contracts.update(manager, key.id, { status: 'failed' });
+        throw new Error('remote call failed');
+      }),
+    ).rejects.toThrow('remote call failed');
+    const after = await contracts.withLockedContract(key, async (_manager, contract) => contract);
+    expect(after?.status).toBe('pending');
+  });
+
+  it('refuses ids that are not row ids instead of writing them into SQL', async () => {
+    await expect(contracts.withLockedContract({ id: '1; DROP TABLE contracts', companyId: '42', dealId: '7' }, async () => null)).rejects.toThrow('not a row id');
+    expect(await contracts.byId('1')).toBeTruthy();
+  });
+});
