@@ -13,6 +13,26 @@ async function backendCpuMs(stack: Stack): Promise<Map<number, number>> {
   return new Map((rows as Array<{ pid: number }>).map(({ pid }) => [pid, cpuMsOf(pid)]));
 }
 
+/** How long inbox jobs waited in the queue and ran, by event type: where a deal's latency goes. */
+async function inboxJobTimes(stack: Stack): Promise<Record<string, { jobs: number; waitMs: string; runMs: string }>> {
+  const { rows } = await stack.db.query(
+    `WITH times AS (
+       SELECT i.event_type, extract(epoch FROM j.started_on - j.created_on) * 1000 AS wait, extract(epoch FROM j.completed_on - j.started_on) * 1000 AS run
+       FROM pgboss.job j JOIN inbox_events i ON i.id = (j.data->>'inboxId')::bigint
+       WHERE j.name = 'inbox.process' AND j.completed_on IS NOT NULL)
+     SELECT event_type, count(*)::int AS jobs,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY wait)::int AS wait50, percentile_disc(0.99) WITHIN GROUP (ORDER BY wait)::int AS wait99,
+       percentile_disc(0.5) WITHIN GROUP (ORDER BY run)::int AS run50, percentile_disc(0.99) WITHIN GROUP (ORDER BY run)::int AS run99
+     FROM times GROUP BY event_type ORDER BY event_type`,
+  );
+  return Object.fromEntries(
+    (rows as Array<{ event_type: string; jobs: number; wait50: number; wait99: number; run50: number; run99: number }>).map((row) => [
+      row.event_type,
+      { jobs: row.jobs, waitMs: `p50 ${row.wait50}, p99 ${row.wait99}`, runMs: `p50 ${row.run50}, p99 ${row.run99}` },
+    ]),
+  );
+}
+
 interface Tracked {
   dealId: number;
   createdAt: number;
@@ -114,6 +134,7 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
               database: round(databaseCpuMs / total),
             }
           : `not measured: ${total - wonDeals} of ${total} deals unfinished`,
+      inboxJobs: await inboxJobTimes(stack),
       appRssMb: { before: rssBefore.currentMb, peakSampled: peakRss, peakVmHWM: memoryOf(stack.apps[0].pid).peakMb },
       pollIntervalMs: POLL_MS,
       wallSeconds: round((Date.now() - started) / 1000),

@@ -14,6 +14,6 @@ export function dataSourceOptions(url: string): DataSourceOptions {
     namingStrategy: new SnakeNamingStrategy(),
     synchronize: false,
     migrationsRun: false,
-    extra: { max: 20, connectionTimeoutMillis: 5000, application_name: 'pipedrive-dottedsign', Client: NamedStatementClient },
+    extra: { max: 40, connectionTimeoutMillis: 5000, application_name: 'pipedrive-dottedsign', Client: NamedStatementClient },
   };
 }

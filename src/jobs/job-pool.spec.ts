@@ -57,7 +57,7 @@ describe('JobPool', () => {
   }
   const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
-  it('with a backlog, refills slots in batches of at least half the pool, not one by one', async () => {
+  it('with a backlog, refills slots in batches of at least a quarter of the pool, not one by one', async () => {
     const { pool, batchSizes, releases } = fakeQueue(100);
     pool.start();
     await settle();
@@ -68,7 +68,7 @@ describe('JobPool', () => {
     const stopped = pool.stop(1000);
     releases.forEach((release) => release());
     await stopped;
-    expect(batchSizes).toEqual([8, 4, 4]);
+    expect(batchSizes).toEqual([8, 2, 2, 2, 2]);
   });
 
   it('without a backlog, a job enqueued while slots are busy starts at once', async () => {

@@ -83,8 +83,8 @@ export class JobPool<T> {
       this.woken = false;
       const free = concurrency - this.running.size;
       // A fetch costs the database a scan of every queued job (pg-boss sorts them by priority and age), so with a
-      // backlog, slots are filled in batches of at least half the pool rather than one by one.
-      if (free === 0 || (backlog && free < Math.ceil(concurrency / 2))) {
+      // backlog, slots are filled in batches of at least a quarter of the pool rather than one by one.
+      if (free === 0 || (backlog && free < Math.ceil(concurrency / 4))) {
         await this.wait(pollMs, true);
         continue;
       }

@@ -56,7 +56,7 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
     this.boss = new PgBoss({
       connectionString: config.databaseUrl,
       schema: 'pgboss',
-      max: 10,
+      max: 5,
       application_name: 'pipedrive-dottedsign-jobs',
       archiveCompletedAfterSeconds: 3600,
       archiveFailedAfterSeconds: 7 * 24 * 3600,
