@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { settledValue } from '../common/settled';
 import { DottedSignConnections } from '../dottedsign/dottedsign-connections.service';
 import type { PipedriveApi } from '../pipedrive/pipedrive.client';
+import type { PipedriveDeal, PipedrivePerson } from '../pipedrive/pipedrive.types';
 import { CompanyContext, type CompanyContextValue, NoActingInstallationError } from './company-context.service';
 import type { Contract } from './contract.entity';
 import { type ContractChange, type ContractKey, ContractsRepository } from './contracts.repository';
@@ -10,6 +12,12 @@ import { type ESignProvider, ProviderError, type ProviderSession, type SignTask 
 import { mergeSigners, nextStatus } from './contract-status';
 
 export const E_SIGN_PROVIDER = Symbol('ESignProvider');
+
+interface DealRead {
+  api: PipedriveApi;
+  deal: PipedriveDeal | null;
+  person: PipedrivePerson | null;
+}
 
 /** Provider error keys whose cause is the company's set-up: shown to the user, not retried. */
 const COMPANY_ERRORS: Record<string, string> = {
@@ -47,12 +55,18 @@ export class ContractSender {
       if (!context.connection) return this.fail(manager, contract, 'failed', 'DottedSign is not connected. Connect it in the app settings, then press Retry.');
       const session = await this.connections.session(contract.companyId);
       try {
-        const adopted = await this.adoptOrClean(manager, session, contract);
-        if (adopted !== 'none') return (await this.contracts.byId(contract.id, manager))!;
+        // The deal is read while DottedSign is searched for an earlier try's task: sending needs both, and only
+        // the rare adoption makes the read unneeded.
+        const [earlierTasks, dealRead] = await Promise.allSettled([this.earlierTasks(session, contract), this.readDeal(context, contract)]);
+        const found = settledValue(earlierTasks);
+        if (found.length) {
+          await this.adoptFound(manager, session, contract, found);
+          return (await this.contracts.byId(contract.id, manager))!;
+        }
         if (await this.contracts.isDealDeleted(manager, contract.companyId, contract.dealId)) {
           return this.fail(manager, contract, 'discarded', 'The deal was deleted before the contract was sent');
         }
-        return await this.create(manager, session, context, contract);
+        return await this.create(manager, session, context, contract, settledValue(dealRead));
       } catch (error) {
         return this.handleFailure(manager, contract, error, options.finalAttempt);
       }
@@ -74,16 +88,16 @@ export class ContractSender {
     });
   }
 
-  /** A task of this contract that already exists is adopted (or, for a deleted deal, voided). */
-  private async adoptOrClean(manager: EntityManager, session: ProviderSession, contract: Contract): Promise<'adopted' | 'none'> {
-    const found = (await this.provider.findByMetadata(session, 'pipedrive_deal_id', contract.dealId)).filter(
-      (task) => task.metadata.pipedrive_contract_id === contract.id,
-    );
-    if (!found.length) return 'none';
-    const [task, ...extra] = found;
+  /** Tasks of this contract that a previous try created (one normally; more only after a provider glitch). */
+  private async earlierTasks(session: ProviderSession, contract: Contract): Promise<SignTask[]> {
+    const tasks = await this.provider.findByMetadata(session, 'pipedrive_deal_id', contract.dealId);
+    return tasks.filter((task) => task.metadata.pipedrive_contract_id === contract.id);
+  }
+
+  /** The first earlier task is adopted (or, for a deleted deal, ended); any others are ended as duplicates. */
+  private async adoptFound(manager: EntityManager, session: ProviderSession, contract: Contract, [task, ...extra]: SignTask[]): Promise<void> {
     for (const duplicate of extra) await this.end(session, duplicate, 'Duplicate of another task for the same contract');
     await this.adopt(manager, session, contract, task);
-    return 'adopted';
   }
 
   private async adopt(manager: EntityManager, session: ProviderSession, contract: Contract, task: SignTask): Promise<void> {
@@ -95,13 +109,19 @@ export class ContractSender {
     }
   }
 
-  private async create(manager: EntityManager, session: ProviderSession, context: CompanyContextValue, contract: Contract): Promise<Contract> {
+  /** The deal, and its contact person when the signers come from the deal. */
+  private async readDeal(context: CompanyContextValue, contract: Contract): Promise<DealRead> {
     const api = await this.context.pipedrive(context, contract.createdByUserId);
     const deal = await api.deal(Number(contract.dealId));
+    const personId = deal && !deal.isDeleted && !contract.signers.length ? deal.personId : null;
+    return { api, deal, person: personId ? await api.person(personId) : null };
+  }
+
+  private async create(manager: EntityManager, session: ProviderSession, context: CompanyContextValue, contract: Contract, { api, deal, person }: DealRead): Promise<Contract> {
     if (!deal || deal.isDeleted) return this.fail(manager, contract, 'discarded', 'The deal no longer exists in Pipedrive');
     const templateId = contract.templateId ?? context.settings.templateId;
     if (!templateId) return this.fail(manager, contract, 'failed', 'No contract template is chosen. Choose one in the app settings, then press Retry.');
-    const signers = contract.signers.length ? contract.signers : await this.signersFromDeal(manager, api, contract, deal.personId);
+    const signers = contract.signers.length ? contract.signers : await this.signersFromDeal(manager, api, contract, person);
     if (!signers) return (await this.contracts.byId(contract.id, manager))!;
 
     const task = await this.provider.createFromTemplate(session, {
@@ -116,8 +136,7 @@ export class ContractSender {
   }
 
   /** The deal's person as the signer; without one (or without an email) the contract waits for a signer. */
-  private async signersFromDeal(manager: EntityManager, api: PipedriveApi, contract: Contract, personId: number | null) {
-    const person = personId ? await api.person(personId) : null;
+  private async signersFromDeal(manager: EntityManager, api: PipedriveApi, contract: Contract, person: PipedrivePerson | null) {
     if (person?.email) return [{ name: person.name || person.email, email: person.email, status: 'waiting' as const, signedAt: null }];
     const reason = person ? `The contact person ${person.name} has no email address` : 'The deal has no contact person';
     await this.contracts.update(manager, contract.id, { status: 'needs_signer', statusReason: reason }, { type: 'needs_signer', details: { reason }, dedupeKey: `needs_signer:${reason}` });

@@ -3,8 +3,10 @@ import type { EntityManager } from 'typeorm';
 import { DottedSignConnections } from '../dottedsign/dottedsign-connections.service';
 import type { InboxEvent } from '../inbox/inbox-event.entity';
 import { InboxService, type Outcome } from '../inbox/inbox.service';
+import { settledValue } from '../common/settled';
 import { PipedriveApiError } from '../pipedrive/pipedrive.errors';
 import type { PipedriveApi } from '../pipedrive/pipedrive.client';
+import type { PipedriveFile } from '../pipedrive/pipedrive.types';
 import { CompanyContext, type CompanyContextValue } from './company-context.service';
 import type { Contract, ContractStatus } from './contract.entity';
 import { applySignerEvent, isFinal, mergeSigners, nextStatus } from './contract-status';
@@ -161,8 +163,10 @@ export class SigningOutcomes {
         if (context.settings.onCompleted.action !== 'none') steps.push(['deal', (manager, current) => this.updateDeal(manager, api, context, current)]);
         if (context.settings.attachFiles) {
           const session = await this.connections.session(contract.companyId);
+          let listing: Promise<PipedriveFile[]> | undefined;
+          const dealFiles = () => (listing ??= api.dealFiles(Number(contract.dealId)));
           for (const kind of ['completed', 'audit_trail'] as const) {
-            steps.push([`file:${kind}`, (manager, current) => this.attach(manager, api, session, current, kind)]);
+            steps.push([`file:${kind}`, (manager, current) => this.attach(manager, api, session, current, kind, dealFiles)]);
           }
         }
       }
@@ -215,13 +219,25 @@ export class SigningOutcomes {
     });
   }
 
-  /** Downloads the file from the provider and attaches it to the deal, unless a previous try already did. */
-  private async attach(manager: EntityManager, api: PipedriveApi, session: ProviderSession, contract: Contract, kind: TaskFileKind): Promise<void> {
+  /**
+   * Downloads the file from the provider and attaches it to the deal, unless a previous try already did. The
+   * deal's files are listed once per write-back, under the lock, for both kinds.
+   */
+  private async attach(
+    manager: EntityManager,
+    api: PipedriveApi,
+    session: ProviderSession,
+    contract: Contract,
+    kind: TaskFileKind,
+    dealFiles: () => Promise<PipedriveFile[]>,
+  ): Promise<void> {
     if (contract.files.some((file) => file.kind === kind) || !contract.taskId) return;
     if (contract.effects.dealUpdateSkipped === 'the deal no longer exists') return;
     const fileName = `${(contract.title || 'Contract').replace(/[\\/:*?"<>|]/g, ' ').trim().slice(0, 150)} - ${FILE_LABELS[kind]} (contract ${contract.id}).pdf`;
-    const existing = (await api.dealFiles(Number(contract.dealId))).find((file) => file.name === fileName);
-    const fileId = existing?.id ?? (await api.uploadDealFile(Number(contract.dealId), fileName, await this.provider.download(session, contract.taskId, kind))).id;
+    // Downloaded while the deal's files are listed: only a retry after an unrecorded upload finds the file there.
+    const [files, content] = await Promise.allSettled([dealFiles(), this.provider.download(session, contract.taskId, kind)]);
+    const existing = settledValue(files).find((file) => file.name === fileName);
+    const fileId = existing?.id ?? (await api.uploadDealFile(Number(contract.dealId), fileName, settledValue(content))).id;
     contract.files = [...contract.files, { kind, pipedriveFileId: fileId }];
     await this.contracts.update(manager, contract.id, { files: contract.files }, { type: 'file_attached', details: { kind, pipedriveFileId: fileId }, dedupeKey: `file:${kind}` });
   }
