@@ -16,9 +16,15 @@ export interface AppConfig {
   panelFrameAncestors: string[];
   /** Each cycle checks at most `perCycle` open contracts, at most `perCompany` of one company (API budget share). */
   reconcile: { intervalSeconds: number; perCycle: number; perCompany: number };
+  /** Connections of the app's own pool per process (pg-boss keeps 5 more), and inbox jobs run at once. */
+  database: { poolSize: number };
+  inboxWorkers: number;
   logLevel: string;
   bodyLimitBytes: number;
 }
+
+/** Pool connections kept free of inbox jobs (each holds one for its transaction) for webhooks and the panel. */
+export const RESERVED_CONNECTIONS = 8;
 
 export const CONFIG = Symbol('AppConfig');
 
@@ -63,6 +69,8 @@ const envSchema = z.object({
   RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(10).max(86400).default(300),
   RECONCILE_MAX_PER_CYCLE: z.coerce.number().int().min(1).max(10000).default(200),
   RECONCILE_MAX_PER_COMPANY: z.coerce.number().int().min(1).max(10000).default(50),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(RESERVED_CONNECTIONS + 1).max(500).default(40),
+  INBOX_WORKERS: z.coerce.number().int().min(1).max(256).default(32),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -114,6 +122,9 @@ export function parseConfig(env: RawEnv, generatedKey?: () => string): AppConfig
   previousKeys.forEach((key, index) => {
     if (!base64Key.safeParse(key).success) problems.push(`ENCRYPTION_PREVIOUS_KEYS[${index}]: must be 32 bytes, base64-encoded`);
   });
+  if (e.INBOX_WORKERS > e.DATABASE_POOL_SIZE - RESERVED_CONNECTIONS) {
+    problems.push(`INBOX_WORKERS: at most DATABASE_POOL_SIZE - ${RESERVED_CONNECTIONS} (${e.DATABASE_POOL_SIZE - RESERVED_CONNECTIONS}), so webhooks never wait for a connection behind inbox jobs`);
+  }
   if (problems.length) throw new ConfigError(problems);
 
   const encryptionKey = e.ENCRYPTION_KEY ?? generatedKey?.();
@@ -145,6 +156,8 @@ export function parseConfig(env: RawEnv, generatedKey?: () => string): AppConfig
     },
     panelFrameAncestors: e.PANEL_FRAME_ANCESTORS.split(/[\s,]+/).filter(Boolean),
     reconcile: { intervalSeconds: e.RECONCILE_INTERVAL_SECONDS, perCycle: e.RECONCILE_MAX_PER_CYCLE, perCompany: e.RECONCILE_MAX_PER_COMPANY },
+    database: { poolSize: e.DATABASE_POOL_SIZE },
+    inboxWorkers: e.INBOX_WORKERS,
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: 1024 * 1024,
   };

@@ -4,7 +4,8 @@ import { migrations } from './migrations';
 import { NamedStatementClient } from './named-statements';
 import { SnakeNamingStrategy } from './snake-naming.strategy';
 
-export function dataSourceOptions(url: string): DataSourceOptions {
+/** `poolSize`: the app passes DATABASE_POOL_SIZE; the migration CLI and tests keep node-postgres's default. */
+export function dataSourceOptions(url: string, poolSize = 10): DataSourceOptions {
   return {
     type: 'postgres',
     url,
@@ -14,6 +15,6 @@ export function dataSourceOptions(url: string): DataSourceOptions {
     namingStrategy: new SnakeNamingStrategy(),
     synchronize: false,
     migrationsRun: false,
-    extra: { max: 40, connectionTimeoutMillis: 5000, application_name: 'pipedrive-dottedsign', Client: NamedStatementClient },
+    extra: { max: poolSize, connectionTimeoutMillis: 5000, application_name: 'pipedrive-dottedsign', Client: NamedStatementClient },
   };
 }

@@ -11,7 +11,7 @@ import { TransactionRunner } from './transaction-runner';
   imports: [
     TypeOrmModule.forRootAsync({
       inject: [CONFIG],
-      useFactory: (config: AppConfig) => ({ ...dataSourceOptions(requireUrl(config)), retryAttempts: 2, retryDelay: 1000 }),
+      useFactory: (config: AppConfig) => ({ ...dataSourceOptions(requireUrl(config), config.database.poolSize), retryAttempts: 2, retryDelay: 1000 }),
       dataSourceFactory: async (options) => {
         const dataSource = await new DataSource(options!).initialize();
         await runMigrations(dataSource);

@@ -1,4 +1,5 @@
-import { Global, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { Global, Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
+import { type AppConfig, CONFIG } from '../config/app-config';
 import { JobQueue } from '../jobs/job-queue.service';
 import { InboxService, PROCESS_INBOX } from './inbox.service';
 
@@ -6,6 +7,7 @@ import { InboxService, PROCESS_INBOX } from './inbox.service';
 @Module({ providers: [InboxService], exports: [InboxService] })
 export class InboxModule implements OnApplicationBootstrap {
   constructor(
+    @Inject(CONFIG) private readonly config: AppConfig,
     private readonly jobs: JobQueue,
     private readonly inbox: InboxService,
   ) {}
@@ -13,6 +15,6 @@ export class InboxModule implements OnApplicationBootstrap {
   async onApplicationBootstrap(): Promise<void> {
     // A SIGKILLed worker's job comes back after this (see docs/decisions.md, "Inbox jobs expire after 120 s").
     await this.jobs.define(PROCESS_INBOX, { expireInSeconds: 120 });
-    await this.jobs.work<{ inboxId: string }>(PROCESS_INBOX, (job) => this.inbox.process(job), { concurrency: 32 });
+    await this.jobs.work<{ inboxId: string }>(PROCESS_INBOX, (job) => this.inbox.process(job), { concurrency: this.config.inboxWorkers });
   }
 }
