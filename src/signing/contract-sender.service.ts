@@ -46,11 +46,12 @@ export class ContractSender {
     private readonly notes: DealNotes,
   ) {}
 
-  async send(key: ContractKey, options: { finalAttempt: boolean }): Promise<Contract | null> {
+  /** `options.context`: the company's context when the caller has just read it (saves reading it again). */
+  async send(key: ContractKey, options: { finalAttempt: boolean; context?: CompanyContextValue }): Promise<Contract | null> {
     return this.contracts.withLockedContract(key, async (manager, contract) => {
       if (!contract) return null;
       if (contract.taskId || !['pending', 'failed', 'needs_signer'].includes(contract.status)) return contract;
-      const context = await this.context.load(contract.companyId);
+      const context = options.context ?? (await this.context.load(contract.companyId));
       if (!context) return contract;
       if (!context.connection) return this.fail(manager, contract, 'failed', 'DottedSign is not connected. Connect it in the app settings, then press Retry.');
       const session = await this.connections.session(contract.companyId);

@@ -44,7 +44,7 @@ export class DealSync {
       templateId: context.settings.templateId,
       title: typeof event.current?.title === 'string' ? event.current.title : '',
     });
-    const sent = await this.sender.send(contract, attempt);
+    const sent = await this.sender.send(contract, { ...attempt, context });
     return { status: 'processed', reason: sent ? `contract ${sent.id}: ${sent.status}` : undefined };
   }
 

@@ -11,7 +11,7 @@ import { CompanyContext, type CompanyContextValue } from './company-context.serv
 import type { Contract, ContractStatus } from './contract.entity';
 import { applySignerEvent, isFinal, mergeSigners, nextStatus } from './contract-status';
 import { ContractSender, E_SIGN_PROVIDER } from './contract-sender.service';
-import { type ContractKey, ContractsRepository } from './contracts.repository';
+import { type ContractKey, ContractsRepository, type TimelineEntry } from './contracts.repository';
 import { DealNotes } from './deal-notes.service';
 import type { ESignProvider, ProviderSession, SignTask, TaskFileKind, TaskStatus } from './esign-provider.port';
 
@@ -22,7 +22,8 @@ export const TASK_ACTIONS = ['created', 'sent', 'viewed', 'signed', 'completed',
 const FILE_LABELS: Record<TaskFileKind, string> = { completed: 'signed', audit_trail: 'audit trail' };
 
 /** A write-back step's work on the locked, freshly read contract; it records what it did on `contract`. */
-type StepWork = (manager: EntityManager, contract: Contract) => Promise<void>;
+/** A write-back step: changes the locked contract in memory and returns its timeline line, or null if it had nothing to do. */
+type StepWork = (contract: Contract) => Promise<TimelineEntry | null>;
 
 interface StoredEvent {
   action: string;
@@ -160,41 +161,48 @@ export class SigningOutcomes {
     if (!dealGone) {
       const api = await this.context.pipedrive(context);
       if (contract.status === 'completed') {
-        if (context.settings.onCompleted.action !== 'none') steps.push(['deal', (manager, current) => this.updateDeal(manager, api, context, current)]);
+        if (context.settings.onCompleted.action !== 'none') steps.push(['deal', (current) => this.updateDeal(api, context, current)]);
         if (context.settings.attachFiles) {
           const session = await this.connections.session(contract.companyId);
           let listing: Promise<PipedriveFile[]> | undefined;
           const dealFiles = () => (listing ??= api.dealFiles(Number(contract.dealId)));
           for (const kind of ['completed', 'audit_trail'] as const) {
-            steps.push([`file:${kind}`, (manager, current) => this.attach(manager, api, session, current, kind, dealFiles)]);
+            steps.push([`file:${kind}`, (current) => this.attach(api, session, current, kind, dealFiles)]);
           }
         }
       }
-      if (context.settings.writeNotes) steps.push(['note', (manager, current) => this.note(manager, api, current)]);
+      if (context.settings.writeNotes) steps.push(['note', (current) => this.note(api, current)]);
     }
-    await this.contracts.withLockedContract(contract, async (manager, locked) => {
-      const current = locked!;
-      for (const [name, work] of steps) await this.step(manager, current, name, work);
-      await this.contracts.update(manager, current.id, { effects: { ...current.effects, writeBackDone: new Date().toISOString() } });
+    await this.contracts.withLockedContract(contract, async (manager, current) => {
+      if (!current) return;
+      const timeline: TimelineEntry[] = [];
+      for (const [name, work] of steps) {
+        const line = await this.step(current, name, work);
+        if (line) timeline.push(line);
+      }
+      // One statement records every step with the done marker. They commit together anyway: after a rollback the
+      // retry finds the remote effects on the deal instead of repeating them.
+      const effects = { ...current.effects, writeBackDone: new Date().toISOString() };
+      await this.contracts.update(manager, current.id, { effects, files: current.files }, ...timeline);
     });
   }
 
   /** One write-back step on the locked contract; a step Pipedrive refuses for good is recorded as skipped. */
-  private async step(manager: EntityManager, contract: Contract, name: string, work: StepWork): Promise<void> {
-    if (contract.effects.skipped?.[name]) return;
+  private async step(contract: Contract, name: string, work: StepWork): Promise<TimelineEntry | null> {
+    if (contract.effects.skipped?.[name]) return null;
     try {
-      await work(manager, contract);
+      return await work(contract);
     } catch (error) {
       if (!(error instanceof PipedriveApiError) || error.retryable) throw error;
       const reason = error.status === 404 ? 'the deal no longer exists in Pipedrive' : `Pipedrive refused it (${error.message})`;
       this.logger.warn(`contract ${contract.id}: write-back step ${name} skipped: ${reason}`);
       contract.effects = { ...contract.effects, skipped: { ...contract.effects.skipped, [name]: reason } };
-      await this.contracts.update(manager, contract.id, { effects: contract.effects }, { type: 'write_back_skipped', details: { step: name, reason }, dedupeKey: `skipped:${name}` });
+      return { type: 'write_back_skipped', details: { step: name, reason }, dedupeKey: `skipped:${name}` };
     }
   }
 
-  private async updateDeal(manager: EntityManager, api: PipedriveApi, context: CompanyContextValue, contract: Contract): Promise<void> {
-    if (contract.effects.dealUpdated || contract.effects.dealUpdateSkipped) return;
+  private async updateDeal(api: PipedriveApi, context: CompanyContextValue, contract: Contract): Promise<TimelineEntry | null> {
+    if (contract.effects.dealUpdated || contract.effects.dealUpdateSkipped) return null;
     const target = context.settings.onCompleted;
     const deal = await api.deal(Number(contract.dealId));
     let skipped: string | null = null;
@@ -212,11 +220,11 @@ export class SigningOutcomes {
       }
     }
     contract.effects = skipped ? { ...contract.effects, dealUpdateSkipped: skipped } : { ...contract.effects, dealUpdated: new Date().toISOString() };
-    await this.contracts.update(manager, contract.id, { effects: contract.effects }, {
+    return {
       type: skipped ? 'deal_update_skipped' : target.action === 'won' ? 'deal_won' : 'deal_moved',
       details: skipped ? { reason: skipped } : target.action === 'stage' ? { stageId: target.stageId } : {},
       dedupeKey: 'deal_update',
-    });
+    };
   }
 
   /**
@@ -224,26 +232,25 @@ export class SigningOutcomes {
    * deal's files are listed once per write-back, under the lock, for both kinds.
    */
   private async attach(
-    manager: EntityManager,
     api: PipedriveApi,
     session: ProviderSession,
     contract: Contract,
     kind: TaskFileKind,
     dealFiles: () => Promise<PipedriveFile[]>,
-  ): Promise<void> {
-    if (contract.files.some((file) => file.kind === kind) || !contract.taskId) return;
-    if (contract.effects.dealUpdateSkipped === 'the deal no longer exists') return;
+  ): Promise<TimelineEntry | null> {
+    if (contract.files.some((file) => file.kind === kind) || !contract.taskId) return null;
+    if (contract.effects.dealUpdateSkipped === 'the deal no longer exists') return null;
     const fileName = `${(contract.title || 'Contract').replace(/[\\/:*?"<>|]/g, ' ').trim().slice(0, 150)} - ${FILE_LABELS[kind]} (contract ${contract.id}).pdf`;
     // Downloaded while the deal's files are listed: only a retry after an unrecorded upload finds the file there.
     const [files, content] = await Promise.allSettled([dealFiles(), this.provider.download(session, contract.taskId, kind)]);
     const existing = settledValue(files).find((file) => file.name === fileName);
     const fileId = existing?.id ?? (await api.uploadDealFile(Number(contract.dealId), fileName, settledValue(content))).id;
     contract.files = [...contract.files, { kind, pipedriveFileId: fileId }];
-    await this.contracts.update(manager, contract.id, { files: contract.files }, { type: 'file_attached', details: { kind, pipedriveFileId: fileId }, dedupeKey: `file:${kind}` });
+    return { type: 'file_attached', details: { kind, pipedriveFileId: fileId }, dedupeKey: `file:${kind}` };
   }
 
-  private async note(manager: EntityManager, api: PipedriveApi, contract: Contract): Promise<void> {
-    if (contract.effects.dealUpdateSkipped === 'the deal no longer exists') return;
+  private async note(api: PipedriveApi, contract: Contract): Promise<TimelineEntry | null> {
+    if (contract.effects.dealUpdateSkipped === 'the deal no longer exists') return null;
     const title = contract.title || 'The contract';
     const who = (status: string) => contract.signers.filter((signer) => signer.status === status);
     const names = (list: typeof contract.signers) => list.map((signer) => `${signer.name} (${signer.email})`).join(', ');
@@ -257,7 +264,7 @@ export class SigningOutcomes {
       expired: [`Contract "${title}" expired before everyone signed.`],
     };
     const paragraphs = lines[contract.status];
-    if (paragraphs) await this.notes.writeOnce(manager, api, contract, contract.status, paragraphs);
+    return paragraphs ? this.notes.ensure(api, contract, contract.status, paragraphs) : null;
   }
 
   private async declineReason(contract: Contract): Promise<string | null> {
