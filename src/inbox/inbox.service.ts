@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Batcher } from '../common/batcher';
 import { entityRows } from '../database/entity-rows';
-import { type Job, JobQueue } from '../jobs/job-queue.service';
+import { type Job, JOB_COMPLETED, JobQueue } from '../jobs/job-queue.service';
 import { InboxEvent, type InboxSource, type InboxStatus } from './inbox-event.entity';
 
 export interface IncomingEvent {
@@ -22,6 +22,8 @@ interface RecordedOutcome {
   id: string;
   status: InboxStatus;
   reason: string | null;
+  /** The job completed with the outcome; null when the job's own failure is recorded by the queue. */
+  jobId: string | null;
 }
 
 /** `finalAttempt`: the job will not be retried after this try, so a handler can record a visible failure. */
@@ -42,7 +44,7 @@ export class InboxService {
   });
   /** Events whose jobs start at the same time are read together. */
   private readonly reads = new Batcher<string, InboxEvent | null>((ids) => this.readBatch(ids), { maxBatch: 200, maxInFlight: 1 });
-  /** Outcomes of events handled at the same time are recorded together. */
+  /** Outcomes of events handled at the same time are recorded together, and their jobs completed. */
   private readonly finishes = new Batcher<RecordedOutcome, void>((outcomes) => this.finishBatch(outcomes), {
     maxBatch: 200,
     maxInFlight: 1,
@@ -96,18 +98,19 @@ export class InboxService {
     this.handlers.set(`${source}:${eventType}`, handler);
   }
 
-  async process(job: Job<{ inboxId: string }>): Promise<void> {
+  async process(job: Job<{ inboxId: string }>): Promise<void | typeof JOB_COMPLETED> {
     const event = await this.reads.add(job.data.inboxId);
     if (!event || event.status !== 'pending') return;
     const handler = this.handlers.get(`${event.source}:${event.eventType}`);
     try {
       const outcome = handler ? await handler(event, { finalAttempt: job.retryCount >= job.retryLimit }) : { status: 'ignored' as const, reason: `no handler for ${event.eventType}` };
-      await this.finish(event.id, outcome.status, outcome.reason ?? null);
+      await this.finish(event.id, outcome.status, outcome.reason ?? null, job.id);
+      return JOB_COMPLETED;
     } catch (error) {
       const reason = error instanceof Error ? error.message : String(error);
       if (job.retryCount >= job.retryLimit) {
         this.logger.error(`inbox event ${event.id} (${event.source} ${event.eventType}) failed for good: ${reason}`);
-        await this.finish(event.id, 'failed', reason);
+        await this.finish(event.id, 'failed', reason, null);
       } else {
         await this.dataSource.query('UPDATE inbox_events SET status_reason = $2 WHERE id = $1', [event.id, `retrying: ${reason}`]);
       }
@@ -121,15 +124,25 @@ export class InboxService {
     return ids.map((id) => byId.get(String(id)) ?? null);
   }
 
-  private finish(id: string, status: InboxStatus, reason: string | null): Promise<void> {
-    return this.finishes.add({ id, status, reason });
+  private finish(id: string, status: InboxStatus, reason: string | null, jobId: string | null): Promise<void> {
+    return this.finishes.add({ id, status, reason, jobId });
   }
 
+  /** One statement: the outcomes and the completion of their jobs commit together. */
   private async finishBatch(outcomes: RecordedOutcome[]): Promise<void[]> {
     await this.dataSource.query(
-      `UPDATE inbox_events AS i SET status = o.status, status_reason = o.reason, processed_at = now()
-       FROM unnest($1::bigint[], $2::text[], $3::text[]) AS o (id, status, reason) WHERE i.id = o.id`,
-      [outcomes.map((outcome) => outcome.id), outcomes.map((outcome) => outcome.status), outcomes.map((outcome) => outcome.reason)],
+      `WITH finished AS (
+         UPDATE inbox_events AS i SET status = o.status, status_reason = o.reason, processed_at = now()
+         FROM unnest($1::bigint[], $2::text[], $3::text[]) AS o (id, status, reason) WHERE i.id = o.id
+       )
+       ${this.jobs.completeJobs('$4::uuid[]', '$5::text')}`,
+      [
+        outcomes.map((outcome) => outcome.id),
+        outcomes.map((outcome) => outcome.status),
+        outcomes.map((outcome) => outcome.reason),
+        outcomes.flatMap((outcome) => (outcome.jobId ? [outcome.jobId] : [])),
+        PROCESS_INBOX,
+      ],
     );
     return outcomes.map(() => undefined);
   }

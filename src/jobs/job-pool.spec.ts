@@ -1,5 +1,5 @@
 import type PgBoss from 'pg-boss';
-import { JobPool, settleJob } from './job-pool';
+import { JOB_COMPLETED, JobPool, settleJob } from './job-pool';
 
 function jobStarted(secondsAgo: number, expireInSeconds: number): PgBoss.JobWithMetadata<unknown> {
   return { id: 'job-1', startedOn: new Date(Date.now() - secondsAgo * 1000), expireInSeconds } as PgBoss.JobWithMetadata<unknown>;
@@ -32,7 +32,8 @@ describe('JobPool', () => {
   /** A queue of `queued` jobs; every job runs until released by the test. */
   function fakeQueue(queued: number) {
     const batchSizes: number[] = [];
-    const releases: Array<() => void> = [];
+    const completed: string[] = [];
+    const releases: Array<(result?: typeof JOB_COMPLETED) => void> = [];
     let next = 1;
     const boss = {
       fetch: async (_queue: string, { batchSize }: { batchSize: number }) => {
@@ -41,19 +42,21 @@ describe('JobPool', () => {
         queued -= count;
         return Array.from({ length: count }, () => ({ id: `job-${next++}`, expireInSeconds: 60, startedOn: new Date() }));
       },
-      complete: async () => undefined,
+      complete: async (_queue: string, ids: string[]) => {
+        completed.push(...ids);
+      },
     } as unknown as PgBoss;
     const pool = new JobPool<unknown>({
       boss,
       queue: 'q',
       concurrency: 8,
       pollMs: 50,
-      run: () => new Promise<void>((resolve) => releases.push(resolve)),
+      run: () => new Promise<void | typeof JOB_COMPLETED>((resolve) => releases.push(resolve)),
       onError: (error) => {
         throw error;
       },
     });
-    return { pool, batchSizes, releases, enqueue: (count: number) => (queued += count) };
+    return { pool, batchSizes, completed, releases, enqueue: (count: number) => (queued += count) };
   }
   const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
@@ -84,5 +87,16 @@ describe('JobPool', () => {
     releases.forEach((release) => release());
     await stopped;
     expect(batchSizes).toEqual([8, 1]);
+  });
+
+  it('completes each finished job, except one whose run completed it in its own statement', async () => {
+    const { pool, completed, releases } = fakeQueue(3);
+    pool.start();
+    await settle();
+    releases[0]();
+    releases[1](JOB_COMPLETED);
+    releases[2]();
+    await pool.stop(1000);
+    expect(completed.sort()).toEqual(['job-1', 'job-3']);
   });
 });

@@ -1,6 +1,9 @@
 import type PgBoss from 'pg-boss';
 import { Batcher } from '../common/batcher';
 
+/** What a job's run resolves to when its own statement already completed the job (see `JobQueue.completeJobs`). */
+export const JOB_COMPLETED = 'job-completed';
+
 /** How often settling a job (complete, fail) is tried again while the database does not answer. */
 const SETTLE_RETRY_MS = 1000;
 
@@ -27,8 +30,8 @@ export interface JobPoolOptions<T> {
   concurrency: number;
   /** Idle, the queue is looked at this often (jobs from other processes, retries coming due). */
   pollMs: number;
-  /** Runs one job and settles its failure itself; resolving means the job is done. */
-  run(job: PgBoss.JobWithMetadata<T>): Promise<void>;
+  /** Runs one job and settles its failure itself; resolving means the job is done (and with `JOB_COMPLETED`, completed). */
+  run(job: PgBoss.JobWithMetadata<T>): Promise<void | typeof JOB_COMPLETED>;
   onError(error: Error): void;
 }
 
@@ -105,7 +108,7 @@ export class JobPool<T> {
 
   private track(job: PgBoss.JobWithMetadata<T>): void {
     const running: Promise<void> = this.runWithinExpiry(job)
-      .then(() => settleJob(job, () => this.completions.add(job.id)))
+      .then((result) => (result === JOB_COMPLETED ? undefined : settleJob(job, () => this.completions.add(job.id))))
       .catch((error: Error) => this.options.onError(error))
       .finally(() => {
         this.running.delete(running);
@@ -118,7 +121,7 @@ export class JobPool<T> {
    * A job still running at its expiry is retried by pg-boss elsewhere; its slot is given back here, so one hung
    * call cannot block the pool (the call itself cannot be cancelled).
    */
-  private runWithinExpiry(job: PgBoss.JobWithMetadata<T>): Promise<void> {
+  private runWithinExpiry(job: PgBoss.JobWithMetadata<T>): Promise<void | typeof JOB_COMPLETED> {
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`job ${this.options.queue} ${job.id} still running after ${job.expireInSeconds} s`)), job.expireInSeconds * 1000);

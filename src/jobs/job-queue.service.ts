@@ -4,7 +4,7 @@ import PgBoss from 'pg-boss';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import { NamedStatementClient } from '../database/named-statements';
 import type { Tx } from '../database/transaction-runner';
-import { JobPool, settleJob } from './job-pool';
+import { JOB_COMPLETED, JobPool, settleJob } from './job-pool';
 
 export interface QueuePolicy {
   /** Retries after the first attempt. */
@@ -25,6 +25,9 @@ export interface SendOptions {
   /** A second send with the same key while the first is queued or active is dropped. */
   singletonKey?: string;
 }
+
+export { JOB_COMPLETED };
+export type JobHandler<T> = (job: Job<T>) => Promise<void | typeof JOB_COMPLETED>;
 
 export interface Job<T> {
   id: string;
@@ -135,6 +138,16 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
       FROM ${source} s LEFT JOIN pgboss.queue q ON q.name = ${queueParam}`;
   }
 
+  /**
+   * An `UPDATE` that completes the active jobs with the ids in parameter `idsParam` (uuid[]) of the queue named by
+   * `queueParam`, as pg-boss's `complete` does. It is meant for a data-modifying CTE, so a handler records its
+   * outcome and completes its job in one statement; the handler then returns `JOB_COMPLETED`.
+   */
+  completeJobs(idsParam: string, queueParam: string): string {
+    return `UPDATE pgboss.job SET completed_on = now(), state = 'completed', output = NULL
+      WHERE name = ${queueParam} AND id = ANY(${idsParam}) AND state = 'active'`;
+  }
+
   /** Jobs of `name` were committed by a statement of `insertJobsFrom`: start them now. */
   enqueued(name: string): void {
     this.wake(name);
@@ -144,7 +157,7 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
    * Registers a worker that keeps up to `concurrency` jobs running, each with its own outcome: one job's failure
    * retries that job only.
    */
-  async work<T>(name: string, handler: (job: Job<T>) => Promise<void>, options: { concurrency?: number } = {}): Promise<void> {
+  async work<T>(name: string, handler: JobHandler<T>, options: { concurrency?: number } = {}): Promise<void> {
     if (!this.policies.has(name)) await this.define(name);
     const pool = new JobPool<T>({
       boss: this.boss,
@@ -172,9 +185,9 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
     for (const pool of this.pools.get(name) ?? []) pool.wake();
   }
 
-  private async handle<T>(name: string, job: PgBoss.JobWithMetadata<T>, handler: (job: Job<T>) => Promise<void>) {
+  private async handle<T>(name: string, job: PgBoss.JobWithMetadata<T>, handler: JobHandler<T>): Promise<void | typeof JOB_COMPLETED> {
     try {
-      await handler({ id: job.id, name, data: job.data, retryCount: job.retryCount, retryLimit: job.retryLimit });
+      return await handler({ id: job.id, name, data: job.data, retryCount: job.retryCount, retryLimit: job.retryLimit });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const final = job.retryCount >= job.retryLimit;

@@ -1,6 +1,6 @@
 import { DataSource } from 'typeorm';
 import { TransactionRunner } from '../../src/database/transaction-runner';
-import { JobQueue } from '../../src/jobs/job-queue.service';
+import { JOB_COMPLETED, JobQueue } from '../../src/jobs/job-queue.service';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { eventually, type TestApp, startTestApp } from '../support/test-app';
 
@@ -116,5 +116,31 @@ describe('job queue (pg-boss on the app database)', () => {
     await recordRuns(first, 'first', 'insert-test');
     jobs.enqueued('insert-test');
     await eventually(async () => (await runsOf('insert-test')).length === 2, 'both jobs to run');
+  });
+
+  it('completes through completeJobs as pg-boss itself does, and only jobs that are running', async () => {
+    const jobs = first.app.get(JobQueue);
+    const dataSource = first.app.get(DataSource);
+    await jobs.define('complete-test');
+    const complete = (ids: string[]) =>
+      dataSource.query(`WITH outcome AS (SELECT 1) ${jobs.completeJobs('$1::uuid[]', '$2::text')}`, [ids, 'complete-test']);
+    const later = (await jobs.send('complete-test', { key: 'later' }, { startAfter: new Date(Date.now() + 3_600_000) }))!;
+    await jobs.work<{ key: string }>('complete-test', async (job) => {
+      if (job.data.key !== 'ours') return;
+      await complete([job.id, later]);
+      return JOB_COMPLETED;
+    });
+    await jobs.send('complete-test', { key: 'ours' });
+    await jobs.send('complete-test', { key: 'theirs' });
+    const states = async () =>
+      (await dataSource.query(
+        `SELECT data->>'key' AS key, state, output, retry_count, completed_on IS NOT NULL AS completed
+         FROM pgboss.job WHERE name = 'complete-test' ORDER BY key`,
+      )) as Array<Record<string, unknown>>;
+    await eventually(async () => (await states()).filter((row) => row.state === 'completed').length === 2, 'both jobs to complete');
+    const [notDue, ours, theirs] = await states();
+    expect({ ...ours, key: undefined }).toEqual({ ...theirs, key: undefined });
+    expect(ours).toMatchObject({ key: 'ours', state: 'completed', completed: true, retry_count: 0 });
+    expect(notDue).toMatchObject({ key: 'later', state: 'created', completed: false });
   });
 });
