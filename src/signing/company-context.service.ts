@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { Batcher } from '../common/batcher';
 import type { EsignConnection } from '../dottedsign/esign-connection.entity';
 import { type CompanySettings, readSettings } from '../installations/company-settings';
 import { InstallationsRepository } from '../installations/installations.repository';
@@ -10,6 +11,13 @@ export class NoActingInstallationError extends Error {
   constructor(readonly companyId: string) {
     super('No installed Pipedrive user can act for this company (reinstall the app as an admin)');
   }
+}
+
+interface ContextRow {
+  id: string;
+  settings: Record<string, unknown>;
+  connected: boolean;
+  connected_by_user_id: string | null;
 }
 
 export interface CompanyContextValue {
@@ -28,19 +36,29 @@ export class CompanyContext {
     private readonly tokens: PipedriveTokens,
   ) {}
 
-  /** null when the company is not installed (any more). One round trip: every job of a deal starts here. */
+  /** Loads that start while one is in flight share the next round trip: under load, jobs of many deals start together. */
+  private readonly loads = new Batcher<string, ContextRow | undefined>((companyIds) => this.readBatch(companyIds), { maxBatch: 200, maxInFlight: 1 });
+
+  /** null when the company is not installed (any more). Every job of a deal starts here. */
   async load(companyId: string): Promise<CompanyContextValue | null> {
-    const [row] = (await this.dataSource.query(
-      `SELECT c.settings, e.company_id IS NOT NULL AS connected, e.connected_by_user_id
-       FROM companies c LEFT JOIN esign_connections e ON e.company_id = c.id WHERE c.id = $1`,
-      [companyId],
-    )) as Array<{ settings: Record<string, unknown>; connected: boolean; connected_by_user_id: string | null }>;
+    const row = await this.loads.add(companyId);
     if (!row) return null;
     return {
       companyId,
       settings: readSettings(row.settings),
       connection: row.connected ? { connectedByUserId: row.connected_by_user_id === null ? null : String(row.connected_by_user_id) } : null,
     };
+  }
+
+  private async readBatch(companyIds: string[]): Promise<Array<ContextRow | undefined>> {
+    const rows = (await this.dataSource.query(
+      `SELECT c.id, c.settings, e.company_id IS NOT NULL AS connected, e.connected_by_user_id
+       FROM companies c LEFT JOIN esign_connections e ON e.company_id = c.id WHERE c.id = ANY($1::bigint[])`,
+      // A malformed id must not fail the other callers' loads; it simply finds no company.
+      [companyIds.filter((id) => /^\d{1,18}$/.test(id))],
+    )) as ContextRow[];
+    const byId = new Map(rows.map((row) => [String(row.id), row]));
+    return companyIds.map((id) => byId.get(id));
   }
 
   /**
