@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Client } from 'pg';
 import { createApp } from '../../src/app.factory';
 import { parseConfig } from '../../src/config/app-config';
@@ -35,7 +35,7 @@ export const UNTHROTTLED = {
  */
 export class Stack {
   readonly apps: AppProcess[] = [];
-  inProcess: NestExpressApplication | undefined;
+  inProcess: NestFastifyApplication | undefined;
   db!: Client;
   private databaseUrl = '';
   templateId = 0;

@@ -1,5 +1,5 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 const CODES: Record<number, string> = {
   400: 'bad_request',
@@ -13,28 +13,16 @@ const CODES: Record<number, string> = {
   429: 'too_many_requests',
 };
 
-/** Body-parser errors carry their HTTP status and a `type` such as `entity.parse.failed`. */
-interface ParserError {
-  status?: number;
+/** Fastify's own request errors (body over the limit, a Content-Length that does not match the body…). */
+interface FastifyRequestError {
+  code?: string;
   statusCode?: number;
-  type?: string;
-  expose?: boolean;
   message?: string;
 }
 
-function parserMessage(error: ParserError): string {
-  switch (error.type) {
-    case 'entity.parse.failed':
-      return 'The request body is not valid JSON';
-    case 'entity.too.large':
-      return 'The request body is too large';
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return 'Unsupported body encoding';
-    default:
-      return error.message ?? 'Bad request';
-  }
-}
+const FASTIFY_MESSAGES: Record<string, string> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'The request body is too large',
+};
 
 /**
  * Every error leaves as `{"error": {"code", "message"}}` with a 4xx for the client's mistakes;
@@ -45,19 +33,19 @@ export class HttpExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('HttpError');
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<Response>();
-    const request = host.switchToHttp().getRequest<Request>();
-    if (response.headersSent) return;
+    const reply = host.switchToHttp().getResponse<FastifyReply>();
+    const request = host.switchToHttp().getRequest<FastifyRequest>();
+    if (reply.sent) return;
     const { status, body } = this.describe(exception, request);
     if (status >= 500) {
       this.logger.error(
-        `${request.method} ${request.path} failed: ${exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)}`,
+        `${request.method} ${pathOf(request)} failed: ${exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)}`,
       );
     }
-    response.status(status).json(body);
+    reply.code(status).send(body);
   }
 
-  private describe(exception: unknown, request: Request): { status: number; body: unknown } {
+  private describe(exception: unknown, request: FastifyRequest): { status: number; body: unknown } {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const payload = exception.getResponse();
@@ -66,17 +54,23 @@ export class HttpExceptionFilter implements ExceptionFilter {
       }
       const message =
         status === HttpStatus.NOT_FOUND
-          ? `No route for ${request.method} ${request.path}`
+          ? `No route for ${request.method} ${pathOf(request)}`
           : typeof payload === 'string'
             ? payload
             : String((payload as { message?: unknown }).message ?? exception.message);
       return { status, body: { error: { code: CODES[status] ?? 'error', message } } };
     }
-    const parserError = exception as ParserError;
-    const parserStatus = parserError?.status ?? parserError?.statusCode;
-    if (parserError?.expose && parserStatus && parserStatus >= 400 && parserStatus < 500) {
-      return { status: parserStatus, body: { error: { code: CODES[parserStatus] ?? 'bad_request', message: parserMessage(parserError) } } };
+    const requestError = exception as FastifyRequestError;
+    const requestStatus = requestError?.statusCode;
+    if (requestError?.code?.startsWith('FST_') && requestStatus && requestStatus >= 400 && requestStatus < 500) {
+      const message = FASTIFY_MESSAGES[requestError.code] ?? requestError.message ?? 'Bad request';
+      return { status: requestStatus, body: { error: { code: CODES[requestStatus] ?? 'bad_request', message } } };
     }
     return { status: 500, body: { error: { code: 'internal_error', message: 'Something went wrong on our side' } } };
   }
+}
+
+function pathOf(request: FastifyRequest): string {
+  const query = request.url.indexOf('?');
+  return query === -1 ? request.url : request.url.slice(0, query);
 }

@@ -15,6 +15,8 @@ export function requestId(given: string | string[] | undefined): string {
   return typeof given === 'string' && /^[\w-]{1,64}$/.test(given) ? given : randomUUID();
 }
 
+const HEALTH_CHECKS = new Set(['/healthz', '/readyz']);
+
 export const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
@@ -35,12 +37,12 @@ export function loggerParams(config: AppConfig): Params {
     pinoHttp: {
       level: config.logLevel,
       redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-      genReqId: (req: IncomingMessage) => requestId(req.headers['x-request-id']),
       serializers: {
         req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
       },
-      autoLogging: { ignore: (req: IncomingMessage) => req.url === '/healthz' || req.url === '/readyz' },
+      // Nest's middleware runs under @fastify/middie, which strips the mount path from `url`; `originalUrl` keeps it.
+      autoLogging: { ignore: (req: IncomingMessage & { originalUrl?: string }) => HEALTH_CHECKS.has(req.originalUrl ?? req.url ?? '') },
       transport: config.env === 'development' ? { target: 'pino-pretty', options: { singleLine: true } } : undefined,
     },
   };

@@ -1,7 +1,7 @@
 import { Controller, Delete, Get, HttpCode, Inject, Logger, Post, Query, Res, UseGuards } from '@nestjs/common';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { ApiError } from '../common/api-error';
-import { resultPage } from '../common/html-page';
+import { resultPage, sendHtml } from '../common/html-page';
 import { SignedTokens } from '../common/signed-tokens';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import { InstallationsRepository } from '../installations/installations.repository';
@@ -31,18 +31,18 @@ export class DottedSignAuthController {
 
   /** `?token=<panel JWT>` identifies company and user (the settings page opens this in a new window). */
   @Get('auth/dottedsign')
-  async start(@Query('token') token: string | undefined, @Res() res: Response): Promise<void> {
+  async start(@Query('token') token: string | undefined, @Res() res: FastifyReply): Promise<void> {
     const user = token ? verifyPanelToken(token, this.config.pipedrive.jwtSecret) : null;
     if (!user) return this.page(res, 401, 'Cannot connect DottedSign', 'The link has expired. Open the app settings in Pipedrive and try again.');
     if (!(await this.installations.byUser(user.companyId, user.userId))) {
       return this.page(res, 403, 'Cannot connect DottedSign', 'Install the app in Pipedrive first.');
     }
     const state = this.signed.sign(STATE_PURPOSE, { companyId: user.companyId, userId: user.userId }, 15 * 60);
-    res.redirect(302, this.client.authorizeUrl(this.callbackUrl, state));
+    res.redirect(this.client.authorizeUrl(this.callbackUrl, state), 302);
   }
 
   @Get('auth/dottedsign/callback')
-  async callback(@Query() query: Record<string, unknown>, @Res() res: Response): Promise<void> {
+  async callback(@Query() query: Record<string, unknown>, @Res() res: FastifyReply): Promise<void> {
     if (typeof query.error === 'string') {
       return this.page(res, 200, 'DottedSign not connected', 'You cancelled the connection. Nothing was changed; you can connect again from the app settings.');
     }
@@ -90,7 +90,7 @@ export class DottedSignAuthController {
     if (!installation.isAdmin) throw ApiError.forbidden('Only a Pipedrive admin can change the DottedSign connection');
   }
 
-  private page(res: Response, status: number, title: string, message: string): void {
-    res.status(status).type('html').send(resultPage({ title, message }));
+  private page(res: FastifyReply, status: number, title: string, message: string): void {
+    sendHtml(res, status, resultPage({ title, message }));
   }
 }

@@ -1,5 +1,5 @@
-import { Controller, Headers, HttpCode, Post, Req } from '@nestjs/common';
-import type { RawBodyRequest } from '../app.factory';
+import { Controller, Headers, HttpCode, Post, type RawBodyRequest, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../common/api-error';
 import { InboxService } from '../inbox/inbox.service';
 import { DottedSignClient } from './dottedsign.client';
@@ -17,7 +17,7 @@ export class DottedSignWebhookController {
 
   @Post()
   @HttpCode(200)
-  async receive(@Req() req: RawBodyRequest, @Headers() headers: Record<string, string | string[] | undefined>) {
+  async receive(@Req() req: RawBodyRequest<FastifyRequest>, @Headers() headers: Record<string, string | string[] | undefined>) {
     const events = req.rawBody ? this.dottedsign.parseWebhook(req.rawBody, headers) : null;
     if (!events) throw ApiError.unauthorized('Missing or invalid Signature');
     if (!events.length) return { status: 'ignored' };

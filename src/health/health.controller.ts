@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, Res } from '@nestjs/common';
-import type { Response } from 'express';
+import type { FastifyReply } from 'fastify';
 import { DataSource } from 'typeorm';
 import { JobQueue } from '../jobs/job-queue.service';
 
@@ -19,7 +19,7 @@ export class HealthController {
   }
 
   @Get('readyz')
-  async readiness(@Res({ passthrough: true }) response: Response) {
+  async readiness(@Res({ passthrough: true }) response: FastifyReply) {
     const checks: Record<string, Check> = {
       database: await this.dataSource
         .query('SELECT 1')
@@ -32,7 +32,7 @@ export class HealthController {
       queue: this.jobs.isStarted() ? 'ok' : 'failing',
     };
     const ready = Object.values(checks).every((check) => check === 'ok');
-    response.status(ready ? 200 : 503);
+    response.code(ready ? 200 : 503);
     return { status: ready ? 'ready' : 'not_ready', checks };
   }
 }

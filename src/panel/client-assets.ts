@@ -1,5 +1,5 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 
 /** The project root: the nearest folder above this file holding package.json (src/ under ts-node, dist/src/ when built). */
 function projectRoot(): string {
@@ -17,7 +17,14 @@ export const CLIENT_DIST = resolve(projectRoot(), 'client', 'dist');
 
 export type ClientPage = 'panel' | 'settings';
 
-/** Hashed asset names only: nothing outside client/dist/assets can be asked for. */
+/** The content types of the asset kinds a build makes (hashed names only: nothing outside client/dist/assets can be asked for). */
+const ASSET_TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.woff2': 'font/woff2',
+};
 const ASSET_NAME = /^[\w.-]+\.(js|css|svg|png|woff2)$/;
 
 const pages = new Map<ClientPage, { mtimeMs: number; html: string }>();
@@ -34,9 +41,9 @@ export function clientPage(page: ClientPage): string | null {
   return html;
 }
 
-/** Absolute path of a built asset, or null for a name that is not one. */
-export function clientAsset(name: string): string | null {
+/** Absolute path and content type of a built asset, or null for a name that is not one. */
+export function clientAsset(name: string): { file: string; contentType: string } | null {
   if (!ASSET_NAME.test(name) || name.startsWith('.')) return null;
   const file = join(CLIENT_DIST, 'assets', name);
-  return existsSync(file) ? file : null;
+  return existsSync(file) ? { file, contentType: ASSET_TYPES[extname(name)] } : null;
 }

@@ -1,5 +1,5 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable, createParamDecorator } from '@nestjs/common';
-import type { Request } from 'express';
+import type { FastifyRequest } from 'fastify';
 import { type KeyObject, createSecretKey } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { ApiError } from '../common/api-error';
@@ -11,7 +11,7 @@ export interface PanelUser {
   userId: string;
 }
 
-type PanelRequest = Request & { panelUser?: PanelUser };
+type PanelRequest = FastifyRequest & { panelUser?: PanelUser };
 
 /**
  * Given a string, jsonwebtoken builds a key object on every call (trying it as a public key first, which

@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, Param, Query, Res } from '@nestjs/common';
-import type { Response } from 'express';
-import { resultPage } from '../common/html-page';
+import type { FastifyReply } from 'fastify';
+import { readFile } from 'node:fs/promises';
+import { resultPage, sendHtml } from '../common/html-page';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import { type ClientPage, clientAsset, clientPage } from './client-assets';
 import { verifyPanelToken } from './panel-auth.guard';
@@ -14,41 +15,38 @@ export class PanelPagesController {
   constructor(@Inject(CONFIG) private readonly config: AppConfig) {}
 
   @Get('panel')
-  panel(@Query('token') token: unknown, @Res() res: Response): void {
+  panel(@Query('token') token: unknown, @Res() res: FastifyReply): void {
     this.page('panel', token, res);
   }
 
   @Get('settings')
-  settings(@Query('token') token: unknown, @Res() res: Response): void {
+  settings(@Query('token') token: unknown, @Res() res: FastifyReply): void {
     this.page('settings', token, res);
   }
 
   /** Hashed file names: a new build gets new names, so they can be cached for good. */
   @Get('assets/:name')
-  asset(@Param('name') name: string, @Res() res: Response): void {
-    const file = clientAsset(name);
-    if (!file) {
-      res.status(404).type('text').send('Not found');
+  async asset(@Param('name') name: string, @Res() res: FastifyReply): Promise<void> {
+    const asset = clientAsset(name);
+    if (!asset) {
+      res.code(404).type('text/plain; charset=utf-8').send('Not found');
       return;
     }
-    res.sendFile(file, { headers: { 'Cache-Control': 'public, max-age=31536000, immutable' } });
+    res.header('Cache-Control', 'public, max-age=31536000, immutable').type(asset.contentType).send(await readFile(asset.file));
   }
 
-  private page(page: ClientPage, token: unknown, res: Response): void {
-    res.setHeader('Cache-Control', 'no-store');
+  private page(page: ClientPage, token: unknown, res: FastifyReply): void {
+    res.header('Cache-Control', 'no-store');
     const user = typeof token === 'string' ? verifyPanelToken(token, this.config.pipedrive.jwtSecret) : null;
     if (!user) {
-      res
-        .status(401)
-        .type('html')
-        .send(resultPage({ title: 'Session expired', message: 'This view could not confirm who you are (its link is missing, altered or expired). Reload the page in Pipedrive to open it again.' }));
+      sendHtml(res, 401, resultPage({ title: 'Session expired', message: 'This view could not confirm who you are (its link is missing, altered or expired). Reload the page in Pipedrive to open it again.' }));
       return;
     }
     const html = clientPage(page);
     if (!html) {
-      res.status(503).type('html').send(resultPage({ title: 'Not available', message: 'The app’s interface is not built on this server (run npm run build).' }));
+      sendHtml(res, 503, resultPage({ title: 'Not available', message: 'The app’s interface is not built on this server (run npm run build).' }));
       return;
     }
-    res.status(200).type('html').send(html);
+    sendHtml(res, 200, html);
   }
 }

@@ -1,8 +1,8 @@
 import { Body, Controller, Delete, Get, Headers, HttpCode, Logger, Post, Req, Res, UseGuards } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { ApiError } from '../common/api-error';
-import { resultPage } from '../common/html-page';
+import { resultPage, sendHtml } from '../common/html-page';
 import { constantTimeEqual } from '../common/passwords';
 import { validate } from '../common/validation';
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from '../panel/panel-auth.guard';
@@ -25,13 +25,13 @@ export class PipedriveAuthController {
 
   /** The app's Installation URL: starts OAuth with a signed state. */
   @Get('auth/pipedrive')
-  start(@Req() req: Request, @Res() res: Response): void {
+  start(@Req() req: FastifyRequest, @Res() res: FastifyReply): void {
     if (!this.oauth.configured) return this.page(res, 503, 'Not configured', 'This app has no Pipedrive credentials configured.');
     this.oauth.start(req, res);
   }
 
   @Get('auth/pipedrive/callback')
-  async callback(@Req() req: Request, @Res() res: Response): Promise<void> {
+  async callback(@Req() req: FastifyRequest, @Res() res: FastifyReply): Promise<void> {
     const { error, code } = req.query as Record<string, unknown>;
     if (error === 'user_denied' || error === 'access_denied') {
       return this.page(res, 200, 'Installation cancelled', 'You cancelled the installation, so nothing was installed. You can install the app again from the Pipedrive Marketplace at any time.');
@@ -44,7 +44,7 @@ export class PipedriveAuthController {
     if ('failure' in exchanged) return this.page(res, 400, 'Installation failed', exchanged.failure);
     try {
       const { redirectTo } = await this.install.completeInstall(exchanged.tokens);
-      res.redirect(302, redirectTo);
+      res.redirect(redirectTo, 302);
     } catch (failure) {
       this.logger.error(`install failed: ${(failure as Error).message}`);
       this.page(res, 502, 'Installation failed', 'Pipedrive did not answer while we finished the installation. Please try again in a minute.');
@@ -74,7 +74,7 @@ export class PipedriveAuthController {
     return { ok: true, ...outcome };
   }
 
-  private page(res: Response, status: number, title: string, message: string): void {
-    res.status(status).type('html').send(resultPage({ title, message }));
+  private page(res: FastifyReply, status: number, title: string, message: string): void {
+    sendHtml(res, status, resultPage({ title, message }));
   }
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Passport } from 'passport';
 import { Strategy as OAuth2Strategy } from 'passport-oauth2';
 import { SignedTokens } from '../common/signed-tokens';
@@ -15,7 +15,8 @@ export type ExchangeResult = { tokens: TokenSet } | { failure: string };
 /**
  * The install flow through passport-oauth2. `state` is a stateless signed token; it is verified when present
  * and accepted when absent, because Marketplace-started installs arrive without it (the code exchange, bound to
- * our client, is then the proof).
+ * our client, is then the proof). Passport reads `query` (and `body`) from Fastify's request and answers its
+ * redirect on the Node response.
  */
 @Injectable()
 export class PipedriveOAuth {
@@ -38,9 +39,9 @@ export class PipedriveOAuth {
         customHeaders: { Authorization: client.basicClientAuth },
         skipUserProfile: true,
         store: {
-          store: (_req: Request, _meta: unknown, done: (error: Error | null, state?: string) => void) =>
+          store: (_req: unknown, _meta: unknown, done: (error: Error | null, state?: string) => void) =>
             done(null, signed.sign(STATE_PURPOSE, {}, STATE_TTL_SECONDS)),
-          verify: (_req: Request, state: string | undefined, _meta: unknown, done: (error: Error | null, ok: boolean, info?: unknown) => void) =>
+          verify: (_req: unknown, state: string | undefined, _meta: unknown, done: (error: Error | null, ok: boolean, info?: unknown) => void) =>
             !state || signed.verify(STATE_PURPOSE, state)
               ? done(null, true)
               : done(null, false, { message: 'The installation link expired or was altered. Start the installation again.' }),
@@ -68,11 +69,14 @@ export class PipedriveOAuth {
   }
 
   /** Redirects the browser to Pipedrive's authorize page with a fresh signed state. */
-  start(req: Request, res: Response): void {
-    this.passport.authenticate('pipedrive', { session: false })(req, res, () => undefined);
+  start(request: FastifyRequest, reply: FastifyReply): void {
+    // Passport ends the Node response itself; Fastify must not send a reply of its own afterwards.
+    reply.hijack();
+    this.passport.authenticate('pipedrive', { session: false })(request, reply.raw, () => undefined);
   }
 
-  exchange(req: Request, res: Response): Promise<ExchangeResult> {
+  /** With a callback, passport hands every outcome to it and never writes to the response. */
+  exchange(request: FastifyRequest, reply: FastifyReply): Promise<ExchangeResult> {
     return new Promise((resolve) => {
       this.passport.authenticate('pipedrive', { session: false }, (error: unknown, tokens: TokenSet | false, info?: { message?: string }) => {
         if (error) {
@@ -81,7 +85,7 @@ export class PipedriveOAuth {
         }
         else if (!tokens) resolve({ failure: info?.message ?? 'Pipedrive did not complete the authorization.' });
         else resolve({ tokens });
-      })(req, res, (error: unknown) => resolve({ failure: describeOAuthError(error) }));
+      })(request, reply.raw, (error: unknown) => resolve({ failure: describeOAuthError(error) }));
     });
   }
 }
