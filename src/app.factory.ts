@@ -14,7 +14,6 @@ import type { AppConfig } from './config/app-config';
 /** Builds the Nest app with the HTTP basics every route relies on; listening is the caller's choice. */
 export async function createApp(config: AppConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
-    bodyLimit: config.bodyLimitBytes,
     trustProxy: 'loopback, linklocal, uniquelocal',
     // Also the id of the request's log lines: pino-http takes the id Fastify gave the request.
     genReqId: (request: IncomingMessage) => requestId(request.headers['x-request-id']),

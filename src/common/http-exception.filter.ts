@@ -13,16 +13,12 @@ const CODES: Record<number, string> = {
   429: 'too_many_requests',
 };
 
-/** Fastify's own request errors (body over the limit, a Content-Length that does not match the body…). */
+/** Fastify's own request errors (a URL it cannot decode, a route parameter over its length limit…). */
 interface FastifyRequestError {
   code?: string;
   statusCode?: number;
   message?: string;
 }
-
-const FASTIFY_MESSAGES: Record<string, string> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: 'The request body is too large',
-};
 
 /**
  * Every error leaves as `{"error": {"code", "message"}}` with a 4xx for the client's mistakes;
@@ -63,8 +59,7 @@ export class HttpExceptionFilter implements ExceptionFilter {
     const requestError = exception as FastifyRequestError;
     const requestStatus = requestError?.statusCode;
     if (requestError?.code?.startsWith('FST_') && requestStatus && requestStatus >= 400 && requestStatus < 500) {
-      const message = FASTIFY_MESSAGES[requestError.code] ?? requestError.message ?? 'Bad request';
-      return { status: requestStatus, body: { error: { code: CODES[requestStatus] ?? 'bad_request', message } } };
+      return { status: requestStatus, body: { error: { code: CODES[requestStatus] ?? 'bad_request', message: requestError.message ?? 'Bad request' } } };
     }
     return { status: 500, body: { error: { code: 'internal_error', message: 'Something went wrong on our side' } } };
   }
