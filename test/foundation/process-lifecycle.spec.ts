@@ -6,6 +6,7 @@ import { Client } from 'pg';
 import { freeLoopbackPort } from '../../src/database/embedded-postgres.launcher';
 import { type AppProcess, postgresRunningIn, startAppProcess as startMain } from '../support/app-process';
 import { eventually } from '../support/test-app';
+import { createTestDatabase } from '../support/test-database';
 
 const DEVELOPMENT_CREDENTIALS = { PIPEDRIVE_CLIENT_ID: 'dev-id', PIPEDRIVE_CLIENT_SECRET: 'dev-secret', DOTTEDSIGN_CLIENT_ID: 'ds-id', DOTTEDSIGN_CLIENT_SECRET: 'ds-secret' };
 
@@ -49,6 +50,26 @@ describe('the app process (npm start)', () => {
     second.interrupt();
     await second.exited;
     await eventually(async () => !postgresRunningIn(dataDir), 'postgres to stop after Ctrl-C', 10000);
+  });
+
+  it('logs each request once under the id it answered with, credentials redacted, health checks left out', async () => {
+    const database = await createTestDatabase();
+    const port = await freeLoopbackPort();
+    const started = startMain({ NODE_ENV: 'test', DATABASE_URL: database.url, DATA_DIR: mkdtempSync(join(tmpdir(), 'pdds-data-')), PORT: String(port), ...DEVELOPMENT_CREDENTIALS });
+    try {
+      await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 'app to be ready', 45000);
+      await fetch(`http://127.0.0.1:${port}/healthz`);
+      const answer = await fetch(`http://127.0.0.1:${port}/panel?token=secret-panel-jwt`, { headers: { 'x-request-id': 'trace-log-1' } });
+      expect(answer.headers.get('x-request-id')).toBe('trace-log-1');
+      const line = await eventually(async () => started.output().split('\n').find((text) => text.includes('"id":"trace-log-1"')), 'the request log line');
+      expect(JSON.parse(line)).toMatchObject({ req: { id: 'trace-log-1', method: 'GET', url: '/panel?token=[redacted]' }, res: { statusCode: 401 } });
+      expect(started.output()).not.toContain('secret-panel-jwt');
+      expect(started.output()).not.toMatch(/"url":"\/(healthz|readyz)"/);
+    } finally {
+      started.child.kill('SIGTERM');
+      await started.exited;
+      await database.drop();
+    }
   });
 
   it('stops its embedded postgres when the start fails', async () => {
