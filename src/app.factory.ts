@@ -1,8 +1,8 @@
-import helmet from '@fastify/helmet';
 import type { ArgumentsHost } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import helmet from 'helmet';
 import { Logger } from 'nestjs-pino';
 import type { IncomingMessage } from 'node:http';
 import { AppModule } from './app.module';
@@ -24,15 +24,8 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
       new HttpExceptionFilter().catch(error, hostOf(request, reply));
     },
   });
-  const fastify = adapter.getInstance();
-  fastify.addHook('onRequest', (request, reply, done) => {
-    echoRequestId(request, reply);
-    done();
-  });
-  registerBodyParsers(fastify, config.bodyLimitBytes);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), adapter, { bodyParser: false, bufferLogs: true });
-  app.useLogger(app.get(Logger));
-  await app.register(helmet, {
+  // helmet's middleware, built once: the Fastify plugin rebuilds it, CSP parsing included, on every request.
+  const securityHeaders = helmet({
     contentSecurityPolicy: {
       directives: {
         'frame-ancestors': ["'self'", ...config.panelFrameAncestors],
@@ -46,6 +39,14 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     frameguard: false,
     crossOriginEmbedderPolicy: false,
   });
+  const fastify = adapter.getInstance();
+  fastify.addHook('onRequest', (request, reply, done) => {
+    echoRequestId(request, reply);
+    securityHeaders(request.raw, reply.raw, (error?: unknown) => done(error as Error | undefined));
+  });
+  registerBodyParsers(fastify, config.bodyLimitBytes);
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.register(config), adapter, { bodyParser: false, bufferLogs: true });
+  app.useLogger(app.get(Logger));
   return app;
 }
 
