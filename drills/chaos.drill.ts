@@ -352,6 +352,7 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
         'zero 5xx from the app',
         app5xx.length === 0 && strayErrors.length === 0,
         `${fmt(attempts.length)} webhook attempts from both simulators: ${app5xx.length} × 5xx; ${connectionErrors.length} connection errors, ${strayErrors.length} outside the kill window` +
+          (strayErrors.length ? ` (${countBy(strayErrors, (attempt) => attempt.error ?? 'unknown')})` : '') +
           (app5xx.length ? `; e.g. ${app5xx[0].status} at ${app5xx[0].at}` : ''),
       ),
       check(
@@ -383,4 +384,11 @@ function describeStatuses(tasks: Array<{ status: string }>): string {
   const counts = new Map<string, number>();
   for (const task of tasks) counts.set(task.status, (counts.get(task.status) ?? 0) + 1);
   return counts.size ? [...counts].map(([status, n]) => `${status} ${n}`).join(', ') : 'none';
+}
+
+/** `a × 3, b × 1`: how often each key occurs, most frequent first. */
+function countBy<T>(items: T[], key: (item: T) => string): string {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([name, count]) => `${name} × ${count}`).join(', ');
 }

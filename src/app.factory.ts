@@ -18,6 +18,9 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
     // Also the id of the request's log lines: pino-http takes the id Fastify gave the request.
     genReqId: (request: IncomingMessage) => requestId(request.headers['x-request-id']),
     forceCloseConnections: true,
+    // Node's default, as under Express: with Fastify's 72 s, webhook senders reusing idle connections met resets
+    // and stalls under load (chaos drill; see docs/decisions.md).
+    keepAliveTimeout: 5000,
     // A malformed URL is refused before routing and hooks; answer it in the same JSON shape as everything else.
     frameworkErrors: (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       echoRequestId(request, reply);

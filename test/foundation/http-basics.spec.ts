@@ -43,4 +43,10 @@ describe('HTTP basics (real app, real PostgreSQL)', () => {
     const fresh = await fetch(`${t.url}/healthz`, { headers: { 'x-request-id': 'bad id with spaces' } });
     expect(fresh.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
   });
+
+  it('keeps an idle connection open for 5 s, as it tells its callers', async () => {
+    // Webhook senders pool connections by this hint; a longer one made them reuse sockets the server was closing.
+    const res = await fetch(`${t.url}/healthz`);
+    expect(res.headers.get('keep-alive')).toBe('timeout=5');
+  });
 });
