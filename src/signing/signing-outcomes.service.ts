@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import { settledValue } from '../common/settled';
 import { DottedSignConnections } from '../dottedsign/dottedsign-connections.service';
 import type { InboxEvent } from '../inbox/inbox-event.entity';
 import { InboxService, type Outcome } from '../inbox/inbox.service';
-import { settledValue } from '../common/settled';
 import { PipedriveApiError } from '../pipedrive/pipedrive.errors';
 import type { PipedriveApi } from '../pipedrive/pipedrive.client';
 import type { PipedriveFile } from '../pipedrive/pipedrive.types';
@@ -21,8 +21,7 @@ const SIGNER_ACTIONS = { viewed: 'viewed', signed: 'signed', declined: 'declined
 export const TASK_ACTIONS = ['created', 'sent', 'viewed', 'signed', 'completed', 'declined', 'voided', 'expired'];
 const FILE_LABELS: Record<TaskFileKind, string> = { completed: 'signed', audit_trail: 'audit trail' };
 
-/** A write-back step's work on the locked, freshly read contract; it records what it did on `contract`. */
-/** A write-back step: changes the locked contract in memory and returns its timeline line, or null if it had nothing to do. */
+/** A write-back step on the locked, freshly read contract: changes it in memory and returns its timeline line, or null if it had nothing to do. */
 type StepWork = (contract: Contract) => Promise<TimelineEntry | null>;
 
 interface StoredEvent {
