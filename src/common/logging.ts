@@ -17,26 +17,19 @@ export function requestId(given: string | string[] | undefined): string {
 
 const HEALTH_CHECKS = new Set(['/healthz', '/readyz']);
 
-export const REDACTED_PATHS = [
-  'req.headers.authorization',
-  'req.headers.cookie',
-  'req.headers.signature',
-  'res.headers["set-cookie"]',
-  '*.access_token',
-  '*.refresh_token',
-  '*.accessToken',
-  '*.refreshToken',
-  '*.password',
-  '*.http_auth_password',
-  '*.client_secret',
-  '*.token',
-];
+const SECRET_KEYS = ['access_token', 'refresh_token', 'accessToken', 'refreshToken', 'password', 'http_auth_password', 'client_secret', 'token'];
+
+/** Secrets wherever a logged object carries them: at the top of the line (a Nest call with an object) or one level down. */
+export const REDACTION = {
+  paths: ['req.headers.authorization', 'req.headers.cookie', 'req.headers.signature', 'res.headers["set-cookie"]', ...SECRET_KEYS.flatMap((key) => [key, `*.${key}`])],
+  censor: '[redacted]',
+};
 
 export function loggerParams(config: AppConfig): Params {
   return {
     pinoHttp: {
       level: config.logLevel,
-      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+      redact: REDACTION,
       serializers: {
         req: (req: { id: string; method: string; url: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
         res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
