@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { cpuMsOf } from './support/app-process';
 import type { FreshDatabase } from './support/database-servers';
 import { explain } from './support/explain';
 import { percentile, round, scaled } from './support/stats';
@@ -71,7 +72,9 @@ export async function contractsApiBenchmark(database: FreshDatabase): Promise<Re
       });
     await load(2, false);
     const duration = scaled(15, 4);
+    const appCpuBefore = cpuMsOf(stack.apps[0].pid);
     await load(duration, true);
+    const appCpuUsPerRequest = Math.round(((cpuMsOf(stack.apps[0].pid) - appCpuBefore) * 1000) / latencies.length);
 
     const plans = {
       contractsOfDeal: await explain(stack.db, 'SELECT * FROM contracts WHERE company_id = $1 AND deal_id = $2 ORDER BY created_at DESC, id DESC', [FIRST_COMPANY + 500, 7]),
@@ -93,6 +96,7 @@ export async function contractsApiBenchmark(database: FreshDatabase): Promise<Re
       statuses: Object.fromEntries(statuses),
       latencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), max: percentile(latencies, 100) },
       requestsPerSecond: round(latencies.length / duration, 0),
+      appCpuUsPerRequest,
       seqScans: Object.entries(plans).filter(([, plan]) => plan.seqScan).map(([name]) => name),
       plans: Object.fromEntries(Object.entries(plans).map(([name, plan]) => [name, plan.plan])),
     };
