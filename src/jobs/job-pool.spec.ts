@@ -30,7 +30,7 @@ describe('settleJob', () => {
 
 describe('JobPool', () => {
   /** A queue of `queued` jobs; every job runs until released by the test. */
-  function fakeQueue(queued: number) {
+  function fakeQueue(queued: number, onBacklog?: () => Promise<void>) {
     const batchSizes: number[] = [];
     const completed: string[] = [];
     const releases: Array<(result?: typeof JOB_COMPLETED) => void> = [];
@@ -52,6 +52,7 @@ describe('JobPool', () => {
       concurrency: 8,
       pollMs: 50,
       run: () => new Promise<void | typeof JOB_COMPLETED>((resolve) => releases.push(resolve)),
+      onBacklog,
       onError: (error) => {
         throw error;
       },
@@ -98,5 +99,20 @@ describe('JobPool', () => {
     releases[2]();
     await pool.stop(1000);
     expect(completed.sort()).toEqual(['job-1', 'job-3']);
+  });
+
+  it('notices a backlog when a fetch fills every free slot, at most once per quarter minute', async () => {
+    let notices = 0;
+    const { pool, releases } = fakeQueue(100, async () => void (notices += 1));
+    pool.start();
+    await settle();
+    for (let index = 0; index < 8; index += 1) {
+      releases.shift()!();
+      await settle();
+    }
+    const stopped = pool.stop(1000);
+    releases.forEach((release) => release());
+    await stopped;
+    expect(notices).toBe(1);
   });
 });

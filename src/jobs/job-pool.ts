@@ -32,8 +32,12 @@ export interface JobPoolOptions<T> {
   pollMs: number;
   /** Runs one job and settles its failure itself; resolving means the job is done (and with `JOB_COMPLETED`, completed). */
   run(job: PgBoss.JobWithMetadata<T>): Promise<void | typeof JOB_COMPLETED>;
+  /** A fetch found more jobs queued than it took (at most once per `BACKLOG_NOTICE_MS`). */
+  onBacklog?(): Promise<void>;
   onError(error: Error): void;
 }
+
+const BACKLOG_NOTICE_MS = 15_000;
 
 /**
  * Keeps up to `concurrency` jobs of one queue running at all times: a slot that frees up is filled at once,
@@ -46,6 +50,7 @@ export class JobPool<T> {
   private signal: (() => void) | null = null;
   private waitingForSlot = false;
   private loop: Promise<void> | null = null;
+  private backlogNoticedAt = 0;
   /** Jobs finishing while a completion is being written are completed together, in one statement. */
   private readonly completions: Batcher<string, void>;
 
@@ -101,6 +106,10 @@ export class JobPool<T> {
       }
       // Every free slot filled: more may be queued. Otherwise the queue is empty until woken or the next poll.
       backlog = fetched === free;
+      if (backlog && this.options.onBacklog && Date.now() - this.backlogNoticedAt > BACKLOG_NOTICE_MS) {
+        this.backlogNoticedAt = Date.now();
+        void this.options.onBacklog().catch((error: Error) => this.options.onError(error));
+      }
       if (backlog || this.woken || this.stopping) continue;
       await this.wait(pollMs, false);
     }

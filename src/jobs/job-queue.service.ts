@@ -43,6 +43,19 @@ function retryAtOf(error: unknown): Date | null {
   return retryAt instanceof Date && retryAt.getTime() > Date.now() ? retryAt : null;
 }
 
+/**
+ * pg-boss 10 fetches the next jobs `ORDER BY priority DESC, created_on, id` over an index on (name, start_after), so
+ * every fetch reads and sorts the queue's whole backlog: 20 to 25 ms at 20,000 queued jobs, which made draining a
+ * backlog slower the longer it was. This index is that order (partitioned: every queue's table gets it, later
+ * ones when pg-boss attaches them), so a fetch reads only the jobs it takes: 0.1 to 0.3 ms at the same backlog, once
+ * the planner knows there is a backlog (see `refreshStatistics`). Processes starting together take turns (the
+ * lock); `IF NOT EXISTS` makes it a no-op after the first boot.
+ */
+const FETCH_ORDER_INDEX = `DO $$ BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('pgboss.job fetch order index'));
+  CREATE INDEX IF NOT EXISTS job_fetch_order ON pgboss.job (name, priority DESC, created_on, id) WHERE state < 'active';
+END $$`;
+
 const STOP_TIMEOUT_MS = 10_000;
 /** How often an idle worker looks for jobs it was not woken for (other processes' jobs, retries coming due). */
 const POLL_MS = 1000;
@@ -72,6 +85,7 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
 
   async onModuleInit(): Promise<void> {
     await this.boss.start();
+    await this.boss.getDb().executeSql(FETCH_ORDER_INDEX, []);
     this.started = true;
   }
 
@@ -165,6 +179,7 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
       concurrency: options.concurrency ?? 4,
       pollMs: POLL_MS,
       run: (job) => this.handle(name, job, handler),
+      onBacklog: () => this.refreshStatistics(name),
       onError: (error) => this.logger.error(`job queue ${name}: ${error.message}`),
     });
     pool.start();
@@ -179,6 +194,18 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
 
   async get(name: string, id: string): Promise<PgBoss.JobWithMetadata | null> {
     return this.boss.getJobById(name, id, { includeArchive: true });
+  }
+
+  /**
+   * A queue's table swings between empty and a backlog faster than autovacuum analyzes it (once a minute at most):
+   * planned with the empty table's statistics, the fetch sorts the whole backlog instead of reading the fetch-order
+   * index. Its statistics are refreshed when a backlog appears.
+   */
+  private async refreshStatistics(name: string): Promise<void> {
+    const db = this.boss.getDb();
+    const { rows } = await db.executeSql('SELECT partition_name FROM pgboss.queue WHERE name = $1', [name]);
+    const partition = (rows as Array<{ partition_name: string | null }>)[0]?.partition_name;
+    if (partition && /^j[0-9a-f]+$/.test(partition)) await db.executeSql(`ANALYZE pgboss.${partition}`, []);
   }
 
   private wake(name: string): void {

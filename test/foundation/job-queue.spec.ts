@@ -118,6 +118,30 @@ describe('job queue (pg-boss on the app database)', () => {
     await eventually(async () => (await runsOf('insert-test')).length === 2, 'both jobs to run');
   });
 
+  it("fetches a backlog through an index in pg-boss's own order, with the queue's statistics refreshed, on queues created later too", async () => {
+    const jobs = first.app.get(JobQueue);
+    const dataSource = first.app.get(DataSource);
+    await jobs.define('backlog-test');
+    const [{ partition }] = (await dataSource.query(`SELECT partition_name AS partition FROM pgboss.queue WHERE name = 'backlog-test'`)) as Array<{ partition: string }>;
+    await dataSource.query(`INSERT INTO pgboss.job (name, data) SELECT 'backlog-test', jsonb_build_object('n', g) FROM generate_series(1, 5000) g`);
+    // A worker meeting the backlog has the statistics refreshed (autovacuum would take up to a minute).
+    const done: number[] = [];
+    await jobs.work<{ n: number }>('backlog-test', async (job) => void done.push(job.data.n), { concurrency: 8 });
+    await eventually(async () => done.length === 5000, 'the backlog to be worked off', 30_000);
+    const [{ analyzed }] = (await dataSource.query(`SELECT last_analyze IS NOT NULL AS analyzed FROM pg_stat_user_tables WHERE relname = $1`, [partition])) as Array<{
+      analyzed: boolean;
+    }>;
+    expect(analyzed).toBe(true);
+
+    await dataSource.query(`INSERT INTO pgboss.job (name, data, start_after) SELECT 'backlog-test', '{}', now() + interval '1 hour' FROM generate_series(1, 5000) g`);
+    await dataSource.query(`ANALYZE pgboss.${partition}`);
+    // pg-boss's own fetch statement, as its workers send it.
+    const fetchSql = (require('pg-boss/src/plans') as { fetchNextJob(schema: string): (options: object) => string }).fetchNextJob('pgboss')({});
+    const plan = ((await dataSource.query(`EXPLAIN ${fetchSql}`, ['backlog-test', 8])) as Array<{ 'QUERY PLAN': string }>).map((row) => row['QUERY PLAN']).join('\n');
+    expect(plan).toMatch(new RegExp(`Index Scan using \\S+ on ${partition}`));
+    expect(plan).not.toMatch(/Sort Key: job\.priority|Seq Scan/);
+  });
+
   it('completes through completeJobs as pg-boss itself does, and only jobs that are running', async () => {
     const jobs = first.app.get(JobQueue);
     const dataSource = first.app.get(DataSource);
