@@ -330,7 +330,7 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
         'no live task for a deleted deal',
         live.length === 0,
         `${deleted.length} deleted deals (${earlyDeleted.filter((deal) => deal.plan === 'delete-held').length} delete delivered first, ${earlyDeleted.filter((deal) => deal.plan === 'delete-after').length} deleted right after create); ` +
-          `their tasks: ${describeStatuses(deleted.flatMap((deal) => tasksOf.get(deal.dealId) ?? []))}` +
+          `their tasks: ${countBy(deleted.flatMap((deal) => tasksOf.get(deal.dealId) ?? []), (task) => task.status) || 'none'}` +
           (live.length ? `; live: deal ${live[0].dealId}` : ''),
       ),
       check(
@@ -378,12 +378,6 @@ function countDuplicatedEvents(attempts: Array<{ id: string; attempt: number; bo
     deliveriesOf.set(eventId, (deliveriesOf.get(eventId) ?? new Set()).add(attempt.id));
   }
   return [...deliveriesOf.values()].filter((ids) => ids.size > 1).length;
-}
-
-function describeStatuses(tasks: Array<{ status: string }>): string {
-  const counts = new Map<string, number>();
-  for (const task of tasks) counts.set(task.status, (counts.get(task.status) ?? 0) + 1);
-  return counts.size ? [...counts].map(([status, n]) => `${status} ${n}`).join(', ') : 'none';
 }
 
 /** `a × 3, b × 1`: how often each key occurs, most frequent first. */
