@@ -48,12 +48,15 @@ function retryAtOf(error: unknown): Date | null {
  * every fetch reads and sorts the queue's whole backlog: 20 to 25 ms at 20,000 queued jobs, which made draining a
  * backlog slower the longer it was. This index is that order (partitioned: every queue's table gets it, later
  * ones when pg-boss attaches them), so a fetch reads only the jobs it takes: 0.1 to 0.3 ms at the same backlog, once
- * the planner knows there is a backlog (see `refreshStatistics`). Processes starting together take turns (the
- * lock); `IF NOT EXISTS` makes it a no-op after the first boot.
+ * the planner knows there is a backlog (see `refreshStatistics`). Building it locks the job table against inserts,
+ * so a boot only builds it when it is missing (a restart beside a busy process must not stall its webhooks);
+ * processes starting together take turns on the lock.
  */
 const FETCH_ORDER_INDEX = `DO $$ BEGIN
-  PERFORM pg_advisory_xact_lock(hashtext('pgboss.job fetch order index'));
-  CREATE INDEX IF NOT EXISTS job_fetch_order ON pgboss.job (name, priority DESC, created_on, id) WHERE state < 'active';
+  IF to_regclass('pgboss.job_fetch_order') IS NULL THEN
+    PERFORM pg_advisory_xact_lock(hashtext('pgboss.job fetch order index'));
+    CREATE INDEX IF NOT EXISTS job_fetch_order ON pgboss.job (name, priority DESC, created_on, id) WHERE state < 'active';
+  END IF;
 END $$`;
 
 const STOP_TIMEOUT_MS = 10_000;
