@@ -5,7 +5,8 @@ import type { FreshDatabase } from './support/database-servers';
 import { round, scaled } from './support/stats';
 import { Stack, UNTHROTTLED } from './support/stack';
 
-const CONNECTIONS = Number(process.env.BENCH_INGEST_CONNECTIONS ?? 32);
+/** Each load runs at these fixed concurrencies in turn (BENCH_INGEST_CONNECTIONS, comma-separated): latency against throughput. */
+const CONNECTIONS = (process.env.BENCH_INGEST_CONNECTIONS ?? '16,32').split(',').map(Number);
 
 export interface LoadFigures {
   requestsPerSecond: number;
@@ -63,7 +64,7 @@ function dealCreated(companyId: number, userId: number, dealId: number): string 
 }
 
 /**
- * Authenticated, distinct v2 deal events at a fixed concurrency against POST /webhooks/pipedrive, and the same
+ * Authenticated, distinct v2 deal events at fixed concurrencies against POST /webhooks/pipedrive, and the same
  * load on GET /healthz (a route doing no work) of the same app process. Auto-send is off, so the jobs the
  * events enqueue are cheap to process while the load runs: the figure is the ingest path's.
  */
@@ -73,44 +74,59 @@ export async function ingestBenchmark(database: FreshDatabase): Promise<Record<s
     await stack.installAndConnect({ autoSend: { enabled: false, pipelineIds: [] } });
     const authorization = stack.webhookAuthorization('create');
     const duration = scaled(15, 4);
-    const bounds = { connections: CONNECTIONS, duration, timeout: 10 };
-    // Warm-up: JIT, pool connections, the verified-credential cache.
-    await run({ url: `${stack.url}/healthz`, ...bounds, duration: 2 });
-
     const appPid = stack.apps[0].pid;
-    const bare = await measured(appPid, { url: `${stack.url}/healthz`, ...bounds });
-
     let dealId = 1_000_000;
     const { companyId, adminUserId } = stack.demo;
-    const cpuBeforeIngest = cpuMsOf(appPid);
-    const ingest = await measured(appPid, {
+    const bareLoad = (connections: number, seconds: number): autocannon.Options => ({ url: `${stack.url}/healthz`, connections, duration: seconds, timeout: 10 });
+    const ingestLoad = (connections: number, seconds: number): autocannon.Options => ({
       url: `${stack.url}/webhooks/pipedrive`,
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization },
-      ...bounds,
+      connections,
+      duration: seconds,
+      timeout: 10,
       requests: [{ setupRequest: (request) => ({ ...request, body: dealCreated(companyId, adminUserId, dealId++) }) }],
     });
-    // The jobs the events enqueued run during the load and after it: the CPU per event counted until the last is done.
-    const drainStarted = Date.now();
-    while (Date.now() - drainStarted < 60_000 && (await stack.count(`SELECT count(*) FROM inbox_events WHERE status = 'pending'`)) > 0) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-    const processedAfterLoadSeconds = round((Date.now() - drainStarted) / 1000, 1);
-    const stored = await stack.count(`SELECT count(*) FROM inbox_events WHERE source = 'pipedrive'`);
-    const appCpuUsPerEventProcessed = Math.round(((cpuMsOf(appPid) - cpuBeforeIngest) * 1000) / stored);
-    const jobs = await stack.count(`SELECT count(*) FROM pgboss.job WHERE name = 'inbox.process'`);
-    return {
-      connections: CONNECTIONS,
-      durationSeconds: duration,
-      ingest,
-      bare,
-      ratio: round(ingest.requestsPerSecond / bare.requestsPerSecond, 2),
-      inboxRows: stored,
-      processedAfterLoadSeconds,
-      appCpuUsPerEventProcessed,
-      inboxJobs: jobs,
-      accepted2xx: ingest.total - ingest.non2xx,
+    const pipedriveEvents = () => stack.count(`SELECT count(*) FROM inbox_events WHERE source = 'pipedrive'`);
+    const inboxJobs = () => stack.count(`SELECT count(*) FROM pgboss.job WHERE name = 'inbox.process'`);
+    /** Waits (at most 60 s) until every accepted event is processed; returns the seconds it took. */
+    const processed = async () => {
+      const started = Date.now();
+      while (Date.now() - started < 60_000 && (await stack.count(`SELECT count(*) FROM inbox_events WHERE status = 'pending'`)) > 0) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      return round((Date.now() - started) / 1000, 1);
     };
+
+    // Warm-up of both routes (JIT, pool connections, prepared statements, the verified-credential cache), then
+    // its events processed, so every measured load starts from a warm, idle app.
+    await run(bareLoad(CONNECTIONS[0], 2));
+    await run(ingestLoad(CONNECTIONS[0], 2));
+    await processed();
+
+    const runs = [];
+    for (const connections of CONNECTIONS) {
+      const bare = await measured(appPid, bareLoad(connections, duration));
+      const eventsBefore = await pipedriveEvents();
+      const jobsBefore = await inboxJobs();
+      const cpuBeforeIngest = cpuMsOf(appPid);
+      const ingest = await measured(appPid, ingestLoad(connections, duration));
+      // The jobs the events enqueued run during the load and after it: the CPU per event counted until the last is done.
+      const processedAfterLoadSeconds = await processed();
+      const stored = (await pipedriveEvents()) - eventsBefore;
+      runs.push({
+        connections,
+        ingest,
+        bare,
+        ratio: round(ingest.requestsPerSecond / bare.requestsPerSecond, 2),
+        inboxRows: stored,
+        processedAfterLoadSeconds,
+        appCpuUsPerEventProcessed: Math.round(((cpuMsOf(appPid) - cpuBeforeIngest) * 1000) / stored),
+        inboxJobs: (await inboxJobs()) - jobsBefore,
+        accepted2xx: ingest.total - ingest.non2xx,
+      });
+    }
+    return { durationSeconds: duration, runs };
   } finally {
     await stack.close();
   }

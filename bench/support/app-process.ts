@@ -10,7 +10,7 @@ let compiledMain: string | undefined;
  * The app compiled once per run (tsconfig.build.json), so an app process carries no TypeScript
  * compiler in its memory, as in production. BENCH_APP_RUNTIME=ts-node runs src/main.ts under ts-node instead.
  */
-function appEntry(): string[] {
+export function appEntry(): string[] {
   if (process.env.BENCH_APP_RUNTIME === 'ts-node') return ['-r', 'ts-node/register/transpile-only', 'src/main.ts'];
   if (!compiledMain) {
     // Inside the checkout (and ignored with node_modules), so the app finds its package.json and packages. One

@@ -11,7 +11,7 @@ import { freeLoopbackPort } from '../../src/database/embedded-postgres.launcher'
 import type { DottedSignSimulatorOptions } from '../../src/sandbox/dottedsign/dottedsign.simulator';
 import type { PipedriveSimulatorOptions } from '../../src/sandbox/pipedrive/pipedrive.simulator';
 import { type SimulatedWorld, startSimulatedWorld } from '../../src/sandbox/simulated-world';
-import { AppProcess } from './app-process';
+import { AppProcess, appEntry } from './app-process';
 
 export interface StackOptions {
   databaseUrl: string;
@@ -63,6 +63,9 @@ export class Stack {
 
   static async start(options: StackOptions): Promise<Stack> {
     const count = options.mode === 'in-process' ? 1 : (options.processes ?? 1);
+    // Compiled before the ports are picked: a free port left unbound for the seconds of a build can be taken by
+    // another socket meanwhile (seen once: EADDRINUSE at the app's start).
+    if (options.mode !== 'in-process') appEntry();
     const ports = await Promise.all(Array.from({ length: count }, () => freeLoopbackPort()));
     const urls = ports.map((port) => `http://127.0.0.1:${port}`);
     const world = await startSimulatedWorld({
