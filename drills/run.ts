@@ -6,7 +6,7 @@ import { type Invariant, printTable } from './invariants';
 
 /**
  * `npm run drill [hostile-input|database-outage|chaos ...]`. DRILL_HOSTILE_REQUESTS sets the hostile request count
- * (default 10,000); DRILL_CHAOS_DEALS (default 1,500), DRILL_CHAOS_RATE (deals/s, default 15) and
+ * (default 10,000); DRILL_CHAOS_DEALS (default 10,000), DRILL_CHAOS_RATE (deals/s, default 40) and
  * DRILL_CHAOS_DRAIN_SECONDS (default 330) size the chaos drill. Exits non-zero when an invariant fails.
  */
 async function main(): Promise<number> {
@@ -36,8 +36,8 @@ async function main(): Promise<number> {
     try {
       invariants.push(
         ...(await chaosDrill(database, {
-          deals: Number(process.env.DRILL_CHAOS_DEALS ?? 1_500),
-          ratePerSecond: Number(process.env.DRILL_CHAOS_RATE ?? 15),
+          deals: Number(process.env.DRILL_CHAOS_DEALS ?? 10_000),
+          ratePerSecond: Number(process.env.DRILL_CHAOS_RATE ?? 40),
           drainSeconds: Number(process.env.DRILL_CHAOS_DRAIN_SECONDS ?? 330),
         })),
       );
