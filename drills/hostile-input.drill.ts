@@ -39,6 +39,7 @@ function catalogue(stack: Stack): HostileRequest[] {
     ['2 MB body', 'a'.repeat(2 * 1024 * 1024)],
     ['SQL in strings', v2(company, sql)],
     ['HTML in strings', v2(company, html)],
+    ['NUL and a lone surrogate in strings', v2(company, 'a\u0000b\ud800c')],
     ['other company id', v2(company + 1, 'x')],
     ['array', '[1,2,3]'],
     ['null', 'null'],
@@ -47,6 +48,7 @@ function catalogue(stack: Stack): HostileRequest[] {
     ['no auth', {}],
     ['wrong password', { authorization: `Basic ${Buffer.from('user:wrong').toString('base64')}` }],
     ['malformed auth', { authorization: 'Basic !!!' }],
+    ['NUL in the user name', { authorization: `Basic ${Buffer.from('pd\u0000x:y').toString('base64')}` }],
     ['bearer instead of basic', { authorization: `Bearer ${forged.wrongSecret}` }],
   ];
   const requests: HostileRequest[] = [];
@@ -90,7 +92,7 @@ function catalogue(stack: Stack): HostileRequest[] {
   for (const token of [forged.wrongSecret, forged.none, forged.garbage, encodeURIComponent(html)]) {
     for (const path of ['/panel', '/settings', '/auth/dottedsign']) requests.push({ kind: `${path} forged token`, method: 'GET', path: `${path}?token=${token}` });
   }
-  for (const query of [`code=${encodeURIComponent(sql)}&state=forged`, 'error=user_denied', 'code=&state=', `state=${'x'.repeat(5000)}`]) {
+  for (const query of [`code=${encodeURIComponent(sql)}&state=forged`, 'error=user_denied', 'code=&state=', `state=${'x'.repeat(5000)}`, 'code=%00&state=%00']) {
     requests.push({ kind: 'OAuth callback forged', method: 'GET', path: `/auth/pipedrive/callback?${query}` });
     requests.push({ kind: 'DottedSign callback forged', method: 'GET', path: `/auth/dottedsign/callback?${query}` });
   }

@@ -7,7 +7,9 @@ interface Waiting<I, O> {
 /**
  * Collects items that arrive while earlier batches are being written and writes them together: under load one
  * round trip serves many callers, when idle an item is written at once (no timer, no added latency). `flush`
- * returns one result per item, in order; if it throws, every caller of that batch gets the error.
+ * returns one result per item, in order; if it throws, every caller of that batch gets the error, unless
+ * `isolate` says the error may come from one item's data: then each item is written again on its own, so only
+ * the callers whose items fail get an error.
  */
 export class Batcher<I, O> {
   private readonly queue: Array<Waiting<I, O>> = [];
@@ -15,7 +17,7 @@ export class Batcher<I, O> {
 
   constructor(
     private readonly flush: (items: I[]) => Promise<O[]>,
-    private readonly options: { maxBatch: number; maxInFlight: number },
+    private readonly options: { maxBatch: number; maxInFlight: number; isolate?: (error: unknown) => boolean },
   ) {}
 
   add(item: I): Promise<O> {
@@ -32,11 +34,19 @@ export class Batcher<I, O> {
     this.flush(batch.map((waiting) => waiting.item))
       .then(
         (results) => batch.forEach((waiting, index) => waiting.resolve(results[index])),
-        (error) => batch.forEach((waiting) => waiting.reject(error)),
+        (error) => this.failed(batch, error),
       )
       .finally(() => {
         this.inFlight -= 1;
         this.next();
       });
+  }
+
+  private async failed(batch: Array<Waiting<I, O>>, error: unknown): Promise<void> {
+    if (batch.length === 1 || !this.options.isolate?.(error)) {
+      batch.forEach((waiting) => waiting.reject(error));
+      return;
+    }
+    await Promise.all(batch.map((waiting) => this.flush([waiting.item]).then(([result]) => waiting.resolve(result), waiting.reject)));
   }
 }

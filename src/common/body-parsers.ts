@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import { parse as parseQueryString } from 'node:querystring';
 import { ApiError } from './api-error';
+import { parseStorableJson, storableStrings } from './storable-text';
 
 const JSON_TYPES = /^application\/(?:[^;]+\+)?json(?:;|$)/;
 const FORM_TYPE = 'application/x-www-form-urlencoded';
@@ -15,7 +16,7 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
 export function registerBodyParsers(fastify: FastifyInstance, bodyLimit: number): void {
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser(JSON_TYPES, bodyParser(bodyLimit, parseJson));
-  fastify.addContentTypeParser(FORM_TYPE, bodyParser(bodyLimit, (text) => ({ ...parseQueryString(text) })));
+  fastify.addContentTypeParser(FORM_TYPE, bodyParser(bodyLimit, (text) => storableStrings({ ...parseQueryString(text) })));
   fastify.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
 }
 
@@ -56,7 +57,7 @@ function parseJson(text: string): unknown {
   if (first === undefined) return {};
   if (first === '{' || first === '[') {
     try {
-      return JSON.parse(text);
+      return parseStorableJson(text);
     } catch {
       // answered below
     }

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { type HttpAnswer, type HttpCallInit, httpCall } from '../common/http-call';
+import { parseStorableJson } from '../common/storable-text';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import {
   type CreateTaskRequest,
@@ -198,10 +199,11 @@ export class DottedSignClient implements ESignProvider {
     if (!ok) return null;
     let body: Json;
     try {
-      body = JSON.parse(rawBody.toString('utf8')) as Json;
+      body = parseStorableJson(rawBody.toString('utf8')) as Json;
     } catch {
       return [];
     }
+    if (typeof body !== 'object' || body === null) return [];
     const resourceType = String(body.resource_type ?? '');
     if (resourceType !== 'SignTask' && resourceType !== 'task') return [];
     const task = (body.task ?? {}) as Json;

@@ -1,7 +1,9 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { ApiError } from '../common/api-error';
 import { Batcher } from '../common/batcher';
 import { entityRows } from '../database/entity-rows';
+import { isDataException } from '../database/postgres-errors';
 import { type Job, JOB_COMPLETED, JobQueue } from '../jobs/job-queue.service';
 import { InboxEvent, type InboxSource, type InboxStatus } from './inbox-event.entity';
 
@@ -41,6 +43,7 @@ export class InboxService {
   private readonly accepts = new Batcher<IncomingEvent, 'accepted' | 'duplicate'>((events) => this.acceptBatch(events), {
     maxBatch: 200,
     maxInFlight: 2,
+    isolate: isDataException,
   });
   /** Events whose jobs start at the same time are read together. */
   private readonly reads = new Batcher<string, InboxEvent | null>((ids) => this.readBatch(ids), { maxBatch: 200, maxInFlight: 1 });
@@ -63,8 +66,14 @@ export class InboxService {
    * Stores the event and enqueues its job; resolves once both are committed. Concurrent deliveries share one
    * statement (see Batcher), which is what lets the receiver keep up with bursts.
    */
-  accept(event: IncomingEvent): Promise<'accepted' | 'duplicate'> {
-    return this.accepts.add(event);
+  async accept(event: IncomingEvent): Promise<'accepted' | 'duplicate'> {
+    try {
+      return await this.accepts.add(event);
+    } catch (error) {
+      // Retrying the same delivery would fail the same way: tell the sender, as for any other bad input.
+      if (isDataException(error)) throw ApiError.badRequest(`The event cannot be stored: ${(error as Error).message}`);
+      throw error;
+    }
   }
 
   /** One statement: the rows and their jobs commit together, and a redelivery (the same key) adds neither. */

@@ -52,6 +52,7 @@ export function parseBasicAuth(header: string | undefined): { user: string; pass
   if (!header?.startsWith('Basic ')) return null;
   const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
-  if (colon <= 0) return null;
+  // PostgreSQL refuses U+0000 in a query parameter; no registered user name holds one.
+  if (colon <= 0 || decoded.includes('\u0000')) return null;
   return { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }

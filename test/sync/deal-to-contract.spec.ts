@@ -169,6 +169,62 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect(await scenario.db().query('SELECT count(*)::int AS count FROM inbox_events')).toEqual(before);
   });
 
+  it('a NUL character in a delivery is stored as U+FFFD, and deliveries sharing its batch are accepted too', async () => {
+    const deal = await scenario.addDeal({ title: 'Nul', person_id: scenario.demo.personWithEmailId });
+    await scenario.contractSettled(deal.id);
+    const deliveries = (await (await s.sim('/webhooks/deliveries')).json()) as Array<{ body: string; headers: Record<string, string> }>;
+    const delivery = deliveries.find((attempt) => attempt.body.includes(`"entity_id":"${deal.id}"`))!;
+    const headers = { 'content-type': 'application/json', authorization: delivery.headers.authorization };
+    const template = JSON.parse(delivery.body) as { meta: { id: string }; data: { title: string } };
+    const variant = (id: string, title: string) => JSON.stringify({ ...template, meta: { ...template.meta, id }, data: { ...template.data, title } });
+    // PostgreSQL's text and jsonb cannot hold U+0000; the escape arrives among ordinary deliveries, as in one batch.
+    const bodies = [variant('nul-1', 'Acme \\u0000 \u0000 deal'), ...Array.from({ length: 20 }, (_, index) => variant(`plain-${index}`, 'Acme'))];
+    const answers = await Promise.all(bodies.map((body) => fetch(`${s.app.url}/webhooks/pipedrive`, { method: 'POST', headers, body })));
+    expect(answers.map((response) => response.status)).toEqual(Array(bodies.length).fill(200));
+    const [stored] = (await scenario.db().query(`SELECT payload->'data'->>'title' AS title FROM inbox_events WHERE dedupe_key = 'nul-1'`)) as Array<{ title: string }>;
+    expect(stored.title).toBe('Acme \\u0000 \uFFFD deal');
+    const nulUser = await fetch(`${s.app.url}/webhooks/pipedrive`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('pd\u0000x:guess').toString('base64')}` },
+      body: bodies[1],
+    });
+    expect(nulUser.status).toBe(401);
+    await scenario.drained();
+    expect(await scenario.tasksForDeal(deal.id)).toHaveLength(1);
+  });
+
+  it('a delivery the database refuses gets a 400, and the deliveries batched with it are stored', async () => {
+    const deal = await scenario.addDeal({ title: 'Refused', person_id: scenario.demo.personWithEmailId });
+    await scenario.contractSettled(deal.id);
+    const deliveries = (await (await s.sim('/webhooks/deliveries')).json()) as Array<{ body: string; headers: Record<string, string> }>;
+    const delivery = deliveries.find((attempt) => attempt.body.includes(`"entity_id":"${deal.id}"`))!;
+    const headers = { 'content-type': 'application/json', authorization: delivery.headers.authorization };
+    const template = JSON.parse(delivery.body) as { meta: Record<string, unknown> };
+    const post = (id: string) => fetch(`${s.app.url}/webhooks/pipedrive`, { method: 'POST', headers, body: JSON.stringify({ ...template, meta: { ...template.meta, id } }) });
+    // Slow writes for the first two keep both of the accept's batch slots busy, so the rest share one batch; one
+    // key of that batch is refused with a data exception, as an unstorable value would be.
+    await scenario.db().query(`
+      CREATE FUNCTION refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.dedupe_key LIKE 'slow-%' THEN PERFORM pg_sleep(0.3); END IF;
+        IF NEW.dedupe_key = 'refused' THEN RAISE EXCEPTION 'value refused' USING ERRCODE = '22023'; END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER refuse_one BEFORE INSERT ON inbox_events FOR EACH ROW EXECUTE FUNCTION refuse_one();`);
+    try {
+      const slow = [post('slow-1'), post('slow-2')];
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const keys = ['refused', ...Array.from({ length: 10 }, (_, index) => `batched-${index}`)];
+      const answers = await Promise.all([...slow, ...keys.map(post)]);
+      expect(answers.map((response) => response.status)).toEqual([200, 200, 400, ...Array(10).fill(200)]);
+      expect(await answers[2].json()).toMatchObject({ error: { code: 'bad_request', message: expect.stringContaining('cannot be stored') } });
+      const stored = (await scenario.db().query(`SELECT dedupe_key FROM inbox_events WHERE dedupe_key = ANY($1) ORDER BY dedupe_key`, [keys])) as Array<{ dedupe_key: string }>;
+      expect(stored.map((row) => row.dedupe_key)).toEqual(keys.slice(1).sort());
+    } finally {
+      await scenario.db().query('DROP TRIGGER refuse_one ON inbox_events; DROP FUNCTION refuse_one()');
+    }
+  });
+
   it('DottedSign not connected → a failed contract that says so', async () => {
     const disconnected = await s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/dottedsign/connection', { method: 'DELETE' });
     expect(disconnected.status).toBe(200);
