@@ -193,6 +193,13 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect(await scenario.tasksForDeal(deal.id)).toHaveLength(1);
   });
 
+  it('a deal whose title holds a NUL character still gets its task', async () => {
+    const deal = await scenario.addDeal({ title: 'Initech \u0000 renewal \ud800', person_id: scenario.demo.personWithEmailId });
+    const contract = await scenario.contractSettled(deal.id);
+    expect(contract.status).toBe('waiting');
+    expect(await scenario.tasksForDeal(deal.id)).toHaveLength(1);
+  });
+
   it('a delivery the database refuses gets a 400, and the deliveries batched with it are stored', async () => {
     const deal = await scenario.addDeal({ title: 'Refused', person_id: scenario.demo.personWithEmailId });
     await scenario.contractSettled(deal.id);
