@@ -1,4 +1,5 @@
 import { Agent, type FormData, interceptors, request } from 'undici';
+import { parseStorableJson } from './storable-text';
 
 /** A vendor's answer, its body read in full (the connection goes back to the pool before the caller looks). */
 export interface HttpAnswer {
@@ -49,7 +50,7 @@ export async function httpCall(url: string, init: HttpCallInit): Promise<HttpAns
     body,
     json: <T>() => {
       try {
-        return JSON.parse(body.toString('utf8')) as T;
+        return parseStorableJson(body.toString('utf8')) as T;
       } catch {
         return null;
       }

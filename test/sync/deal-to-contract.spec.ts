@@ -193,10 +193,14 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect(await scenario.tasksForDeal(deal.id)).toHaveLength(1);
   });
 
-  it('a deal whose title holds a NUL character still gets its task', async () => {
-    const deal = await scenario.addDeal({ title: 'Initech \u0000 renewal \ud800', person_id: scenario.demo.personWithEmailId });
+  it('a deal whose title and contact hold a NUL character and a lone surrogate still gets its task', async () => {
+    const person = (await (
+      await s.sim(`/companies/${scenario.demo.companyId}/persons`, { body: { name: 'Ned \u0000 Nul \ud800', emails: [{ value: 'ned@customer.test', primary: true }] } })
+    ).json()) as { id: number };
+    const deal = await scenario.addDeal({ title: 'Initech \u0000 renewal \ud800', person_id: person.id });
     const contract = await scenario.contractSettled(deal.id);
     expect(contract.status).toBe('waiting');
+    expect(contract.signers).toEqual([expect.objectContaining({ email: 'ned@customer.test', name: 'Ned \uFFFD Nul \uFFFD' })]);
     expect(await scenario.tasksForDeal(deal.id)).toHaveLength(1);
   });
 
