@@ -47,6 +47,9 @@ export class Batcher<I, O> {
       batch.forEach((waiting) => waiting.reject(error));
       return;
     }
-    await Promise.all(batch.map((waiting) => this.flush([waiting.item]).then(([result]) => waiting.resolve(result), waiting.reject)));
+    // One after the other, in the batch's slot: a failed batch of hundreds must not take hundreds of connections.
+    for (const waiting of batch) {
+      await this.flush([waiting.item]).then(([result]) => waiting.resolve(result), waiting.reject);
+    }
   }
 }

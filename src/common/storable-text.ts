@@ -1,4 +1,4 @@
-/** JSON escapes PostgreSQL's text and jsonb refuse: U+0000 and a surrogate (paired ones are checked below). */
+/** The JSON escapes of what PostgreSQL's text and jsonb refuse: U+0000, and any surrogate (a paired one is kept). */
 const SUSPECT_ESCAPE = /\\u(?:0000|d[89a-f])/i;
 
 /**
