@@ -14,6 +14,16 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
   });
   afterAll(() => s?.close());
 
+  /** A deal whose contract has settled, and the create delivery Pipedrive sent for it, to send again in variants. */
+  async function settledDelivery(title: string) {
+    const deal = await scenario.addDeal({ title, person_id: scenario.demo.personWithEmailId });
+    await scenario.contractSettled(deal.id);
+    const deliveries = (await (await s.sim('/webhooks/deliveries')).json()) as Array<{ body: string; headers: Record<string, string> }>;
+    const delivery = deliveries.find((attempt) => attempt.body.includes(`"entity_id":"${deal.id}"`))!;
+    const template = JSON.parse(delivery.body) as { meta: Record<string, unknown>; data: Record<string, unknown> };
+    return { deal, template, headers: { 'content-type': 'application/json', authorization: delivery.headers.authorization } };
+  }
+
   it('a deal added in Pipedrive sends one started task from the chosen template to the person, bound both ways', async () => {
     const deal = await scenario.addDeal({ title: 'Globex: 50% off {Q3}', person_id: scenario.demo.personWithEmailId });
     const contract = await scenario.contractSettled(deal.id);
@@ -170,12 +180,7 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
   });
 
   it('a NUL character in a delivery is stored as U+FFFD, and deliveries sharing its batch are accepted too', async () => {
-    const deal = await scenario.addDeal({ title: 'Nul', person_id: scenario.demo.personWithEmailId });
-    await scenario.contractSettled(deal.id);
-    const deliveries = (await (await s.sim('/webhooks/deliveries')).json()) as Array<{ body: string; headers: Record<string, string> }>;
-    const delivery = deliveries.find((attempt) => attempt.body.includes(`"entity_id":"${deal.id}"`))!;
-    const headers = { 'content-type': 'application/json', authorization: delivery.headers.authorization };
-    const template = JSON.parse(delivery.body) as { meta: { id: string }; data: { title: string } };
+    const { deal, template, headers } = await settledDelivery('Nul');
     const variant = (id: string, title: string) => JSON.stringify({ ...template, meta: { ...template.meta, id }, data: { ...template.data, title } });
     // PostgreSQL's text and jsonb cannot hold U+0000; the escape arrives among ordinary deliveries, as in one batch.
     const bodies = [variant('nul-1', 'Acme \\u0000 \u0000 deal'), ...Array.from({ length: 20 }, (_, index) => variant(`plain-${index}`, 'Acme'))];
@@ -205,12 +210,7 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
   });
 
   it('a delivery the database refuses gets a 400, and the deliveries batched with it are stored', async () => {
-    const deal = await scenario.addDeal({ title: 'Refused', person_id: scenario.demo.personWithEmailId });
-    await scenario.contractSettled(deal.id);
-    const deliveries = (await (await s.sim('/webhooks/deliveries')).json()) as Array<{ body: string; headers: Record<string, string> }>;
-    const delivery = deliveries.find((attempt) => attempt.body.includes(`"entity_id":"${deal.id}"`))!;
-    const headers = { 'content-type': 'application/json', authorization: delivery.headers.authorization };
-    const template = JSON.parse(delivery.body) as { meta: Record<string, unknown> };
+    const { template, headers } = await settledDelivery('Refused');
     const post = (id: string) => fetch(`${s.app.url}/webhooks/pipedrive`, { method: 'POST', headers, body: JSON.stringify({ ...template, meta: { ...template.meta, id } }) });
     // Slow writes for the first two keep both of the accept's batch slots busy, so the rest share one batch; one
     // key of that batch is refused with a data exception, as an unstorable value would be.
