@@ -292,7 +292,7 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
         .filter((attempt) => attempt.body.includes('"action":"create"'))
         .map((attempt) => (JSON.parse(attempt.body) as { meta: { id: string } }).meta.id),
     ).size;
-    // How long a healthy attempt takes, against the inbox queue's 120 s expiry (docs/decisions.md).
+    // How long a healthy attempt takes, against the inbox queue's 60 s expiry (docs/decisions.md).
     const longestJobSeconds = await stack.count(
       `SELECT coalesce(round(max(extract(epoch FROM completed_on - started_on))::numeric, 1), 0) FROM pgboss.job WHERE name = $1 AND state = 'completed'`,
       [INBOX_QUEUE],

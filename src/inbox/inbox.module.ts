@@ -13,8 +13,8 @@ export class InboxModule implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    // A SIGKILLed worker's job comes back after this (see docs/decisions.md, "Inbox jobs expire after 120 s").
-    await this.jobs.define(PROCESS_INBOX, { expireInSeconds: 120 });
+    // A SIGKILLed worker's job comes back after this (see docs/decisions.md, "Inbox jobs expire after 60 s").
+    await this.jobs.define(PROCESS_INBOX, { expireInSeconds: 60 });
     await this.jobs.work<{ inboxId: string }>(PROCESS_INBOX, (job) => this.inbox.process(job), { concurrency: this.config.inboxWorkers });
   }
 }

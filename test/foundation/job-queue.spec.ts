@@ -1,3 +1,4 @@
+import PgBoss from 'pg-boss';
 import { DataSource } from 'typeorm';
 import { TransactionRunner } from '../../src/database/transaction-runner';
 import { JOB_COMPLETED, JobQueue } from '../../src/jobs/job-queue.service';
@@ -90,6 +91,32 @@ describe('job queue (pg-boss on the app database)', () => {
     expect(final).toHaveLength(keys.length);
     expect(new Set(final.map((run) => run.job_key)).size).toBe(keys.length);
     expect(new Set(runs.map((run) => run.process))).toEqual(new Set(['first', 'second']));
+  });
+
+  it('runs a job again soon after its expiry when the process that took it died, finding it through an index', async () => {
+    const dataSource = first.app.get(DataSource);
+    await first.app.get(JobQueue).define('expiry-test', { expireInSeconds: 2 });
+    const [{ partition }] = (await dataSource.query(`SELECT partition_name AS partition FROM pgboss.queue WHERE name = 'expiry-test'`)) as Array<{ partition: string }>;
+    // A process takes the job and is gone (SIGKILL): the job stays active, and nobody will complete it.
+    const doomed = new PgBoss({ connectionString: database.url, schema: 'pgboss', supervise: false, schedule: false, migrate: false });
+    await doomed.start();
+    const jobId = (await doomed.send('expiry-test', { key: 'orphan' }))!;
+    const [taken] = await doomed.fetch('expiry-test');
+    expect(taken.id).toBe(jobId);
+    await doomed.stop({ graceful: false, wait: true });
+
+    await recordRuns(second, 'second', 'expiry-test');
+    await eventually(async () => (await runsOf('expiry-test')).length === 1, 'the orphaned job to run again', 20_000);
+    const retried = await second.app.get(JobQueue).get('expiry-test', jobId);
+    expect(retried).toMatchObject({ retryCount: 1 });
+
+    // The check reads the running jobs only, however many finished ones the table holds.
+    await dataSource.query(`INSERT INTO pgboss.job (name, data, state, started_on, completed_on) SELECT 'expiry-test', '{}', 'completed', now(), now() FROM generate_series(1, 20000)`);
+    await dataSource.query(`ANALYZE pgboss.${partition}`);
+    const expireSql = (require('pg-boss/src/plans') as { failJobsByTimeout(schema: string): string }).failJobsByTimeout('pgboss');
+    const plan = ((await dataSource.query(`EXPLAIN ${expireSql}`)) as Array<{ 'QUERY PLAN': string }>).map((row) => row['QUERY PLAN']).join('\n');
+    expect(plan).toMatch(new RegExp(`Index Scan using \\S+ on ${partition}`));
+    expect(plan).not.toMatch(new RegExp(`Seq Scan on ${partition}`));
   });
 
   it('enqueues through insertJobsFrom as pg-boss itself does, with the queue\'s policy, and runs the job', async () => {
