@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import PgBoss from 'pg-boss';
 import type { FreshDatabase } from '../bench/support/database-servers';
 import { Stack, UNTHROTTLED } from '../bench/support/stack';
+import { percentile } from '../bench/support/stats';
 import { type Invariant, check } from './invariants';
 import { LoadBalancer } from './load-balancer';
 
@@ -278,6 +279,8 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
     const connectionErrors = attempts.filter((attempt) => attempt.outcome === 'failed' && attempt.status === null);
     const inKillWindow = (at: string) => Date.parse(at) >= kill.at - 100 && Date.parse(at) <= kill.upAt + 1_000;
     const strayErrors = connectionErrors.filter((attempt) => !inKillWindow(attempt.at));
+    const answerMs = attempts.filter((attempt) => attempt.outcome !== 'dropped' && !inKillWindow(attempt.at)).map((attempt) => attempt.durationMs);
+    const overASecond = answerMs.filter((ms) => ms >= 1000).length;
     const deliveryIds = new Map<string, boolean>();
     for (const attempt of attempts) if (attempt.outcome !== 'dropped') deliveryIds.set(attempt.id, (deliveryIds.get(attempt.id) ?? false) || attempt.outcome === 'delivered');
     const undelivered = [...deliveryIds.values()].filter((ok) => !ok).length;
@@ -352,6 +355,7 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
         'zero 5xx from the app',
         app5xx.length === 0 && strayErrors.length === 0,
         `${fmt(attempts.length)} webhook attempts from both simulators: ${app5xx.length} × 5xx; ${connectionErrors.length} connection errors, ${strayErrors.length} outside the kill window` +
+          `; answered outside it in p50 ${percentile(answerMs, 50)} / p99 ${percentile(answerMs, 99)} / max ${answerMs.reduce((max, ms) => Math.max(max, ms), 0)} ms, ${overASecond} took 1 s or more` +
           (strayErrors.length ? ` (${countBy(strayErrors, (attempt) => attempt.error ?? 'unknown')})` : '') +
           (app5xx.length ? `; e.g. ${app5xx[0].status} at ${app5xx[0].at}` : ''),
       ),

@@ -66,6 +66,7 @@ describe('simulator kit', () => {
     let url: string;
     let statuses: number[] = [];
     let bodies: string[] = [];
+    let answerDelaysMs: number[] = [];
 
     beforeAll(async () => {
       receiver = createServer((req, res) => {
@@ -73,7 +74,8 @@ describe('simulator kit', () => {
         req.on('data', (chunk: Buffer) => (body += chunk.toString()));
         req.on('end', () => {
           bodies.push(body);
-          res.writeHead(statuses.shift() ?? 200).end();
+          const status = statuses.shift() ?? 200;
+          setTimeout(() => res.writeHead(status).end(), answerDelaysMs.shift() ?? 0);
         });
       });
       await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', () => resolve()));
@@ -83,6 +85,7 @@ describe('simulator kit', () => {
     beforeEach(() => {
       statuses = [];
       bodies = [];
+      answerDelaysMs = [];
     });
 
     it('retries failures on the scaled schedule and stops after the last delay', async () => {
@@ -105,6 +108,18 @@ describe('simulator kit', () => {
       dispatcher.send({ url: 'http://127.0.0.1:1/closed', body: '{}', headers: {} });
       await dispatcher.idle();
       expect(dispatcher.attempts()).toEqual([expect.objectContaining({ attempt: 1, status: null, error: expect.any(String), outcome: 'failed' })]);
+    });
+
+    it('gives up on a receiver slower than its timeout, retries, and records how long each attempt waited', async () => {
+      const dispatcher = new WebhookDispatcher({ retryDelaysMs: [10], timeoutMs: 1000 });
+      answerDelaysMs = [1500];
+      dispatcher.send({ url, body: '{}', headers: {} });
+      await dispatcher.idle();
+      const [slow, quick] = dispatcher.attempts();
+      expect(slow).toMatchObject({ status: null, error: 'timeout', outcome: 'failed' });
+      expect(slow.durationMs).toBeGreaterThanOrEqual(1000);
+      expect(quick).toMatchObject({ attempt: 2, status: 200, outcome: 'delivered' });
+      expect(quick.durationMs).toBeLessThan(1000);
     });
 
     it('holds deliveries and releases them in reverse, one after another', async () => {

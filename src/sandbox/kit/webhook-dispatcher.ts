@@ -16,6 +16,8 @@ export interface WebhookAttempt {
   status: number | null;
   error?: string;
   at: string;
+  /** From sending the request to its answer (or error). */
+  durationMs: number;
   body: string;
   /** As sent, credentials included: this is a test tool. */
   headers: Record<string, string>;
@@ -144,7 +146,7 @@ export class WebhookDispatcher {
   private async dispatch(pending: Pending): Promise<void> {
     if (this.toDrop > 0) {
       this.toDrop -= 1;
-      this.record(pending, 1, null, 'dropped');
+      this.record(pending, 1, null, 'dropped', 0);
       return;
     }
     const copies = this.toDuplicate > 0 ? 2 : 1;
@@ -165,12 +167,13 @@ export class WebhookDispatcher {
     const stale = () => this.closed || generation !== this.generation;
     if (stale()) return;
     if (this.options.shouldAttempt && !this.options.shouldAttempt(pending.delivery, attempt)) {
-      this.record(pending, attempt, null, 'dropped', 'skipped by the simulator');
+      this.record(pending, attempt, null, 'dropped', 0, 'skipped by the simulator');
       return this.done();
     }
     const delivery = this.options.prepare ? this.options.prepare(pending.delivery, attempt) : pending.delivery;
     let status: number | null = null;
     let error: string | undefined;
+    const started = performance.now();
     try {
       // A scaled timeout never drops below a second: receivers on this machine must not time out by construction.
       const timeoutMs = Math.max(MIN_TIMEOUT_MS, this.scale(this.options.timeoutMs));
@@ -188,8 +191,9 @@ export class WebhookDispatcher {
       error = code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'timeout' : (failure as Error).message;
     }
     if (stale()) return;
+    const durationMs = Math.round(performance.now() - started);
     const ok = status !== null && status >= 200 && status < 300;
-    this.record({ ...pending, delivery }, attempt, status, ok ? 'delivered' : 'failed', error);
+    this.record({ ...pending, delivery }, attempt, status, ok ? 'delivered' : 'failed', durationMs, error);
     const delay = this.options.retryDelaysMs[attempt - 1];
     if (ok || delay === undefined) return this.done();
     const timer = setTimeout(() => {
@@ -199,7 +203,7 @@ export class WebhookDispatcher {
     this.timers.add(timer);
   }
 
-  private record(pending: Pending, attempt: number, status: number | null, outcome: WebhookAttempt['outcome'], error?: string): void {
+  private record(pending: Pending, attempt: number, status: number | null, outcome: WebhookAttempt['outcome'], durationMs: number, error?: string): void {
     const entry: WebhookAttempt = {
       id: pending.id,
       url: pending.delivery.url,
@@ -207,6 +211,7 @@ export class WebhookDispatcher {
       status,
       ...(error ? { error } : {}),
       at: new Date().toISOString(),
+      durationMs,
       body: pending.delivery.body,
       headers: pending.delivery.headers,
       meta: pending.delivery.meta,
