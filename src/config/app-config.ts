@@ -15,7 +15,7 @@ export interface AppConfig {
   dottedsign: { clientId: string; clientSecret: string; apiUrl: string };
   panelFrameAncestors: string[];
   /** Each cycle checks at most `perCycle` open contracts, at most `perCompany` of one company (API budget share). */
-  reconcile: { intervalSeconds: number; perCycle: number; perCompany: number };
+  reconcile: { intervalSeconds: number; perCycle: number; perCompany: number; dealsIntervalSeconds: number };
   /** Connections of the app's own pool per process (pg-boss keeps 5 more), and inbox jobs run at once. */
   database: { poolSize: number };
   inboxWorkers: number;
@@ -69,6 +69,7 @@ const envSchema = z.object({
   RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(10).max(86400).default(300),
   RECONCILE_MAX_PER_CYCLE: z.coerce.number().int().min(1).max(10000).default(200),
   RECONCILE_MAX_PER_COMPANY: z.coerce.number().int().min(1).max(10000).default(50),
+  RECONCILE_DEALS_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86400).default(1800),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(RESERVED_CONNECTIONS + 1).max(500).default(40),
   INBOX_WORKERS: z.coerce.number().int().min(1).max(256).default(32),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -155,7 +156,7 @@ export function parseConfig(env: RawEnv, generatedKey?: () => string): AppConfig
       apiUrl: e.DOTTEDSIGN_API_URL.replace(/\/+$/, ''),
     },
     panelFrameAncestors: e.PANEL_FRAME_ANCESTORS.split(/[\s,]+/).filter(Boolean),
-    reconcile: { intervalSeconds: e.RECONCILE_INTERVAL_SECONDS, perCycle: e.RECONCILE_MAX_PER_CYCLE, perCompany: e.RECONCILE_MAX_PER_COMPANY },
+    reconcile: { intervalSeconds: e.RECONCILE_INTERVAL_SECONDS, perCycle: e.RECONCILE_MAX_PER_CYCLE, perCompany: e.RECONCILE_MAX_PER_COMPANY, dealsIntervalSeconds: e.RECONCILE_DEALS_INTERVAL_SECONDS },
     database: { poolSize: e.DATABASE_POOL_SIZE },
     inboxWorkers: e.INBOX_WORKERS,
     logLevel: e.LOG_LEVEL,

@@ -15,6 +15,13 @@ export class Company {
   @Column({ type: 'jsonb', default: {} })
   settings: Record<string, unknown>;
 
+  /** Deals changed in Pipedrive up to this time (Pipedrive's clock) were swept for lost create webhooks. */
+  @Column({ type: 'timestamptz', default: () => 'now()' })
+  dealsSweptUntil: Date;
+
+  @Column({ type: 'timestamptz', default: () => 'now()' })
+  dealsSweptAt: Date;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;
 

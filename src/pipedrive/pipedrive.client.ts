@@ -14,6 +14,7 @@ export interface TokenSource {
 interface Envelope<T> {
   success: boolean;
   data: T;
+  additional_data?: { next_cursor?: unknown } | null;
   error?: string;
   error_info?: string;
 }
@@ -107,6 +108,17 @@ export class PipedriveClient {
 
   /** One API call: bearer auth, 401 → refresh once, rate-limit waits, JSON envelope unwrapped. */
   async call<T>(tokens: TokenSource, method: string, path: string, body?: { json?: unknown; form?: FormData }): Promise<T> {
+    return (await this.envelope<T>(tokens, method, path, body)).data;
+  }
+
+  /** A page of a v2 list: its items and the cursor of the next page (null on the last one). */
+  async page<T>(tokens: TokenSource, path: string): Promise<{ items: T[]; nextCursor: string | null }> {
+    const envelope = await this.envelope<T[] | null>(tokens, 'GET', path);
+    const next = envelope.additional_data?.next_cursor;
+    return { items: envelope.data ?? [], nextCursor: typeof next === 'string' && next !== '' ? next : null };
+  }
+
+  private async envelope<T>(tokens: TokenSource, method: string, path: string, body?: { json?: unknown; form?: FormData }): Promise<Envelope<T>> {
     let credentials = await tokens.current();
     let refreshed = false;
     for (let waits = 0; ; ) {
@@ -139,7 +151,7 @@ export class PipedriveClient {
         const reason = envelope?.error ?? `HTTP ${response.status}`;
         throw new PipedriveApiError(`Pipedrive ${method} ${path}: ${reason}`, response.status, response.status >= 500);
       }
-      return envelope.data;
+      return envelope;
     }
   }
 
@@ -205,6 +217,14 @@ export class PipedriveApi {
       if (error instanceof PipedriveApiError && (error.status === 404 || error.status === 410)) return null;
       throw error;
     }
+  }
+
+  /** One page of the deals changed since `since`, oldest change first (v2 list, up to 500 a page). */
+  async dealsChangedSince(since: Date, cursor: string | null): Promise<{ items: PipedriveDeal[]; nextCursor: string | null }> {
+    const query = new URLSearchParams({ updated_since: since.toISOString().replace(/\.\d{3}Z$/, 'Z'), sort_by: 'update_time', sort_direction: 'asc', limit: '500' });
+    if (cursor) query.set('cursor', cursor);
+    const page = await this.client.page<Record<string, unknown>>(this.tokens, `/api/v2/deals?${query.toString()}`);
+    return { items: page.items.map(mapDeal), nextCursor: page.nextCursor };
   }
 
   async updateDeal(id: number, change: { status: 'won' } | { stageId: number }): Promise<PipedriveDeal> {
@@ -298,5 +318,7 @@ function mapDeal(data: Record<string, unknown>): PipedriveDeal {
     isArchived: data.is_archived === true,
     isDeleted: data.is_deleted === true,
     wonTime: typeof data.won_time === 'string' ? data.won_time : null,
+    addTime: typeof data.add_time === 'string' ? data.add_time : null,
+    updateTime: typeof data.update_time === 'string' ? data.update_time : null,
   };
 }

@@ -31,6 +31,9 @@ export interface PipedriveDeal {
   isArchived: boolean;
   isDeleted: boolean;
   wonTime: string | null;
+  /** RFC 3339. */
+  addTime: string | null;
+  updateTime: string | null;
 }
 
 export interface PipedrivePerson {

@@ -8,7 +8,28 @@ import { ContractSender, E_SIGN_PROVIDER } from './contract-sender.service';
 import { ContractsRepository } from './contracts.repository';
 import { type ESignProvider, FINAL_STATUSES, type TaskStatus } from './esign-provider.port';
 
-/** Pipedrive deal events → contracts: deal added sends the contract, deal deleted ends its tasks. */
+/** The inbox event type of a deal found by `DealSweep`; its payload is an `AddedDeal`. */
+export const DEAL_MISSED = 'deal:missed';
+
+/** What auto-send needs of a new deal, from its create webhook or from the sweep. */
+export interface AddedDeal {
+  id: string;
+  pipelineId: number;
+  title: string;
+}
+
+/** The contract a deal gets automatically; its key makes it one per deal. */
+export function autoSendIntentKey(dealId: string): string {
+  return `deal-created:${dealId}`;
+}
+
+function addedDeal(payload: unknown): AddedDeal | null {
+  const deal = payload as Partial<AddedDeal> | null;
+  if (!deal || typeof deal.id !== 'string' || !/^\d{1,18}$/.test(deal.id) || typeof deal.pipelineId !== 'number' || typeof deal.title !== 'string') return null;
+  return { id: deal.id, pipelineId: deal.pipelineId, title: deal.title };
+}
+
+/** Pipedrive deal events → contracts: deal added (or found by the sweep) sends the contract, deal deleted ends its tasks. */
 @Injectable()
 export class DealSync {
   private readonly logger = new Logger(DealSync.name);
@@ -23,26 +44,38 @@ export class DealSync {
   ) {
     inbox.handle('pipedrive', 'deal:create', (event, attempt) => this.dealCreated(event, attempt));
     inbox.handle('pipedrive', 'deal:delete', (event) => this.dealDeleted(event));
+    inbox.handle('pipedrive', DEAL_MISSED, (event, attempt) => this.dealMissed(event, attempt));
   }
 
   async dealCreated(inboxEvent: InboxEvent, attempt: { finalAttempt: boolean }): Promise<Outcome> {
     const event = parsePipedriveEvent(inboxEvent.payload);
     if (!event || !inboxEvent.companyId) return { status: 'ignored', reason: 'unreadable event' };
-    const context = await this.context.load(inboxEvent.companyId);
+    const title = typeof event.current?.title === 'string' ? event.current.title : '';
+    return this.autoSend(inboxEvent.companyId, { id: event.entityId, pipelineId: Number(event.current?.pipeline_id), title }, attempt);
+  }
+
+  /** A deal whose create webhook never came, found by `DealSweep`: handled as that webhook would have been. */
+  async dealMissed(inboxEvent: InboxEvent, attempt: { finalAttempt: boolean }): Promise<Outcome> {
+    const deal = addedDeal(inboxEvent.payload);
+    if (!deal || !inboxEvent.companyId) return { status: 'ignored', reason: 'unreadable event' };
+    return this.autoSend(inboxEvent.companyId, deal, attempt);
+  }
+
+  private async autoSend(companyId: string, deal: AddedDeal, attempt: { finalAttempt: boolean }): Promise<Outcome> {
+    const context = await this.context.load(companyId);
     if (!context) return { status: 'ignored', reason: 'company not installed' };
     const { autoSend } = context.settings;
     if (!autoSend.enabled) return { status: 'ignored', reason: 'auto-send is off' };
-    const pipelineId = Number(event.current?.pipeline_id);
-    if (autoSend.pipelineIds.length && !autoSend.pipelineIds.includes(pipelineId)) {
-      return { status: 'ignored', reason: `pipeline ${pipelineId} is not selected for auto-send` };
+    if (autoSend.pipelineIds.length && !autoSend.pipelineIds.includes(deal.pipelineId)) {
+      return { status: 'ignored', reason: `pipeline ${deal.pipelineId} is not selected for auto-send` };
     }
-    // One automatic contract per deal, whatever the number of deliveries or create events.
+    // One automatic contract per deal, whatever the number of deliveries, create events or sweeps.
     const contract = await this.contracts.createIntent({
-      companyId: inboxEvent.companyId,
-      dealId: event.entityId,
-      intentKey: `deal-created:${event.entityId}`,
+      companyId,
+      dealId: deal.id,
+      intentKey: autoSendIntentKey(deal.id),
       templateId: context.settings.templateId,
-      title: typeof event.current?.title === 'string' ? event.current.title : '',
+      title: deal.title,
     });
     const sent = await this.sender.send(contract, { ...attempt, context });
     return { status: 'processed', reason: sent ? `contract ${sent.id}: ${sent.status}` : undefined };

@@ -5,6 +5,7 @@ import { DottedSignConnections } from '../dottedsign/dottedsign-connections.serv
 import { JobQueue } from '../jobs/job-queue.service';
 import { CompanyContext } from './company-context.service';
 import { E_SIGN_PROVIDER } from './contract-sender.service';
+import { DealSweep } from './deal-sweep.service';
 import { DealSync } from './deal-sync.service';
 import type { ESignProvider } from './esign-provider.port';
 import { SigningOutcomes } from './signing-outcomes.service';
@@ -15,12 +16,15 @@ export interface ReconcileReport {
   checked: number;
   changed: number;
   dealsGone: number;
+  /** Deals added without their create webhook reaching the app, now handed to the inbox (see `DealSweep`). */
+  dealsMissed: number;
   errors: number;
 }
 
 /**
- * Catches what lost webhooks missed: open contracts (oldest-checked first) are compared with the provider's task
- * and with the Pipedrive deal, through the same code paths as webhooks. Cost grows with open contracts only.
+ * Catches what lost webhooks missed: deals added without their create webhook (`DealSweep`), and open contracts
+ * (oldest-checked first) compared with the provider's task and with the Pipedrive deal, through the same code
+ * paths as webhooks. Cost grows with open contracts and with companies due a deal sweep, never with history.
  */
 @Injectable()
 export class Reconciler implements OnApplicationBootstrap {
@@ -35,6 +39,7 @@ export class Reconciler implements OnApplicationBootstrap {
     private readonly deals: DealSync,
     private readonly connections: DottedSignConnections,
     private readonly context: CompanyContext,
+    private readonly sweep: DealSweep,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -58,7 +63,8 @@ export class Reconciler implements OnApplicationBootstrap {
       // Each check costs one DottedSign read and one Pipedrive deal read (about 1 token of the daily budget).
       [this.config.reconcile.perCycle, this.config.reconcile.perCompany],
     )) as Array<{ id: string; company_id: string; deal_id: string; task_id: string | null; status: string }>;
-    const report: ReconcileReport = { checked: 0, changed: 0, dealsGone: 0, errors: 0 };
+    const swept = await this.sweep.run();
+    const report: ReconcileReport = { checked: 0, changed: 0, dealsGone: 0, dealsMissed: swept.missed, errors: swept.errors };
     for (const row of due) {
       report.checked += 1;
       try {
@@ -70,7 +76,7 @@ export class Reconciler implements OnApplicationBootstrap {
         await this.dataSource.query('UPDATE contracts SET last_checked_at = now() WHERE id = $1', [row.id]);
       }
     }
-    if (report.checked) this.logger.log(`reconciliation: ${JSON.stringify(report)}`);
+    if (report.checked || report.dealsMissed || report.errors) this.logger.log(`reconciliation: ${JSON.stringify(report)}`);
     return report;
   }
 

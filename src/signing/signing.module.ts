@@ -7,6 +7,7 @@ import { CompanyContext } from './company-context.service';
 import { ContractSender, E_SIGN_PROVIDER } from './contract-sender.service';
 import { ContractsRepository } from './contracts.repository';
 import { DealNotes } from './deal-notes.service';
+import { DealSweep } from './deal-sweep.service';
 import { DealSync } from './deal-sync.service';
 import { Reconciler } from './reconciler.service';
 import { SigningOutcomes } from './signing-outcomes.service';
@@ -20,6 +21,7 @@ import { SigningOutcomes } from './signing-outcomes.service';
     DealNotes,
     ContractSender,
     DealSync,
+    DealSweep,
     SigningOutcomes,
     Reconciler,
   ],

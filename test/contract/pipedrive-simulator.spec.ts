@@ -332,6 +332,34 @@ describe('Pipedrive simulator', () => {
       expect((await client.api(tokens, 'GET', '/api/v2/deals/999999')).status).toBe(404);
     });
 
+    it('GET /api/v2/deals lists live deals changed since a time, sorted, in cursor pages; bad parameters → 400', async () => {
+      const companyPath = `/companies/${sim.demo.companyId}/deals`;
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const since = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+      const created = [];
+      for (const title of ['First', 'Second', 'Archived', 'Deleted', 'Third']) created.push((await client.control('POST', companyPath, { title })).body as { id: number });
+      await client.control('POST', `${companyPath}/${created[2].id}/archive`);
+      await client.control('DELETE', `${companyPath}/${created[3].id}`);
+
+      const query = `updated_since=${since}&sort_by=update_time&sort_direction=asc&limit=2`;
+      const first = await client.api(tokens, 'GET', `/api/v2/deals?${query}`);
+      expect(first.status).toBe(200);
+      expect(first.body.data.map((deal: Json) => deal.title)).toEqual(['First', 'Second']);
+      expect(first.body.data[0].add_time).toMatch(RFC3339);
+      const cursor = first.body.additional_data.next_cursor as string;
+      expect(cursor).toEqual(expect.any(String));
+      const second = await client.api(tokens, 'GET', `/api/v2/deals?${query}&cursor=${cursor}`);
+      expect(second.body.data.map((deal: Json) => deal.title)).toEqual(['Third']);
+      expect(second.body.additional_data.next_cursor).toBeNull();
+      // Without updated_since the demo deal, added before, is listed too; newest first on request.
+      const all = (await client.api(tokens, 'GET', '/api/v2/deals?sort_by=id&sort_direction=desc')).body.data.map((deal: Json) => deal.id);
+      expect(all).toEqual([created[4].id, created[1].id, created[0].id, sim.demo.dealId]);
+
+      for (const bad of ['updated_since=yesterday', 'sort_by=title', 'sort_direction=up', 'limit=501', 'cursor=nonsense']) {
+        expect((await client.api(tokens, 'GET', `/api/v2/deals?${bad}`)).status).toBe(400);
+      }
+    });
+
     it('PATCH status sets won_time only while won; stage_id moves the deal; bad input → 400', async () => {
       const path = `/api/v2/deals/${sim.demo.dealId}`;
       const won = (await client.api(tokens, 'PATCH', path, { status: 'won' })).body.data;

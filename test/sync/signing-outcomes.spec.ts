@@ -75,6 +75,10 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
       .map(({ parsed, ...delivery }) => ({ ...delivery, action: parsed.action_name }));
   }
 
+  async function pipedriveDeliveries(): Promise<Delivery[]> {
+    return (await (await s.sim('/webhooks/deliveries')).json()) as Delivery[];
+  }
+
   it('a signer signing in DottedSign marks the deal won, attaches the signed PDF and the audit trail, and writes one note', async () => {
     const { dealId, contractId, taskId } = await waitingContract('Initech renewal');
     await s.sim('/requests', { method: 'DELETE' });
@@ -198,6 +202,38 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     expect(await filesOf(dealId)).toHaveLength(2);
     expect(await notesOf(dealId)).toHaveLength(1);
     expect((await timeline(contractId)).find((event) => event.type === 'completed')?.details).toMatchObject({ via: 'reconciliation' });
+  });
+
+  it('a deal added while its create webhook was lost (a banned webhook): reconciliation sends its contract, once', async () => {
+    await s.sim('/webhooks/drop', { body: { count: 1 } });
+    const deal = await scenario.addDeal({ title: 'Created unheard', person_id: scenario.demo.personWithEmailId });
+    await eventually(async () => (await pipedriveDeliveries()).some((delivery) => delivery.outcome === 'dropped' && delivery.body.includes(`"entity_id":"${deal.id}"`)), 'the create delivery dropped');
+    expect(await scenario.contracts(deal.id)).toHaveLength(0);
+
+    // Not due yet: a company's deals are swept every RECONCILE_DEALS_INTERVAL_SECONDS (30 minutes).
+    expect((await s.app.app.get(Reconciler).runCycle()).dealsMissed).toBe(0);
+    await scenario.db().query(`UPDATE companies SET deals_swept_at = now() - interval '31 minutes'`);
+    expect((await s.app.app.get(Reconciler).runCycle()).dealsMissed).toBe(1);
+    const sent = await scenario.contractSettled(deal.id);
+    expect(sent.status).toBe('waiting');
+    const [event] = await scenario.db().query(`SELECT status, status_reason FROM inbox_events WHERE event_type = 'deal:missed'`);
+    expect(event).toMatchObject({ status: 'processed', status_reason: expect.stringContaining(`contract ${sent.id}`) });
+
+    // Swept again, and the webhook delivered late after all: still one contract and one task.
+    await scenario.db().query(`UPDATE companies SET deals_swept_at = now() - interval '31 minutes', deals_swept_until = now() - interval '1 hour'`);
+    expect((await s.app.app.get(Reconciler).runCycle()).dealsMissed).toBe(0);
+    const [late] = (await pipedriveDeliveries()).filter((delivery) => delivery.outcome === 'dropped' && delivery.body.includes(`"entity_id":"${deal.id}"`));
+    const replay = await fetch(`${s.app.url}/webhooks/pipedrive`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: late.headers.authorization },
+      body: late.body,
+    });
+    expect(replay.status).toBe(200);
+    await scenario.drained();
+    expect(await scenario.contracts(deal.id)).toHaveLength(1);
+    expect(await scenario.tasksForDeal(deal.id)).toHaveLength(1);
+    // The demo deal was there before the install: no sweep gives it a contract.
+    expect(await scenario.contracts(scenario.demo.dealId)).toHaveLength(0);
   });
 
   it('a deal deleted while its webhook was lost: reconciliation voids the task', async () => {

@@ -114,6 +114,11 @@ export class DealRecords {
     return deal;
   }
 
+  /** The company's deals that are neither deleted nor archived (what v2 `GET /deals` lists). */
+  listed(companyId: number): Deal[] {
+    return [...this.store.deals.values()].filter((deal) => deal.companyId === companyId && !deal.isDeleted && !deal.isArchived);
+  }
+
   require(companyId: number, dealId: number): Deal {
     const deal = this.store.liveDeal(companyId, dealId);
     if (!deal) throw PipedriveApiError.notFound(API_ERRORS.notFound('Deal'));
