@@ -55,7 +55,7 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
     // Both processes are one deployment behind one address; one reconciliation cycle may look at every open contract.
     env: { APP_URL: balancer.url, RECONCILE_MAX_PER_CYCLE: '10000', RECONCILE_MAX_PER_COMPANY: '10000', RECONCILE_DEALS_INTERVAL_SECONDS: '0' },
   });
-  balancer.upstreams = stack.appUrls;
+  await balancer.setUpstreams(stack.appUrls);
   const boss = new PgBoss({ connectionString: database.url, schema: 'pgboss', supervise: false, schedule: false, migrate: false, max: 2 });
   boss.on('error', () => undefined);
   const started = Date.now();
@@ -127,7 +127,7 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
       if (response.status !== 201 && response.status !== 200) throw new Error(`deal ${index} not created: ${response.status}`);
       return ((await response.json()) as { id: number }).id;
     };
-    // The simulators and the balancer share this process: while its event loop lags, so do the senders' clocks.
+    // Both simulators share this process: while its event loop lags, so do the senders' clocks.
     const drillDelay = monitorEventLoopDelay({ resolution: 10 });
     drillDelay.enable();
     const loadStarted = Date.now();
@@ -286,6 +286,7 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
     const strayErrors = connectionErrors.filter((attempt) => !inKillWindow(attempt.at));
     const answerMs = attempts.filter((attempt) => attempt.outcome !== 'dropped' && !inKillWindow(attempt.at)).map((attempt) => attempt.durationMs);
     const overASecond = answerMs.filter((ms) => ms >= 1000).length;
+    const balancerSaw = await balancer.stats();
     const deliveryIds = new Map<string, boolean>();
     for (const attempt of attempts) if (attempt.outcome !== 'dropped') deliveryIds.set(attempt.id, (deliveryIds.get(attempt.id) ?? false) || attempt.outcome === 'delivered');
     // Pipedrive gives up on a banned webhook's events (its retries included); the sweep and reconciliation make them good.
@@ -293,7 +294,14 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
     const lostEventIds = new Set(lost.map((event) => event.eventId));
     const givenUp = new Set(attempts.filter((attempt) => lostEventIds.has(String(attempt.meta?.eventId))).map((attempt) => attempt.id));
     const undelivered = [...deliveryIds].filter(([id, ok]) => !ok && !givenUp.has(id)).length;
-    const sweptDeals = await stack.count(`SELECT count(*) FROM inbox_events WHERE event_type = 'deal:missed' AND status = 'processed'`);
+    const { rows: sweptRows } = await stack.db.query(`SELECT payload->>'id' AS deal_id FROM inbox_events WHERE event_type = 'deal:missed' AND status = 'processed' ORDER BY id`);
+    const sweptDeals = (sweptRows as Array<{ deal_id: string }>).map((row) => row.deal_id);
+    // What became of a swept deal's own create webhook: delivered (and then?), or lost.
+    const sweptExample = async (dealId: string) => {
+      const deliveries = stack.pipedrive.webhooks.attempts().filter((attempt) => attempt.body.includes(`"entity_id":"${dealId}"`));
+      const { rows } = await stack.db.query(`SELECT event_type, status, status_reason FROM inbox_events WHERE source = 'pipedrive' AND payload->'meta'->>'entity_id' = $1`, [dealId]);
+      return `deal ${dealId}: its deliveries ${deliveries.map((attempt) => `${attempt.outcome} ${attempt.status ?? attempt.error ?? ''}`).join(', ') || 'none'}; its events ${JSON.stringify(rows)}`;
+    };
     const dottedsignAttempts = stack.dottedsign.webhooks.attempts();
     const droppedCompleted = dottedsignAttempts.filter((attempt) => attempt.outcome === 'dropped' && attempt.body.includes('"action_name":"completed"')).length;
     const completedWebhooks = dottedsignAttempts.filter((attempt) => attempt.attempt === 1 && attempt.body.includes('"action_name":"completed"')).length;
@@ -366,6 +374,7 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
         `${fmt(attempts.length)} webhook attempts from both simulators: ${app5xx.length} × 5xx; ${connectionErrors.length} connection errors, ${strayErrors.length} outside the kill window` +
           `; answered outside it in p50 ${percentile(answerMs, 50)} / p99 ${percentile(answerMs, 99)} / max ${answerMs.reduce((max, ms) => Math.max(max, ms), 0)} ms, ${overASecond} took 1 s or more` +
           ` (the drill process's own event-loop delay during the load, which these include: p99 ${Math.round(drillDelay.percentile(99) / 1e6)} / max ${Math.round(drillDelay.max / 1e6)} ms)` +
+          `; the balancer saw the apps answer in p50 ${balancerSaw.p50Ms} / p99 ${balancerSaw.p99Ms} / max ${balancerSaw.maxMs} ms, ${balancerSaw.overASecond} of ${fmt(balancerSaw.answered)} in 1 s or more` +
           (strayErrors.length ? ` (${countBy(strayErrors, (attempt) => attempt.error ?? 'unknown')})` : '') +
           (app5xx.length ? `; e.g. ${app5xx[0].status} at ${app5xx[0].at}` : ''),
       ),
@@ -375,7 +384,7 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
         undelivered === 0,
         `${fmt(deliveryIds.size)} deliveries (not counting the drill's drops): ${undelivered} never got a 2xx otherwise; ` +
           `${lost.length} events lost by Pipedrive (bans, deleted webhooks${lost.length ? `: ${countBy(lost, (event) => `${event.reason} ${event.action}`)}` : ''}); ` +
-          `${sweptDeals} deals found by the deal sweep`,
+          `${sweptDeals.length} deals found by the deal sweep${sweptDeals.length ? ` (e.g. ${await sweptExample(sweptDeals[0])})` : ''}`,
       ),
     ];
   } finally {
