@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SecretBox } from './secret-box';
-import { constantTimeEqual, hashPassword, verifyPassword } from './passwords';
+import { constantTimeEqual, hashSecret, verifySecret } from './passwords';
 
 describe('SecretBox', () => {
   const oldKey = randomBytes(32);
@@ -32,15 +32,22 @@ describe('SecretBox', () => {
   });
 });
 
-describe('passwords', () => {
-  it('hashes with a salt and verifies only the right password', async () => {
-    const hash = await hashPassword('hunter2');
-    expect(hash).toMatch(/^scrypt\$/);
-    expect(hash).not.toContain('hunter2');
-    expect(await hashPassword('hunter2')).not.toBe(hash);
-    expect(await verifyPassword('hunter2', hash)).toBe(true);
-    expect(await verifyPassword('hunter3', hash)).toBe(false);
-    expect(await verifyPassword('hunter2', 'garbage')).toBe(false);
+describe('secrets at rest', () => {
+  it('hashes a generated secret and verifies only that secret', async () => {
+    const secret = 'kX3v9-generated-24-random-bytes';
+    const hash = hashSecret(secret);
+    expect(hash).toMatch(/^sha256\$[\w-]{43}$/);
+    expect(hash).not.toContain(secret);
+    expect(await verifySecret(secret, hash)).toBe(true);
+    expect(await verifySecret(`${secret}x`, hash)).toBe(false);
+    expect(await verifySecret(secret, 'garbage')).toBe(false);
+    expect(await verifySecret(secret, 'sha256$')).toBe(false);
+  });
+
+  it('still verifies the scrypt hashes stored before 12-03', async () => {
+    const stored = 'scrypt$16384$8$1$MDEyMzQ1Njc4OWFiY2RlZg$_-DNxMdI06CEZ_7htOAmuG_oc1baW8rT1HqH7HSCLos';
+    expect(await verifySecret('legacy-webhook-password', stored)).toBe(true);
+    expect(await verifySecret('legacy-webhook-passwore', stored)).toBe(false);
   });
 
   it('compares strings of any length', () => {

@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { hashPassword } from '../common/passwords';
+import { hashSecret } from '../common/passwords';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import { InstallationsRepository } from '../installations/installations.repository';
 import { PipedriveTokens } from './pipedrive-tokens.service';
@@ -71,7 +71,7 @@ export class PipedriveWebhooks {
           pipedriveWebhookId: String(created.id),
           ownerUserId: acting.userId,
           httpAuthUser,
-          passwordHash: await hashPassword(httpAuthPassword),
+          passwordHash: hashSecret(httpAuthPassword),
         });
         this.logger.log(`company ${companyId}: created deal.${wanted.eventAction} webhook ${created.id}`);
       }

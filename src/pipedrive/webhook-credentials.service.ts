@@ -1,15 +1,16 @@
 import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { verifyPassword } from '../common/passwords';
+import { verifySecret } from '../common/passwords';
 
 const CACHE_TTL_MS = 60_000;
 const CACHE_MAX = 10_000;
 
 /**
- * Maps a webhook's Basic credentials to its company. The password is stored as a scrypt hash; a verified pair
- * is remembered for a minute (by a SHA-256 of the pair, never the pair itself) so the receiver does not pay a
- * deliberately slow hash on every delivery. Wrong guesses are never cached and always pay it.
+ * Maps a webhook's Basic credentials to its company. The password is stored hashed (`hashSecret`; subscriptions
+ * made before 12-03 keep their scrypt hash until re-created); a verified pair is remembered for a minute (by a
+ * SHA-256 of the pair, never the pair itself) so a burst of deliveries costs no database read, nor scrypt for the
+ * older hashes. Wrong guesses are never cached.
  */
 @Injectable()
 export class WebhookCredentials {
@@ -37,7 +38,7 @@ export class WebhookCredentials {
       password_hash: string;
     }>;
     for (const row of rows) {
-      if (await verifyPassword(password, row.password_hash)) {
+      if (await verifySecret(password, row.password_hash)) {
         if (this.verified.size >= CACHE_MAX) this.verified.clear();
         this.verified.set(key, { companyId: row.company_id, until: Date.now() + CACHE_TTL_MS });
         return row.company_id;
