@@ -68,12 +68,12 @@ export class DealSweep {
     const since = new Date(sweptUntil.getTime() - OVERLAP_MS);
     // Pipedrive's times have whole seconds: a deal added in the install's second counts as added after it.
     const addedFrom = Math.max(Math.floor(installedAt.getTime() / 1000) * 1000, since.getTime());
+    const { pipelineIds } = context.settings.autoSend;
     let until = sweptUntil.getTime();
     let cursor: string | null = null;
     let missed = 0;
     for (let pages = 0; pages < MAX_PAGES_PER_COMPANY; pages += 1) {
       const page = await api.dealsChangedSince(since, cursor);
-      const { pipelineIds } = context.settings.autoSend;
       const added = page.items.filter(
         (deal) => deal.addTime !== null && Date.parse(deal.addTime) >= addedFrom && (!pipelineIds.length || pipelineIds.includes(deal.pipelineId ?? 0)),
       );
