@@ -374,7 +374,7 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
         `${fmt(attempts.length)} webhook attempts from both simulators: ${app5xx.length} × 5xx; ${connectionErrors.length} connection errors, ${strayErrors.length} outside the kill window` +
           `; answered outside it in p50 ${percentile(answerMs, 50)} / p99 ${percentile(answerMs, 99)} / max ${answerMs.reduce((max, ms) => Math.max(max, ms), 0)} ms, ${overASecond} took 1 s or more` +
           ` (the drill process's own event-loop delay during the load, which these include: p99 ${Math.round(drillDelay.percentile(99) / 1e6)} / max ${Math.round(drillDelay.max / 1e6)} ms)` +
-          `; the balancer saw the apps answer in p50 ${balancerSaw.p50Ms} / p99 ${balancerSaw.p99Ms} / max ${balancerSaw.maxMs} ms, ${balancerSaw.overASecond} of ${fmt(balancerSaw.answered)} in 1 s or more` +
+          `; the balancer saw the apps answer in p50 ${balancerSaw.p50Ms} / p99 ${balancerSaw.p99Ms} / max ${balancerSaw.maxMs} ms, ${balancerSaw.overASecond} of ${fmt(balancerSaw.answered)} in 1 s or more (its own event-loop delay p99 ${balancerSaw.loopDelayP99Ms} ms)` +
           (strayErrors.length ? ` (${countBy(strayErrors, (attempt) => attempt.error ?? 'unknown')})` : '') +
           (app5xx.length ? `; e.g. ${app5xx[0].status} at ${app5xx[0].at}` : ''),
       ),

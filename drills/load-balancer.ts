@@ -11,8 +11,6 @@ export interface BalancerStats {
   p99Ms: number;
   maxMs: number;
   overASecond: number;
-  /** Requests that got no answer because their upstream died under them. */
-  dropped: number;
   /** The balancer process's own event-loop delay, which its figures include. */
   loopDelayP99Ms: number;
 }
@@ -31,7 +29,6 @@ type Reply = { type: 'listening'; url: string } | { type: 'upstreams' } | { type
 class Balancer {
   upstreams: string[] = [];
   private next = 0;
-  private dropped = 0;
   private readonly answerMs: number[] = [];
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
 
@@ -64,7 +61,6 @@ class Balancer {
       if (outcome === 'answered') return;
       if (outcome === 'died') break;
     }
-    this.dropped += 1;
     res.socket?.destroy();
   }
 
@@ -75,7 +71,6 @@ class Balancer {
       p99Ms: Math.round(percentile(this.answerMs, 99) || 0),
       maxMs: Math.round(this.answerMs.reduce((max, ms) => Math.max(max, ms), 0)),
       overASecond: this.answerMs.filter((ms) => ms >= 1000).length,
-      dropped: this.dropped,
       loopDelayP99Ms: Math.round(this.loopDelay.percentile(99) / 1e6),
     };
   }
