@@ -328,6 +328,8 @@ describe('Pipedrive simulator', () => {
       }
       expect(deal).toMatchObject({ id: sim.demo.dealId, person_id: sim.demo.personWithEmailId, status: 'open', is_archived: false, is_deleted: false, won_time: null, custom_fields: {} });
       expect(deal.add_time).toMatch(RFC3339);
+      // The demo company existed before the app: its deal is a day old, whenever the simulator started.
+      expect(Date.parse(deal.add_time)).toBeLessThan(Date.now() - 23 * 3600_000);
       expect((await client.api(tokens, 'GET', '/api/v2/deals/999999')).body).toMatchObject({ success: false, error: expect.any(String) });
       expect((await client.api(tokens, 'GET', '/api/v2/deals/999999')).status).toBe(404);
     });

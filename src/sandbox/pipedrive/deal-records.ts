@@ -30,9 +30,8 @@ export class DealRecords {
     private readonly emit: EntityEventListener,
   ) {}
 
-  create(companyId: number, input: DealInput, actor: Actor): Deal {
+  create(companyId: number, input: DealInput, actor: Actor, now = new Date()): Deal {
     const stageId = input.stageId ?? this.firstStageId(companyId);
-    const now = new Date();
     const deal: Deal = {
       id: this.store.nextId('deal'),
       companyId,

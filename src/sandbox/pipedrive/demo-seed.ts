@@ -34,16 +34,24 @@ export function addPipeline(store: SimulatorStore, companyId: number, name: stri
   return pipeline;
 }
 
-/** "Acme Sales": an admin, a regular user, one pipeline, a person with and one without email, one open deal. */
+/** How long before the simulator starts the demo company's persons and deal were added. */
+const SEEDED_AGO_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * "Acme Sales": an admin, a regular user, one pipeline, a person with and one without email, one open deal. Its
+ * records are a day old, as a real company's are when it installs the app: an install in the same second as the
+ * seed must not make the demo deal look added after it.
+ */
 export function seedDemoCompany(store: SimulatorStore, deals: DealRecords, persons: PersonRecords): DemoCompany {
   const company = addCompany(store, { name: 'Acme Sales', domain: 'acme' });
   const admin = addUser(store, company.id, { name: 'Ada Admin', email: 'ada@acme.test', isAdmin: true });
   const regular = addUser(store, company.id, { name: 'Rob Regular', email: 'rob@acme.test' });
   const pipeline = addPipeline(store, company.id, 'Sales', ['Qualified', 'Contact made', 'Proposal made', 'Negotiations started']);
   const actor = { userId: admin.id, changeSource: 'app' as const };
-  const withEmail = persons.create(company.id, { name: 'Pia Buyer', emails: [{ value: 'pia@customer.test', primary: true, label: 'work' }], phones: ['+1 555 0100'] }, actor);
-  const withoutEmail = persons.create(company.id, { name: 'Nora Nomail' }, actor);
-  const deal = deals.create(company.id, { title: 'Acme contract', personId: withEmail.id, value: 1200, currency: 'EUR' }, actor);
+  const seededAt = new Date(Date.now() - SEEDED_AGO_MS);
+  const withEmail = persons.create(company.id, { name: 'Pia Buyer', emails: [{ value: 'pia@customer.test', primary: true, label: 'work' }], phones: ['+1 555 0100'] }, actor, seededAt);
+  const withoutEmail = persons.create(company.id, { name: 'Nora Nomail' }, actor, seededAt);
+  const deal = deals.create(company.id, { title: 'Acme contract', personId: withEmail.id, value: 1200, currency: 'EUR' }, actor, seededAt);
   return {
     companyId: company.id,
     adminUserId: admin.id,

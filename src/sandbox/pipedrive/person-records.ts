@@ -22,8 +22,7 @@ export class PersonRecords {
     private readonly emit: EntityEventListener,
   ) {}
 
-  create(companyId: number, input: PersonInput, actor: Actor): Person {
-    const now = new Date();
+  create(companyId: number, input: PersonInput, actor: Actor, now = new Date()): Person {
     const person: Person = {
       id: this.store.nextId('person'),
       companyId,
