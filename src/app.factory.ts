@@ -9,6 +9,7 @@ import { AppModule } from './app.module';
 import { registerBodyParsers } from './common/body-parsers';
 import { HttpExceptionFilter } from './common/http-exception.filter';
 import { requestId } from './common/logging';
+import { isWebhookUrl } from './common/webhook-routes';
 import type { AppConfig } from './config/app-config';
 
 /** Builds the Nest app with the HTTP basics every route relies on; listening is the caller's choice. */
@@ -45,6 +46,7 @@ export async function createApp(config: AppConfig): Promise<NestFastifyApplicati
   const fastify = adapter.getInstance();
   fastify.addHook('onRequest', (request, reply, done) => {
     echoRequestId(request, reply);
+    if (isWebhookUrl(request.url)) return done();
     securityHeaders(request.raw, reply.raw, (error?: unknown) => done(error as Error | undefined));
   });
   registerBodyParsers(fastify, config.bodyLimitBytes);

@@ -1,5 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { isWebhookUrl } from './webhook-routes';
 
 const CODES: Record<number, string> = {
   400: 'bad_request',
@@ -37,6 +38,11 @@ export class HttpExceptionFilter implements ExceptionFilter {
       this.logger.error(
         `${request.method} ${pathOf(request)} failed: ${exception instanceof Error ? (exception.stack ?? exception.message) : String(exception)}`,
       );
+    } else if (isWebhookUrl(request.url)) {
+      // Webhook routes are left out of the request log; a refused delivery (bad credentials, a forged signature, a
+      // malformed body) is worth a line: an attack, or a webhook whose settings went wrong.
+      const reason = (body as { error?: { message?: string } }).error?.message;
+      this.logger.warn({ req: { id: request.id, method: request.method, url: pathOf(request) }, res: { statusCode: status } }, `webhook refused: ${reason}`);
     }
     reply.code(status).send(body);
   }

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import type { AppConfig } from '../config/app-config';
+import { WEBHOOK_ROUTES } from './webhook-routes';
 
 /** Query parameters that carry credentials (OAuth codes, panel JWTs) never reach the logs. */
 const SECRET_QUERY = /([?&](?:token|code|state|access_token|refresh_token)=)[^&]*/gi;
@@ -27,6 +29,8 @@ export const REDACTION = {
 
 export function loggerParams(config: AppConfig): Params {
   return {
+    // A delivery's record is its inbox row; a refused one is logged by HttpExceptionFilter.
+    exclude: [{ path: WEBHOOK_ROUTES, method: RequestMethod.ALL }],
     pinoHttp: {
       level: config.logLevel,
       redact: REDACTION,

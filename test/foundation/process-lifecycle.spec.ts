@@ -52,7 +52,7 @@ describe('the app process (npm start)', () => {
     await eventually(async () => !postgresRunningIn(dataDir), 'postgres to stop after Ctrl-C', 10000);
   });
 
-  it('logs each request once under the id it answered with, credentials redacted, health checks left out', async () => {
+  it('logs each request once under the id it answered with, credentials redacted, health checks left out, refused webhooks as warnings', async () => {
     const database = await createTestDatabase();
     const port = await freeLoopbackPort();
     const started = startMain({ NODE_ENV: 'test', DATABASE_URL: database.url, DATA_DIR: mkdtempSync(join(tmpdir(), 'pdds-data-')), PORT: String(port), ...DEVELOPMENT_CREDENTIALS });
@@ -65,6 +65,19 @@ describe('the app process (npm start)', () => {
       expect(JSON.parse(line)).toMatchObject({ req: { id: 'trace-log-1', method: 'GET', url: '/panel?token=[redacted]' }, res: { statusCode: 401 } });
       expect(started.output()).not.toContain('secret-panel-jwt');
       expect(started.output()).not.toMatch(/"url":"\/(healthz|readyz)"/);
+
+      // Webhooks are out of the request log (the inbox records each accepted one); a refused one is one warning.
+      const refused = await fetch(`http://127.0.0.1:${port}/webhooks/pipedrive`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from('nobody:guessed-password').toString('base64')}`, 'x-request-id': 'trace-log-2' },
+        body: '{}',
+      });
+      expect(refused.status).toBe(401);
+      const warning = await eventually(async () => started.output().split('\n').find((text) => text.includes('"id":"trace-log-2"')), 'the refused webhook warning');
+      expect(JSON.parse(warning)).toMatchObject({ level: 40, req: { id: 'trace-log-2', method: 'POST', url: '/webhooks/pipedrive' }, res: { statusCode: 401 }, msg: 'webhook refused: Invalid webhook credentials' });
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(started.output().split('\n').filter((text) => text.includes('"id":"trace-log-2"'))).toHaveLength(1);
+      expect(started.output()).not.toContain('guessed-password');
     } finally {
       started.child.kill('SIGTERM');
       await started.exited;
