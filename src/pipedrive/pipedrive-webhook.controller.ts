@@ -1,14 +1,16 @@
-import { Body, Controller, Headers, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Headers, HttpCode, Logger, Post } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
 import { InboxService } from '../inbox/inbox.service';
 import { parsePipedriveEvent } from './pipedrive-event';
 import { WebhookCredentials, parseBasicAuth } from './webhook-credentials.service';
 
-/** Deal events the app acts on; everything else is acknowledged and dropped. */
+/** Deal events the app acts on; anything else is acknowledged, logged and not stored. */
 const HANDLED = new Set(['deal:create', 'deal:delete']);
 
 @Controller('webhooks/pipedrive')
 export class PipedriveWebhookController {
+  private readonly logger = new Logger(PipedriveWebhookController.name);
+
   constructor(
     private readonly credentials: WebhookCredentials,
     private readonly inbox: InboxService,
@@ -25,7 +27,11 @@ export class PipedriveWebhookController {
     if (!event) throw ApiError.badRequest('Not a Pipedrive webhook payload (v2 or v1)');
     if (event.companyId !== companyId) throw ApiError.forbidden('The event belongs to another company than these credentials');
     const type = `${event.object}:${event.action}`;
-    if (!HANDLED.has(type)) return { status: 'ignored' };
+    if (!HANDLED.has(type)) {
+      // The app subscribes to these two only: anything else means a webhook set up by hand, worth a line.
+      this.logger.warn(`company ${companyId}: ignored a ${type} event (${event.eventId}); the app subscribes to ${[...HANDLED].join(' and ')} only`);
+      return { status: 'ignored' };
+    }
     const status = await this.inbox.accept({ source: 'pipedrive', dedupeKey: event.eventId, eventType: type, companyId, payload: body });
     return { status };
   }

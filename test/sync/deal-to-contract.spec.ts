@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { type Sandbox, startSandbox } from '../support/sandbox';
 import { Scenario } from '../support/scenario';
 import { eventually } from '../support/test-app';
@@ -176,6 +177,25 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect(malformed.status).toBe(400);
     const huge = await fetch(`${s.app.url}/webhooks/pipedrive`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ pad: 'x'.repeat(2 * 1024 * 1024) }) });
     expect(huge.status).toBe(413);
+    expect(await scenario.db().query('SELECT count(*)::int AS count FROM inbox_events')).toEqual(before);
+  });
+
+  it('an event of a type the app does not subscribe to is acknowledged, not stored, and logged as a warning', async () => {
+    const { template, headers } = await settledDelivery('Changed by hand');
+    const before = await scenario.db().query('SELECT count(*)::int AS count FROM inbox_events');
+    const warn = jest.spyOn(Logger.prototype, 'warn');
+    try {
+      const changed = await fetch(`${s.app.url}/webhooks/pipedrive`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ ...template, meta: { ...template.meta, id: 'change-event-1', action: 'change' } }),
+      });
+      expect(changed.status).toBe(200);
+      expect(await changed.json()).toEqual({ status: 'ignored' });
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining('ignored a deal:change event (change-event-1)'));
+    } finally {
+      warn.mockRestore();
+    }
     expect(await scenario.db().query('SELECT count(*)::int AS count FROM inbox_events')).toEqual(before);
   });
 
