@@ -1,10 +1,11 @@
-import { mkdtempSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { freeLoopbackPort } from '../../src/database/embedded-postgres.launcher';
-import { type AppProcess, postgresRunningIn, startAppProcess as startMain } from '../support/app-process';
+import { type AppProcess, ROOT, postgresRunningIn, startAppProcess as startMain } from '../support/app-process';
 import { eventually } from '../support/test-app';
 import { createTestDatabase } from '../support/test-database';
 
@@ -16,6 +17,14 @@ async function readyUrl(started: AppProcess, port: number): Promise<string> {
 }
 
 describe('the app process (npm start)', () => {
+  it('is started by npm with node flags this Node accepts (heap limits, baseline-only WebAssembly)', () => {
+    const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+    const flags = start.split(/\s+/).filter((word) => word.startsWith('--'));
+    expect(flags).toEqual(expect.arrayContaining(['--max-old-space-size=128', '--liftoff-only']));
+    // An unknown flag makes node exit with "bad option" before running anything.
+    expect(execFileSync(process.execPath, [...flags, '-e', 'process.stdout.write("ran")'], { encoding: 'utf8' })).toBe('ran');
+  });
+
   it('refuses to start in production without configuration, listing every missing variable', async () => {
     const started = startMain({ NODE_ENV: 'production' });
     expect(await started.exited).toBe(1);
