@@ -6,6 +6,7 @@ import { Stack, UNTHROTTLED } from './support/stack';
 
 const SIGNER = 'pia@customer.test';
 const POLL_MS = 20;
+const DRAIN_MS = 60_000;
 
 /**
  * CPU used so far by each PostgreSQL backend serving the app on the run's database, by pid (from /proc, as for the
@@ -58,8 +59,9 @@ function latencies(samples: number[]) {
  * its peak RSS (VmHWM) is its own.
  *
  * The first deals, at the same rate, warm the app up (a new process runs its code unoptimised and its pool's
- * connections are new): they go the whole way like the others, but their latencies are reported apart and
- * the CPU counters start when they have all been added.
+ * connections are new): they go the whole way like the others, but their latencies are reported apart, and the
+ * measured deals start, with the CPU counters, once every warm-up deal is won (at most DRAIN_MS later), so a
+ * backlog the cold process built is not carried into the steady rate's figures.
  */
 export async function endToEndBenchmark(database: FreshDatabase): Promise<Record<string, unknown>> {
   const stack = await Stack.start({ databaseUrl: database.url, mode: 'processes', ...UNTHROTTLED });
@@ -75,17 +77,24 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
     let peakRss = rssBefore.currentMb;
     let lateStarts = 0;
     let measured: { started: number; appCpuMs: number; benchCpu: NodeJS.CpuUsage; databaseCpuMs: Map<number, number> } | undefined;
+    let warmUpDrainMs = 0;
+    const warmUpDone = () => tracked.size === warmUpDeals && [...tracked.values()].every((deal) => deal.doneAt);
 
     const started = Date.now();
     const adding = (async () => {
+      let phaseStarted = started;
       for (let index = 0; index < total; index += 1) {
-        const due = started + (index * 1000) / rate;
+        if (index === warmUpDeals) {
+          const drainStarted = Date.now();
+          while (!warmUpDone() && Date.now() - drainStarted < DRAIN_MS) await sleep(POLL_MS);
+          warmUpDrainMs = Date.now() - drainStarted;
+          phaseStarted = Date.now();
+          measured = { started: phaseStarted, appCpuMs: cpuMsOf(stack.apps[0].pid), benchCpu: process.cpuUsage(), databaseCpuMs: await backendCpuMs(stack) };
+        }
+        const due = phaseStarted + (((index < warmUpDeals ? index : index - warmUpDeals) * 1000) / rate);
         const wait = due - Date.now();
         if (wait > 0) await sleep(wait);
         else if (wait < -100) lateStarts += 1;
-        if (index === warmUpDeals) {
-          measured = { started: Date.now(), appCpuMs: cpuMsOf(stack.apps[0].pid), benchCpu: process.cpuUsage(), databaseCpuMs: await backendCpuMs(stack) };
-        }
         const createdAt = Date.now();
         const warmUp = index < warmUpDeals;
         void stack
@@ -97,7 +106,7 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
       }
     })();
 
-    const deadline = started + (warmUpSeconds + seconds) * 1000 + 60_000;
+    const deadline = started + (warmUpSeconds + seconds) * 1000 + DRAIN_MS + 60_000;
     const signing: Array<Promise<unknown>> = [];
     while (Date.now() < deadline) {
       peakRss = Math.max(peakRss, memoryOf(stack.apps[0].pid).currentMb);
@@ -141,7 +150,13 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
       lateStarts,
       dealToTask: latencies(toTask(deals)),
       completedToWonAndFiles: latencies(toDone(deals)),
-      warmUp: { seconds: warmUpSeconds, deals: warmUp.length, dealToTask: latencies(toTask(warmUp)), completedToWonAndFiles: latencies(toDone(warmUp)) },
+      warmUp: {
+        seconds: warmUpSeconds,
+        deals: warmUp.length,
+        dealToTask: latencies(toTask(warmUp)),
+        completedToWonAndFiles: latencies(toDone(warmUp)),
+        drainedMsAfterLast: warmUpDrainMs,
+      },
       dealsWon: wonDeals,
       filesAttached: files,
       // CPU per measured deal, the app's own, the bench process's (both simulators, the poller) and the database
