@@ -8,15 +8,6 @@ const SIGNER = 'pia@customer.test';
 const POLL_MS = 20;
 const DRAIN_MS = 60_000;
 
-/**
- * CPU used so far by each PostgreSQL backend serving the app on the run's database, by pid (from /proc, as for the
- * app). The bench's own connection, which runs the poller's queries, is left out.
- */
-async function backendCpuMs(stack: Stack): Promise<Map<number, number>> {
-  const { rows } = await stack.db.query('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
-  return new Map((rows as Array<{ pid: number }>).map(({ pid }) => [pid, cpuMsOf(pid)]));
-}
-
 /** How long inbox jobs created since `since` waited in the queue and ran, by event type: where a deal's latency goes. */
 async function inboxJobTimes(stack: Stack, since: number): Promise<Record<string, { jobs: number; waitMs: string; runMs: string }>> {
   const { rows } = await stack.db.query(
@@ -89,7 +80,7 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
           while (!warmUpDone() && Date.now() - drainStarted < DRAIN_MS) await sleep(POLL_MS);
           warmUpDrainMs = Date.now() - drainStarted;
           phaseStarted = Date.now();
-          measured = { started: phaseStarted, appCpuMs: cpuMsOf(stack.apps[0].pid), benchCpu: process.cpuUsage(), databaseCpuMs: await backendCpuMs(stack) };
+          measured = { started: phaseStarted, appCpuMs: cpuMsOf(stack.apps[0].pid), benchCpu: process.cpuUsage(), databaseCpuMs: await stack.databaseCpuMs() };
         }
         const due = phaseStarted + (((index < warmUpDeals ? index : index - warmUpDeals) * 1000) / rate);
         const wait = due - Date.now();
@@ -134,8 +125,7 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
     const start = measured!;
     const appCpuMs = cpuMsOf(stack.apps[0].pid) - start.appCpuMs;
     const benchCpu = process.cpuUsage(start.benchCpu);
-    // Backends that exited during the run are missed (the pools keep theirs open while busy).
-    const databaseCpuMs = [...(await backendCpuMs(stack))].reduce((sum, [pid, ms]) => sum + ms - (start.databaseCpuMs.get(pid) ?? 0), 0);
+    const databaseCpuMs = await stack.databaseCpuMsSince(start.databaseCpuMs);
     const toTask = (deals: Tracked[]) => deals.filter((deal) => deal.taskAt).map((deal) => deal.taskAt! - deal.createdAt);
     const toDone = (deals: Tracked[]) => deals.filter((deal) => deal.doneAt).map((deal) => deal.doneAt! - deal.signedAt!);
     const deals = [...tracked.values()].filter((deal) => !deal.warmUp);

@@ -110,8 +110,12 @@ export async function ingestBenchmark(database: FreshDatabase): Promise<Record<s
       const eventsBefore = await pipedriveEvents();
       const jobsBefore = await inboxJobs();
       const cpuBeforeIngest = cpuMsOf(appPid);
+      const databaseCpuBefore = await stack.databaseCpuMs();
+      const loadGeneratorCpuBefore = process.cpuUsage();
       const ingest = await measured(appPid, ingestLoad(connections, duration));
-      // The jobs the events enqueued run during the load and after it: the CPU per event counted until the last is done.
+      const loadGeneratorCpu = process.cpuUsage(loadGeneratorCpuBefore);
+      // The jobs the events enqueued run during the load and after it: the CPU per event (the app's, the database
+      // backends') counted until the last is done. The load generator is autocannon in this process.
       const processedAfterLoadSeconds = await processed();
       const stored = (await pipedriveEvents()) - eventsBefore;
       runs.push({
@@ -122,6 +126,8 @@ export async function ingestBenchmark(database: FreshDatabase): Promise<Record<s
         inboxRows: stored,
         processedAfterLoadSeconds,
         appCpuUsPerEventProcessed: Math.round(((cpuMsOf(appPid) - cpuBeforeIngest) * 1000) / stored),
+        databaseCpuUsPerEventProcessed: Math.round(((await stack.databaseCpuMsSince(databaseCpuBefore)) * 1000) / stored),
+        loadGeneratorCpuUsPerRequest: Math.round((loadGeneratorCpu.user + loadGeneratorCpu.system) / ingest.total),
         inboxJobs: (await inboxJobs()) - jobsBefore,
         accepted2xx: ingest.total - ingest.non2xx,
       });

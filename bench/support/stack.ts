@@ -11,7 +11,7 @@ import { freeLoopbackPort } from '../../src/database/embedded-postgres.launcher'
 import type { DottedSignSimulatorOptions } from '../../src/sandbox/dottedsign/dottedsign.simulator';
 import type { PipedriveSimulatorOptions } from '../../src/sandbox/pipedrive/pipedrive.simulator';
 import { type SimulatedWorld, startSimulatedWorld } from '../../src/sandbox/simulated-world';
-import { AppProcess, appEntry } from './app-process';
+import { AppProcess, appEntry, cpuMsOf } from './app-process';
 
 export interface StackOptions {
   databaseUrl: string;
@@ -145,6 +145,17 @@ export class Stack {
     const hook = this.pipedrive.webhookSubscriptions(this.demo.companyId).find((webhook) => webhook.eventAction === action);
     if (!hook?.httpAuthUser || !hook.httpAuthPassword) throw new Error(`no ${action} webhook with credentials`);
     return `Basic ${Buffer.from(`${hook.httpAuthUser}:${hook.httpAuthPassword}`).toString('base64')}`;
+  }
+
+  /** CPU used so far by each PostgreSQL backend on the run's database, by pid (from /proc); this observer connection is left out. */
+  async databaseCpuMs(): Promise<Map<number, number>> {
+    const { rows } = await this.db.query('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    return new Map((rows as Array<{ pid: number }>).map(({ pid }) => [pid, cpuMsOf(pid)]));
+  }
+
+  /** The backends' CPU in ms since `before` (a `databaseCpuMs` reading); backends that exited meanwhile are missed (busy pools keep theirs). */
+  async databaseCpuMsSince(before: Map<number, number>): Promise<number> {
+    return [...(await this.databaseCpuMs())].reduce((sum, [pid, ms]) => sum + ms - (before.get(pid) ?? 0), 0);
   }
 
   async count(sql: string, params: unknown[] = []): Promise<number> {
