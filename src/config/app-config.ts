@@ -19,6 +19,8 @@ export interface AppConfig {
   /** Connections of the app's own pool per process (pg-boss keeps 5 more), and inbox jobs run at once. */
   database: { poolSize: number };
   inboxWorkers: number;
+  /** Finished inbox events are deleted this many days after they arrived. */
+  inboxRetentionDays: number;
   logLevel: string;
   bodyLimitBytes: number;
 }
@@ -72,6 +74,7 @@ const envSchema = z.object({
   RECONCILE_DEALS_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86400).default(1800),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(RESERVED_CONNECTIONS + 1).max(500).default(40),
   INBOX_WORKERS: z.coerce.number().int().min(1).max(256).default(32),
+  INBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -159,6 +162,7 @@ export function parseConfig(env: RawEnv, generatedKey?: () => string): AppConfig
     reconcile: { intervalSeconds: e.RECONCILE_INTERVAL_SECONDS, perCycle: e.RECONCILE_MAX_PER_CYCLE, perCompany: e.RECONCILE_MAX_PER_COMPANY, dealsIntervalSeconds: e.RECONCILE_DEALS_INTERVAL_SECONDS },
     database: { poolSize: e.DATABASE_POOL_SIZE },
     inboxWorkers: e.INBOX_WORKERS,
+    inboxRetentionDays: e.INBOX_RETENTION_DAYS,
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: 1024 * 1024,
   };

@@ -1,4 +1,6 @@
 import { Logger } from '@nestjs/common';
+import { PRUNE_INBOX } from '../../src/inbox/inbox-retention.service';
+import { JobQueue } from '../../src/jobs/job-queue.service';
 import { type Sandbox, startSandbox } from '../support/sandbox';
 import { Scenario } from '../support/scenario';
 import { eventually } from '../support/test-app';
@@ -254,6 +256,34 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     } finally {
       await scenario.db().query('DROP TRIGGER refuse_one ON inbox_events; DROP FUNCTION refuse_one()');
     }
+  });
+
+  it('finished webhook events are deleted by the daily job once older than the retention; pending ones stay', async () => {
+    const { deal, template, headers } = await settledDelivery('Kept for a while');
+    const createKey = String(template.meta.id);
+    const [schedule] = await scenario.db().query(`SELECT cron FROM pgboss.schedule WHERE name = $1`, [PRUNE_INBOX]);
+    expect(schedule).toEqual({ cron: '17 3 * * *' });
+    await scenario.db().query(`
+      INSERT INTO inbox_events (source, dedupe_key, event_type, company_id, payload, status, status_reason)
+      VALUES ('pipedrive', 'old-pending', 'deal:create', $1, '{}', 'pending', NULL),
+             ('pipedrive', 'old-failed', 'deal:create', $1, '{}', 'failed', 'gave up')`, [scenario.demo.companyId]);
+    await scenario.db().query(`UPDATE inbox_events SET received_at = now() - interval '31 days' WHERE dedupe_key = ANY($1)`, [[createKey, 'old-pending', 'old-failed']]);
+    const recent = await scenario.db().query(`SELECT count(*)::int AS count FROM inbox_events WHERE received_at > now() - interval '1 day'`);
+    try {
+      await s.app.app.get(JobQueue).send(PRUNE_INBOX, {});
+      const keys = async () => ((await scenario.db().query(`SELECT dedupe_key FROM inbox_events WHERE received_at < now() - interval '30 days' ORDER BY dedupe_key`)) as Array<{ dedupe_key: string }>).map((row) => row.dedupe_key);
+      await eventually(async () => (await keys()).length === 1, 'the finished old events to be deleted');
+      expect(await keys()).toEqual(['old-pending']);
+      expect(await scenario.db().query(`SELECT count(*)::int AS count FROM inbox_events WHERE received_at > now() - interval '1 day'`)).toEqual(recent);
+    } finally {
+      await scenario.db().query(`DELETE FROM inbox_events WHERE dedupe_key = 'old-pending'`);
+    }
+
+    // Past the retention a redelivery is stored again, and changes nothing: the deal keeps its one task.
+    const again = await fetch(`${s.app.url}/webhooks/pipedrive`, { method: 'POST', headers, body: JSON.stringify(template) });
+    expect(await again.json()).toEqual({ status: 'accepted' });
+    await scenario.drained();
+    expect(await scenario.tasksForDeal(deal.id)).toHaveLength(1);
   });
 
   it('DottedSign not connected → a failed contract that says so', async () => {

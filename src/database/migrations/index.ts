@@ -2,7 +2,7 @@ import { InboxEvents1763830000000 } from './1763830000000-inbox-events';
 import { Installations1763830100000 } from './1763830100000-installations';
 import { Contracts1763830200000 } from './1763830200000-contracts';
 import { DealSweep1764750000000 } from './1764750000000-deal-sweep';
-import { InboxWriteIndexes1764760000000 } from './1764760000000-inbox-write-indexes';
+import { InboxIndexes1764760000000 } from './1764760000000-inbox-indexes';
 
 /** Every migration, in order. Listed explicitly so the same code runs under ts-node, Jest and the build. */
-export const migrations = [InboxEvents1763830000000, Installations1763830100000, Contracts1763830200000, DealSweep1764750000000, InboxWriteIndexes1764760000000];
+export const migrations = [InboxEvents1763830000000, Installations1763830100000, Contracts1763830200000, DealSweep1764750000000, InboxIndexes1764760000000];

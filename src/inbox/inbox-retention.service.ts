@@ -1,0 +1,53 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { type AppConfig, CONFIG } from '../config/app-config';
+import { JobQueue } from '../jobs/job-queue.service';
+
+export const PRUNE_INBOX = 'inbox.prune';
+
+/** Rows per delete statement: a long backlog of old events goes in short transactions. */
+const PRUNE_BATCH = 5000;
+
+/**
+ * Finished inbox events (processed, ignored, failed) are deleted `INBOX_RETENTION_DAYS` after they arrived, by a
+ * daily job; pending ones never. The row is also its delivery's dedupe key, so a redelivery older than that is taken
+ * as new: Pipedrive stops retrying after minutes, and an old DottedSign event finds its contract past that state.
+ */
+@Injectable()
+export class InboxRetention implements OnApplicationBootstrap {
+  private readonly logger = new Logger(InboxRetention.name);
+
+  constructor(
+    @Inject(CONFIG) private readonly config: AppConfig,
+    private readonly jobs: JobQueue,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.jobs.work(PRUNE_INBOX, async () => {
+      await this.prune();
+    });
+    await this.jobs.schedule(PRUNE_INBOX, '17 3 * * *');
+  }
+
+  /** Deletes the finished events that arrived before the retention window; returns how many went. */
+  async prune(): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const [{ count }] = (await this.dataSource.query(
+        `WITH gone AS (
+           DELETE FROM inbox_events WHERE id IN (
+             SELECT id FROM inbox_events
+             WHERE received_at < now() - make_interval(days => $1) AND status <> 'pending'
+             ORDER BY received_at LIMIT $2)
+           RETURNING 1)
+         SELECT count(*)::int AS count FROM gone`,
+        [this.config.inboxRetentionDays, PRUNE_BATCH],
+      )) as Array<{ count: number }>;
+      deleted += count;
+      if (count < PRUNE_BATCH) break;
+    }
+    if (deleted) this.logger.log(`deleted ${deleted} finished inbox events older than ${this.config.inboxRetentionDays} days`);
+    return deleted;
+  }
+}
