@@ -44,6 +44,12 @@ describe('parseConfig', () => {
     expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['DATABASE_URL', 'ENCRYPTION_KEY', 'LOG_LEVEL', 'PORT']);
   });
 
+  it('keeps finished inbox events 30 days unless told otherwise, and at least a day', () => {
+    expect(parseConfig({}, () => key).inboxRetentionDays).toBe(30);
+    expect(parseConfig({ INBOX_RETENTION_DAYS: '90' }, () => key).inboxRetentionDays).toBe(90);
+    expect(problemsOf({ ENCRYPTION_KEY: key, INBOX_RETENTION_DAYS: '0' }).map((problem) => problem.split(':')[0])).toEqual(['INBOX_RETENTION_DAYS']);
+  });
+
   it('sizes the connection pool and the inbox workers together, keeping connections free for webhooks', () => {
     expect(parseConfig({}, () => key)).toMatchObject({ database: { poolSize: 40 }, inboxWorkers: 32 });
     expect(parseConfig({ DATABASE_POOL_SIZE: '12', INBOX_WORKERS: '4' }, () => key)).toMatchObject({ database: { poolSize: 12 }, inboxWorkers: 4 });
