@@ -268,13 +268,13 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
       VALUES ('pipedrive', 'old-pending', 'deal:create', $1, '{}', 'pending', NULL),
              ('pipedrive', 'old-failed', 'deal:create', $1, '{}', 'failed', 'gave up')`, [scenario.demo.companyId]);
     await scenario.db().query(`UPDATE inbox_events SET received_at = now() - interval '31 days' WHERE dedupe_key = ANY($1)`, [[createKey, 'old-pending', 'old-failed']]);
-    const recent = await scenario.db().query(`SELECT count(*)::int AS count FROM inbox_events WHERE received_at > now() - interval '1 day'`);
+    const recent = ((await scenario.db().query(`SELECT id FROM inbox_events WHERE received_at > now() - interval '1 day'`)) as Array<{ id: string }>).map((row) => row.id);
     try {
       await s.app.app.get(JobQueue).send(PRUNE_INBOX, {});
       const keys = async () => ((await scenario.db().query(`SELECT dedupe_key FROM inbox_events WHERE received_at < now() - interval '30 days' ORDER BY dedupe_key`)) as Array<{ dedupe_key: string }>).map((row) => row.dedupe_key);
       await eventually(async () => (await keys()).length === 1, 'the finished old events to be deleted');
       expect(await keys()).toEqual(['old-pending']);
-      expect(await scenario.db().query(`SELECT count(*)::int AS count FROM inbox_events WHERE received_at > now() - interval '1 day'`)).toEqual(recent);
+      expect(await scenario.db().query(`SELECT count(*)::int AS count FROM inbox_events WHERE id = ANY($1::bigint[])`, [recent])).toEqual([{ count: recent.length }]);
     } finally {
       await scenario.db().query(`DELETE FROM inbox_events WHERE dedupe_key = 'old-pending'`);
     }

@@ -4,7 +4,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * The inbox's indexes fitted to what reads it. `inbox_events_company` repeated the leading column of
  * `inbox_events_company_fk` (what uninstall's delete uses), and `inbox_events_unfinished` (pending events by age)
  * had no reader, since the job queue finds the work; each accepted delivery wrote both. Retention reads finished
- * events by age, so `received_at` gets a plain index: an append at the right edge for each new event.
+ * events by age, so `received_at` gets a plain index: an append at the right edge for each new event. Built inside
+ * the migration's transaction, it holds webhook inserts while it reads the table (about a second per million rows,
+ * once); CONCURRENTLY would wait on processes blocked on the migration lock, which waits on it.
  */
 export class InboxIndexes1764760000000 implements MigrationInterface {
   name = 'InboxIndexes1764760000000';
