@@ -30,16 +30,20 @@ export class InboxRetention implements OnApplicationBootstrap {
     await this.jobs.schedule(PRUNE_INBOX, '17 3 * * *');
   }
 
-  /** Deletes the finished events that arrived before the retention window; returns how many went. */
+  /**
+   * Deletes the finished events that arrived before the retention window; returns how many went. Each batch's ids are
+   * read through the `received_at` index and deleted by primary key (`= ANY(ARRAY(…))`): with `IN (…)` the planner
+   * chose a scan of the whole table for every batch.
+   */
   async prune(): Promise<number> {
     let deleted = 0;
     for (;;) {
       const [{ count }] = (await this.dataSource.query(
         `WITH gone AS (
-           DELETE FROM inbox_events WHERE id IN (
+           DELETE FROM inbox_events WHERE id = ANY(ARRAY(
              SELECT id FROM inbox_events
              WHERE received_at < now() - make_interval(days => $1) AND status <> 'pending'
-             ORDER BY received_at LIMIT $2)
+             ORDER BY received_at LIMIT $2))
            RETURNING 1)
          SELECT count(*)::int AS count FROM gone`,
         [this.config.inboxRetentionDays, PRUNE_BATCH],

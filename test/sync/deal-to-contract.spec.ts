@@ -267,6 +267,10 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
       INSERT INTO inbox_events (source, dedupe_key, event_type, company_id, payload, status, status_reason)
       VALUES ('pipedrive', 'old-pending', 'deal:create', $1, '{}', 'pending', NULL),
              ('pipedrive', 'old-failed', 'deal:create', $1, '{}', 'failed', 'gave up')`, [scenario.demo.companyId]);
+    // More than one delete batch of old events, all gone in one run of the job.
+    await scenario.db().query(`
+      INSERT INTO inbox_events (source, dedupe_key, event_type, company_id, payload, status, received_at)
+      SELECT 'pipedrive', 'old-' || n, 'deal:create', $1, '{}', 'processed', now() - interval '40 days' FROM generate_series(1, 5001) AS n`, [scenario.demo.companyId]);
     await scenario.db().query(`UPDATE inbox_events SET received_at = now() - interval '31 days' WHERE dedupe_key = ANY($1)`, [[createKey, 'old-pending', 'old-failed']]);
     const recent = ((await scenario.db().query(`SELECT id FROM inbox_events WHERE received_at > now() - interval '1 day'`)) as Array<{ id: string }>).map((row) => row.id);
     try {
