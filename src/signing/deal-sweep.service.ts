@@ -79,7 +79,7 @@ export class DealSweep {
       );
       missed += await this.handOver(
         companyId,
-        added.map((deal) => ({ id: String(deal.id), pipelineId: deal.pipelineId ?? 0, title: deal.title })),
+        added.map((deal) => ({ id: String(deal.id), pipelineId: deal.pipelineId ?? 0, title: deal.title, personId: deal.personId })),
       );
       for (const deal of page.items) if (deal.updateTime) until = Math.max(until, Date.parse(deal.updateTime));
       cursor = page.nextCursor;

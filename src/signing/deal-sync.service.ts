@@ -16,6 +16,8 @@ export interface AddedDeal {
   id: string;
   pipelineId: number;
   title: string;
+  /** The contact the create webhook named (the sender still checks it against the deal). */
+  personId?: number | null;
 }
 
 /** The contract a deal gets automatically; its key makes it one per deal. */
@@ -23,10 +25,14 @@ export function autoSendIntentKey(dealId: string): string {
   return `deal-created:${dealId}`;
 }
 
+function personIdOf(value: unknown): number | null {
+  return Number.isSafeInteger(value) && (value as number) > 0 ? (value as number) : null;
+}
+
 function addedDeal(payload: unknown): AddedDeal | null {
   const deal = payload as Partial<AddedDeal> | null;
   if (!deal || typeof deal.id !== 'string' || !/^\d{1,18}$/.test(deal.id) || typeof deal.pipelineId !== 'number' || typeof deal.title !== 'string') return null;
-  return { id: deal.id, pipelineId: deal.pipelineId, title: deal.title };
+  return { id: deal.id, pipelineId: deal.pipelineId, title: deal.title, personId: personIdOf(deal.personId) };
 }
 
 /** Pipedrive deal events → contracts: deal added (or found by the sweep) sends the contract, deal deleted ends its tasks. */
@@ -51,7 +57,8 @@ export class DealSync {
     const event = parsePipedriveEvent(inboxEvent.payload);
     if (!event || !inboxEvent.companyId) return { status: 'ignored', reason: 'unreadable event' };
     const title = typeof event.current?.title === 'string' ? event.current.title : '';
-    return this.autoSend(inboxEvent.companyId, { id: event.entityId, pipelineId: Number(event.current?.pipeline_id), title }, attempt);
+    const deal = { id: event.entityId, pipelineId: Number(event.current?.pipeline_id), title, personId: personIdOf(event.current?.person_id) };
+    return this.autoSend(inboxEvent.companyId, deal, attempt);
   }
 
   /** A deal whose create webhook never came, found by `DealSweep`: handled as that webhook would have been. */
@@ -77,7 +84,7 @@ export class DealSync {
       templateId: context.settings.templateId,
       title: deal.title,
     });
-    const sent = await this.sender.send(contract, { ...attempt, context });
+    const sent = await this.sender.send(contract, { ...attempt, context, personIdHint: deal.personId });
     return { status: 'processed', reason: sent ? `contract ${sent.id}: ${sent.status}` : undefined };
   }
 

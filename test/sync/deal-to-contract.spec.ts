@@ -27,6 +27,19 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     return { deal, template, headers: { 'content-type': 'application/json', authorization: delivery.headers.authorization } };
   }
 
+  /** A deal added while its create webhook is dropped, and that delivery to send when the test is ready. */
+  async function dealWithHeldWebhook(title: string) {
+    await s.sim('/webhooks/drop', { body: { count: 1 } });
+    const deal = await scenario.addDeal({ title, person_id: scenario.demo.personWithEmailId });
+    const delivery = await eventually(async () => {
+      const deliveries = (await (await s.sim('/webhooks/deliveries')).json()) as Array<{ body: string; headers: Record<string, string>; outcome: string }>;
+      return deliveries.find((attempt) => attempt.outcome === 'dropped' && attempt.body.includes(`"entity_id":"${deal.id}"`));
+    }, 'the create delivery dropped');
+    const deliver = () =>
+      fetch(`${s.app.url}/webhooks/pipedrive`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: delivery.headers.authorization }, body: delivery.body });
+    return { deal, deliver };
+  }
+
   it('a deal added in Pipedrive sends one started task from the chosen template to the person, bound both ways', async () => {
     const deal = await scenario.addDeal({ title: 'Globex: 50% off {Q3}', person_id: scenario.demo.personWithEmailId });
     const contract = await scenario.contractSettled(deal.id);
@@ -41,6 +54,35 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect(task.file_name).toMatch(/^(?!.*["*:<>?/\\|~#%&{}])[^.].*$/);
     expect(JSON.stringify(task.stages)).toContain('pia@customer.test');
     expect(contract.signers).toEqual([expect.objectContaining({ email: 'pia@customer.test', status: 'waiting' })]);
+  });
+
+  it('the contact the create webhook names is read beside the deal, not after it', async () => {
+    const { deal, deliver } = await dealWithHeldWebhook('Read side by side');
+    const api = `/c/${scenario.demo.companyId}/api/v2`;
+    await s.sim('/faults', { body: { method: 'GET', path: `${api}/deals/${deal.id}`, latencyMs: 500 } });
+    await s.sim('/requests', { method: 'DELETE' });
+    expect((await deliver()).status).toBe(200);
+    expect((await scenario.contractSettled(deal.id)).status).toBe('waiting');
+    const arrival = async (path: string) => {
+      const logged = (await (await s.sim(`/requests?method=GET&path=${encodeURIComponent(path)}`)).json()) as Array<{ at: string }>;
+      expect(logged).toHaveLength(1);
+      return Date.parse(logged[0].at);
+    };
+    // Read one after the other, the person would be asked for once the deal's slowed answer came, 500 ms later.
+    expect((await arrival(`${api}/persons/${scenario.demo.personWithEmailId}`)) - (await arrival(`${api}/deals/${deal.id}`))).toBeLessThan(250);
+  });
+
+  it('a deal whose contact changed after its create webhook gets its task for the contact it has now', async () => {
+    const { deal, deliver } = await dealWithHeldWebhook('Contact changed');
+    const companyPath = `/companies/${scenario.demo.companyId}`;
+    const nova = (await (await s.sim(`${companyPath}/persons`, { body: { name: 'Nova Buyer', emails: [{ value: 'nova@customer.test', primary: true, label: 'work' }] } })).json()) as { id: number };
+    expect((await s.sim(`${companyPath}/deals/${deal.id}`, { method: 'PATCH', body: { person_id: nova.id } })).status).toBe(200);
+    expect((await deliver()).status).toBe(200);
+    const contract = await scenario.contractSettled(deal.id);
+    expect(contract.status).toBe('waiting');
+    expect(contract.signers).toEqual([expect.objectContaining({ email: 'nova@customer.test' })]);
+    const [task] = await scenario.tasksForDeal(deal.id);
+    expect(JSON.stringify(task.stages)).toContain('nova@customer.test');
   });
 
   it('the same webhook delivered 10 times, and Pipedrive retries, still make one task', async () => {
