@@ -120,10 +120,10 @@ export class ContractSender {
    */
   private async readDeal(context: CompanyContextValue, contract: Contract, personIdHint?: number | null): Promise<DealRead> {
     const api = await this.context.pipedrive(context, contract.createdByUserId);
-    const fromSigners = contract.signers.length > 0;
-    const hinted = !fromSigners && personIdHint ? api.person(personIdHint).then((person) => ({ person }), () => null) : null;
+    const needsPerson = !contract.signers.length;
+    const hinted = needsPerson && personIdHint ? api.person(personIdHint).then((person) => ({ person }), () => null) : null;
     const deal = await api.deal(Number(contract.dealId));
-    const personId = deal && !deal.isDeleted && !fromSigners ? deal.personId : null;
+    const personId = deal && !deal.isDeleted && needsPerson ? deal.personId : null;
     if (!personId) return { api, deal, person: null };
     const early = personId === personIdHint ? await hinted : null;
     return { api, deal, person: early ? early.person : await api.person(personId) };

@@ -16,7 +16,7 @@ export interface AddedDeal {
   id: string;
   pipelineId: number;
   title: string;
-  /** The contact the create webhook named (the sender still checks it against the deal). */
+  /** The contact the create webhook (or the sweep's list) named; the sender still checks it against the deal. */
   personId?: number | null;
 }
 
