@@ -3,6 +3,14 @@ import { Installations1763830100000 } from './1763830100000-installations';
 import { Contracts1763830200000 } from './1763830200000-contracts';
 import { DealSweep1764750000000 } from './1764750000000-deal-sweep';
 import { InboxIndexes1764760000000 } from './1764760000000-inbox-indexes';
+import { InboxFillfactor1764770000000 } from './1764770000000-inbox-fillfactor';
 
 /** Every migration, in order. Listed explicitly so the same code runs under ts-node, Jest and the build. */
-export const migrations = [InboxEvents1763830000000, Installations1763830100000, Contracts1763830200000, DealSweep1764750000000, InboxIndexes1764760000000];
+export const migrations = [
+  InboxEvents1763830000000,
+  Installations1763830100000,
+  Contracts1763830200000,
+  DealSweep1764750000000,
+  InboxIndexes1764760000000,
+  InboxFillfactor1764770000000,
+];
