@@ -67,6 +67,15 @@ describe('parseConfig', () => {
     ]);
   });
 
+  it('offers the DottedSign application account to companies only in sandbox mode unless told otherwise', () => {
+    const withPipedrive = { ENCRYPTION_KEY: key, PIPEDRIVE_CLIENT_ID: 'id', PIPEDRIVE_CLIENT_SECRET: 'secret', DOTTEDSIGN_CLIENT_ID: 'ds-id', DOTTEDSIGN_CLIENT_SECRET: 'ds-secret' };
+    expect(parseConfig({}, () => key).dottedsign.appAccount).toBe(true);
+    expect(parseConfig({ DOTTEDSIGN_APP_ACCOUNT: 'false' }, () => key).dottedsign.appAccount).toBe(false);
+    expect(parseConfig(withPipedrive).dottedsign.appAccount).toBe(false);
+    expect(parseConfig({ ...withPipedrive, DOTTEDSIGN_APP_ACCOUNT: 'true' }).dottedsign.appAccount).toBe(true);
+    expect(problemsOf({ ENCRYPTION_KEY: key, DOTTEDSIGN_APP_ACCOUNT: 'yes' })).toEqual(['DOTTEDSIGN_APP_ACCOUNT: must be "true" or "false"']);
+  });
+
   it('accepts a complete production configuration and defaults the JWT secret to the client secret', () => {
     const config = parseConfig({
       NODE_ENV: 'production',
@@ -80,6 +89,7 @@ describe('parseConfig', () => {
       PANEL_FRAME_ANCESTORS: 'https://*.pipedrive.com https://extra.example.com',
     });
     expect(config.sandbox).toBe(false);
+    expect(config.dottedsign.appAccount).toBe(false);
     expect(config.appUrl).toBe('https://app.example.com');
     expect(config.pipedrive.jwtSecret).toBe('pd-secret');
     expect(config.panelFrameAncestors).toHaveLength(2);

@@ -12,7 +12,8 @@ export interface AppConfig {
   /** True when no Pipedrive credentials are set outside production: the app wires itself to the simulators. */
   sandbox: boolean;
   pipedrive: { clientId: string; clientSecret: string; jwtSecret: string; oauthUrl: string };
-  dottedsign: { clientId: string; clientSecret: string; apiUrl: string };
+  /** `appAccount`: companies may connect the DottedSign application's own account (single-tenant deployments, the sandbox). */
+  dottedsign: { clientId: string; clientSecret: string; apiUrl: string; appAccount: boolean };
   panelFrameAncestors: string[];
   /** Each cycle checks at most `perCycle` open contracts, at most `perCompany` of one company (API budget share). */
   reconcile: { intervalSeconds: number; perCycle: number; perCompany: number; dealsIntervalSeconds: number };
@@ -67,6 +68,7 @@ const envSchema = z.object({
   DOTTEDSIGN_CLIENT_ID: optionalString,
   DOTTEDSIGN_CLIENT_SECRET: optionalString,
   DOTTEDSIGN_API_URL: url('DOTTEDSIGN_API_URL').default('https://api.dottedsign.com'),
+  DOTTEDSIGN_APP_ACCOUNT: optionalString.pipe(z.enum(['true', 'false'], 'must be "true" or "false"').optional()),
   PANEL_FRAME_ANCESTORS: z.string().trim().min(1).default('https://*.pipedrive.com'),
   RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(10).max(86400).default(300),
   RECONCILE_MAX_PER_CYCLE: z.coerce.number().int().min(1).max(10000).default(200),
@@ -157,6 +159,7 @@ export function parseConfig(env: RawEnv, generatedKey?: () => string): AppConfig
       clientId: e.DOTTEDSIGN_CLIENT_ID ?? '',
       clientSecret: e.DOTTEDSIGN_CLIENT_SECRET ?? '',
       apiUrl: e.DOTTEDSIGN_API_URL.replace(/\/+$/, ''),
+      appAccount: e.DOTTEDSIGN_APP_ACCOUNT === undefined ? sandbox : e.DOTTEDSIGN_APP_ACCOUNT === 'true',
     },
     panelFrameAncestors: e.PANEL_FRAME_ANCESTORS.split(/[\s,]+/).filter(Boolean),
     reconcile: { intervalSeconds: e.RECONCILE_INTERVAL_SECONDS, perCycle: e.RECONCILE_MAX_PER_CYCLE, perCompany: e.RECONCILE_MAX_PER_COMPANY, dealsIntervalSeconds: e.RECONCILE_DEALS_INTERVAL_SECONDS },

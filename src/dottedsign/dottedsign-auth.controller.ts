@@ -34,9 +34,9 @@ export class DottedSignAuthController {
   async start(@Query('token') token: string | undefined, @Res() res: FastifyReply): Promise<void> {
     const user = token ? verifyPanelToken(token, this.config.pipedrive.jwtSecret) : null;
     if (!user) return this.page(res, 401, 'Cannot connect DottedSign', 'The link has expired. Open the app settings in Pipedrive and try again.');
-    if (!(await this.installations.byUser(user.companyId, user.userId))) {
-      return this.page(res, 403, 'Cannot connect DottedSign', 'Install the app in Pipedrive first.');
-    }
+    const installation = await this.installations.byUser(user.companyId, user.userId);
+    if (!installation) return this.page(res, 403, 'Cannot connect DottedSign', 'Install the app in Pipedrive first.');
+    if (!installation.isAdmin) return this.page(res, 403, 'Cannot connect DottedSign', 'Only a Pipedrive admin can change the DottedSign connection.');
     const state = this.signed.sign(STATE_PURPOSE, { companyId: user.companyId, userId: user.userId }, 15 * 60);
     res.redirect(this.client.authorizeUrl(this.callbackUrl, state), 302);
   }
@@ -49,7 +49,10 @@ export class DottedSignAuthController {
     const state = this.signed.verify<{ companyId: string; userId: string }>(STATE_PURPOSE, typeof query.state === 'string' ? query.state : undefined);
     if (!state) return this.page(res, 400, 'DottedSign not connected', 'The connection link expired or was altered. Start again from the app settings.');
     if (typeof query.code !== 'string' || !query.code) return this.page(res, 400, 'DottedSign not connected', 'DottedSign sent no authorization code. Start again from the app settings.');
-    if (!(await this.installations.company(state.companyId))) return this.page(res, 403, 'DottedSign not connected', 'The app is no longer installed for this company.');
+    // The user may have been uninstalled or lost admin rights since the connection was started.
+    const installation = await this.installations.byUser(state.companyId, state.userId);
+    if (!installation) return this.page(res, 403, 'DottedSign not connected', 'The app is no longer installed for you in this company.');
+    if (!installation.isAdmin) return this.page(res, 403, 'DottedSign not connected', 'Only a Pipedrive admin can change the DottedSign connection.');
     try {
       const tokens = await this.client.exchangeCode(query.code, this.callbackUrl);
       const connection = await this.connections.connect(state.companyId, state.userId, 'oauth', tokens);
@@ -66,6 +69,9 @@ export class DottedSignAuthController {
   @HttpCode(200)
   @UseGuards(PanelAuthGuard)
   async connectAppAccount(@CurrentPanelUser() user: PanelUser) {
+    if (!this.config.dottedsign.appAccount) {
+      throw ApiError.forbidden('Connect your company’s own DottedSign account with “Connect DottedSign”: this server does not offer the app’s account');
+    }
     await this.requireAdmin(user);
     try {
       const tokens = await this.client.clientCredentials();

@@ -189,6 +189,7 @@ export class DottedSignClient implements ESignProvider {
     }
   }
 
+  /** A correctly signed delivery the app cannot use is acknowledged (a retry would not help) with no event. */
   parseWebhook(rawBody: Buffer, headers: Record<string, string | string[] | undefined>): ProviderEvent[] | null {
     const signature = headers.signature ?? headers['x-signature'];
     if (typeof signature !== 'string' || !this.config.dottedsign.clientSecret) return null;
@@ -201,15 +202,16 @@ export class DottedSignClient implements ESignProvider {
     try {
       body = parseStorableJson(rawBody.toString('utf8')) as Json;
     } catch {
-      return [];
+      return this.ignoredWebhook('the body is not JSON');
     }
-    if (typeof body !== 'object' || body === null) return [];
+    if (typeof body !== 'object' || body === null) return this.ignoredWebhook('the body is not a JSON object');
     const resourceType = String(body.resource_type ?? '');
-    if (resourceType !== 'SignTask' && resourceType !== 'task') return [];
+    if (resourceType !== 'SignTask' && resourceType !== 'task') return this.ignoredWebhook(`resource_type ${JSON.stringify(resourceType.slice(0, 64))} is not a sign task`);
     const task = (body.task ?? {}) as Json;
     const taskId = String(task.task_id ?? body.resource_id ?? '');
     const action = String(body.action_name ?? '');
-    if (!taskId || !action) return [];
+    if (!taskId) return this.ignoredWebhook('it names no task (no task.task_id or resource_id)');
+    if (!action) return this.ignoredWebhook(`it has no action_name (task ${taskId.slice(0, 64)})`);
     const seconds = Number(body.event_datetime);
     const occurredAt = Number.isFinite(seconds) && seconds > 0 ? new Date(seconds * 1000) : new Date();
     const actorEmail = typeof body.event_email === 'string' && body.event_email ? body.event_email : null;
@@ -224,6 +226,11 @@ export class DottedSignClient implements ESignProvider {
         metadata: stringRecord(task.metadata),
       },
     ];
+  }
+
+  private ignoredWebhook(reason: string): ProviderEvent[] {
+    this.logger.warn(`ignored a signed DottedSign webhook: ${reason}`);
+    return [];
   }
 
   // ---- HTTP ----

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ApiError } from '../common/api-error';
 import { validate } from '../common/validation';
-import { DottedSignConnections } from '../dottedsign/dottedsign-connections.service';
+import { DottedSignConnections, NotConnectedError } from '../dottedsign/dottedsign-connections.service';
 import { InstallationsRepository } from '../installations/installations.repository';
 import { readSettings } from '../installations/company-settings';
 import type { Contract } from '../signing/contract.entity';
@@ -94,11 +94,12 @@ export class ContractsController {
     const voided = await this.contracts.withLockedContract(contract, async (manager, current) => {
       if (!current) throw ApiError.notFound('Contract not found');
       if (!current.taskId || !['waiting', 'draft'].includes(current.status)) throw ApiError.conflict(`A ${current.status} contract cannot be voided`);
-      const session = await this.connections.session(current.companyId);
       try {
+        const session = await this.connections.session(current.companyId);
         if (current.status === 'waiting') await this.provider.void(session, current.taskId, 'Voided from Pipedrive');
         else await this.provider.discard(session, current.taskId);
       } catch (error) {
+        if (error instanceof NotConnectedError) throw new ApiError(409, 'dottedsign_not_connected', 'Connect DottedSign in the app settings first');
         if (error instanceof ProviderError) throw new ApiError(502, 'dottedsign_unavailable', `DottedSign did not void the contract: ${error.message}`);
         throw error;
       }

@@ -69,8 +69,7 @@ export class SettingsController {
         connected: Boolean(connection),
         account: connection?.accountEmail ?? null,
         mode: connection?.mode ?? null,
-        // Connecting the DottedSign application's own account is for the sandbox; a real tenant uses OAuth.
-        appAccountAvailable: this.config.sandbox,
+        appAccountAvailable: this.config.dottedsign.appAccount,
       },
     };
   }

@@ -30,7 +30,7 @@ export async function startSandboxWorld(base: AppConfig): Promise<SandboxWorld> 
     const config: AppConfig = {
       ...base,
       pipedrive: { clientId: credentials.pipedriveClientId, clientSecret: credentials.pipedriveClientSecret, jwtSecret: credentials.pipedriveClientSecret, oauthUrl: pipedrive.url },
-      dottedsign: { clientId: credentials.dottedsignClientId, clientSecret: credentials.dottedsignClientSecret, apiUrl: dottedsign.url },
+      dottedsign: { ...base.dottedsign, clientId: credentials.dottedsignClientId, clientSecret: credentials.dottedsignClientSecret, apiUrl: dottedsign.url },
       panelFrameAncestors: [...base.panelFrameAncestors, sandboxConsole.url],
     };
 

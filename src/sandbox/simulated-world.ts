@@ -68,6 +68,8 @@ export async function startSimulatedWorld(options: SimulatedWorldOptions): Promi
       DOTTEDSIGN_CLIENT_ID: credentials.dottedsignClientId,
       DOTTEDSIGN_CLIENT_SECRET: credentials.dottedsignClientSecret,
       DOTTEDSIGN_API_URL: dottedsign.url,
+      // A single-tenant deployment: companies connect the DottedSign application's own account.
+      DOTTEDSIGN_APP_ACCOUNT: 'true',
     },
     panelToken: (companyId, userId, expiresInSeconds = 300) =>
       jwt.sign({ companyId: Number(companyId), userId: Number(userId) }, credentials.pipedriveClientSecret, { algorithm: 'HS256', expiresIn: expiresInSeconds }),

@@ -27,7 +27,7 @@ export function connectionSection(connection: Settings['dottedsign'], actions: C
           h(
             'div',
             { class: 'buttons' },
-            connection.appAccountAvailable ? h('button', { type: 'button', 'data-action': 'connect-app-account', onClick: actions.connectAppAccount }, 'Use sandbox account') : null,
+            connection.appAccountAvailable ? h('button', { type: 'button', 'data-action': 'connect-app-account', onClick: actions.connectAppAccount }, 'Use the app’s DottedSign account') : null,
             h('button', { type: 'button', class: 'primary', 'data-action': 'connect', onClick: actions.connect }, 'Connect DottedSign'),
           ),
         ),
