@@ -64,3 +64,14 @@ export function applySettings(current: CompanySettings, update: SettingsUpdate):
   }
   return next;
 }
+
+/**
+ * Whether `next` sends deals automatically that `current` did not: turned on, or a pipeline added to a list (an
+ * empty list means every pipeline).
+ */
+export function autoSendWidens(current: CompanySettings['autoSend'], next: CompanySettings['autoSend']): boolean {
+  if (!next.enabled) return false;
+  if (!current.enabled) return true;
+  if (!current.pipelineIds.length) return false;
+  return !next.pipelineIds.length || next.pipelineIds.some((pipelineId) => !current.pipelineIds.includes(pipelineId));
+}

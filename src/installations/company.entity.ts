@@ -22,6 +22,10 @@ export class Company {
   @Column({ type: 'timestamptz', default: () => 'now()' })
   dealsSweptAt: Date;
 
+  /** Deals added before this were judged by the auto-send rules of their time; the sweep leaves them alone. */
+  @Column({ type: 'timestamptz', nullable: true })
+  autoSendWidenedAt: Date | null;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;
 

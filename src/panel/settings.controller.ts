@@ -4,7 +4,7 @@ import { ApiError } from '../common/api-error';
 import { validate } from '../common/validation';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import { DottedSignConnections, NotConnectedError } from '../dottedsign/dottedsign-connections.service';
-import { applySettings, readSettings, settingsUpdate } from '../installations/company-settings';
+import { applySettings, autoSendWidens, readSettings, settingsUpdate } from '../installations/company-settings';
 import { InstallationsRepository } from '../installations/installations.repository';
 import { E_SIGN_PROVIDER } from '../signing/contract-sender.service';
 import { type ESignProvider, ProviderError } from '../signing/esign-provider.port';
@@ -34,7 +34,11 @@ export class SettingsController {
     if (!isAdmin) throw ApiError.forbidden('Only a Pipedrive admin can change the app settings');
     const next = applySettings(settings, validate(settingsUpdate, body ?? {}));
     if ('error' in next) throw ApiError.badRequest(next.error, [{ field: 'onCompleted.stageId', message: 'required when action is "stage"' }]);
-    await this.dataSource.query('UPDATE companies SET settings = $2, updated_at = now() WHERE id = $1', [user.companyId, JSON.stringify(next)]);
+    // Deals added before the rules covered them stay unsent, as their webhooks left them: the sweep starts after.
+    await this.dataSource.query(
+      `UPDATE companies SET settings = $2, updated_at = now(), auto_send_widened_at = CASE WHEN $3 THEN now() ELSE auto_send_widened_at END WHERE id = $1`,
+      [user.companyId, JSON.stringify(next), autoSendWidens(settings.autoSend, next.autoSend)],
+    );
     return this.view(user.companyId, next);
   }
 

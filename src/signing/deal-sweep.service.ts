@@ -12,6 +12,16 @@ const MAX_PAGES_PER_COMPANY = 10;
 /** Each sweep reads again the last minute before its start: deals changed in the same second are not skipped. */
 const OVERLAP_MS = 60_000;
 
+/**
+ * The deals a sweep may send: those added since the install, and since the auto-send rules last came to cover more
+ * deals (a deal added before was judged by its webhook under the rules of its time). Pipedrive's times have whole
+ * seconds: a deal added in the install's second counts as added after it, one added in the widening's second as before.
+ */
+function addedFrom(installedAt: Date, autoSendWidenedAt: Date | null): number {
+  const installed = Math.floor(installedAt.getTime() / 1000) * 1000;
+  return autoSendWidenedAt ? Math.max(installed, Math.ceil(autoSendWidenedAt.getTime() / 1000) * 1000) : installed;
+}
+
 export interface DealSweepReport {
   companies: number;
   missed: number;
@@ -37,16 +47,16 @@ export class DealSweep {
 
   async run(): Promise<DealSweepReport> {
     const due = (await this.dataSource.query(
-      `SELECT id, created_at, deals_swept_until FROM companies
+      `SELECT id, created_at, deals_swept_until, auto_send_widened_at FROM companies
        WHERE deals_swept_at <= now() - $1 * interval '1 second'
        ORDER BY deals_swept_at, id LIMIT $2`,
       [this.config.reconcile.dealsIntervalSeconds, MAX_COMPANIES_PER_CYCLE],
-    )) as Array<{ id: string; created_at: Date; deals_swept_until: Date }>;
+    )) as Array<{ id: string; created_at: Date; deals_swept_until: Date; auto_send_widened_at: Date | null }>;
     const report: DealSweepReport = { companies: 0, missed: 0, errors: 0 };
     for (const company of due) {
       report.companies += 1;
       try {
-        report.missed += await this.sweep(company.id, company.created_at, company.deals_swept_until);
+        report.missed += await this.sweep(company.id, addedFrom(company.created_at, company.auto_send_widened_at), company.deals_swept_until);
       } catch (error) {
         report.errors += 1;
         this.logger.warn(`sweeping deals of company ${company.id}: ${(error as Error).message}`);
@@ -56,8 +66,8 @@ export class DealSweep {
     return report;
   }
 
-  /** The number of missed deals handed to the inbox. */
-  private async sweep(companyId: string, installedAt: Date, sweptUntil: Date): Promise<number> {
+  /** The number of missed deals handed to the inbox; deals added before `notBefore` (ms) are left alone. */
+  private async sweep(companyId: string, notBefore: number, sweptUntil: Date): Promise<number> {
     const context = await this.context.load(companyId);
     if (!context?.settings.autoSend.enabled) {
       // Deals added while auto-send is off are not sent automatically later, as their webhooks were not.
@@ -66,8 +76,7 @@ export class DealSweep {
     }
     const api = await this.context.pipedrive(context);
     const since = new Date(sweptUntil.getTime() - OVERLAP_MS);
-    // Pipedrive's times have whole seconds: a deal added in the install's second counts as added after it.
-    const addedFrom = Math.max(Math.floor(installedAt.getTime() / 1000) * 1000, since.getTime());
+    const addedSince = Math.max(notBefore, since.getTime());
     const { pipelineIds } = context.settings.autoSend;
     let until = sweptUntil.getTime();
     let cursor: string | null = null;
@@ -75,7 +84,7 @@ export class DealSweep {
     for (let pages = 0; pages < MAX_PAGES_PER_COMPANY; pages += 1) {
       const page = await api.dealsChangedSince(since, cursor);
       const added = page.items.filter(
-        (deal) => deal.addTime !== null && Date.parse(deal.addTime) >= addedFrom && (!pipelineIds.length || pipelineIds.includes(deal.pipelineId ?? 0)),
+        (deal) => deal.addTime !== null && Date.parse(deal.addTime) >= addedSince && (!pipelineIds.length || pipelineIds.includes(deal.pipelineId ?? 0)),
       );
       missed += await this.handOver(
         companyId,

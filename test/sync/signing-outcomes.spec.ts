@@ -236,6 +236,34 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     expect(await scenario.contracts(scenario.demo.dealId)).toHaveLength(0);
   });
 
+  it('a deal added while auto-send was off is not sent when it is turned on again; one added after, with its webhook lost, is', async () => {
+    const admin = scenario.demo.adminUserId;
+    const autoSend = async (enabled: boolean) =>
+      expect((await s.api(scenario.demo.companyId, admin, '/api/settings', { method: 'PUT', body: { autoSend: { enabled } } })).status).toBe(200);
+    await autoSend(false);
+    const whileOff = await scenario.addDeal({ title: 'Added while off', person_id: scenario.demo.personWithEmailId });
+    const [ignored] = await eventually(async () => {
+      const rows = (await scenario.db().query(`SELECT status_reason FROM inbox_events WHERE status = 'ignored' AND payload->'meta'->>'entity_id' = $1`, [String(whileOff.id)])) as Array<{ status_reason: string }>;
+      return rows.length ? rows : undefined;
+    }, 'the create event ignored');
+    expect(ignored.status_reason).toContain('auto-send is off');
+    expect(await scenario.contracts(whileOff.id)).toHaveLength(0);
+    // No sweep ran while auto-send was off: the next one reads the deals added since before it was turned off.
+    await scenario.db().query(`UPDATE companies SET deals_swept_until = now() - interval '1 hour'`);
+    await autoSend(true);
+
+    // Pipedrive's add times have whole seconds: the next deal is added in a later second than the change.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await s.sim('/webhooks/drop', { body: { count: 1 } });
+    const whileOn = await scenario.addDeal({ title: 'Added unheard after', person_id: scenario.demo.personWithEmailId });
+    await eventually(async () => (await pipedriveDeliveries()).some((delivery) => delivery.outcome === 'dropped' && delivery.body.includes(`"entity_id":"${whileOn.id}"`)), 'the create delivery dropped');
+    await scenario.db().query(`UPDATE companies SET deals_swept_at = now() - interval '31 minutes'`);
+    expect((await s.app.app.get(Reconciler).runCycle()).dealsMissed).toBe(1);
+    expect((await scenario.contractSettled(whileOn.id)).status).toBe('waiting');
+    expect(await scenario.contracts(whileOff.id)).toHaveLength(0);
+    expect(await scenario.tasksForDeal(whileOff.id)).toHaveLength(0);
+  });
+
   it('a deal deleted while its webhook was lost: reconciliation voids the task', async () => {
     const { dealId, contractId, taskId } = await waitingContract('Deleted quietly');
     await s.sim('/webhooks/drop', { body: { count: 1 } });

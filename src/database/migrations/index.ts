@@ -4,6 +4,7 @@ import { Contracts1763830200000 } from './1763830200000-contracts';
 import { DealSweep1764750000000 } from './1764750000000-deal-sweep';
 import { InboxIndexes1764760000000 } from './1764760000000-inbox-indexes';
 import { InboxFillfactor1764770000000 } from './1764770000000-inbox-fillfactor';
+import { AutoSendWidened1764780000000 } from './1764780000000-auto-send-widened';
 
 /** Every migration, in order. Listed explicitly so the same code runs under ts-node, Jest and the build. */
 export const migrations = [
@@ -13,4 +14,5 @@ export const migrations = [
   DealSweep1764750000000,
   InboxIndexes1764760000000,
   InboxFillfactor1764770000000,
+  AutoSendWidened1764780000000,
 ];
