@@ -13,7 +13,7 @@ import { applySignerEvent, isFinal, mergeSigners, nextStatus } from './contract-
 import { ContractSender, E_SIGN_PROVIDER } from './contract-sender.service';
 import { type ContractKey, ContractsRepository, type TimelineEntry } from './contracts.repository';
 import { DealNotes } from './deal-notes.service';
-import type { ESignProvider, ProviderSession, SignTask, TaskFileKind, TaskStatus } from './esign-provider.port';
+import { type ESignProvider, ProviderError, type ProviderSession, type SignTask, type TaskFileKind, type TaskStatus } from './esign-provider.port';
 
 /** Provider actions that move the task's status, and the status they mean. */
 const STATUS_OF_ACTION: Record<string, TaskStatus> = { created: 'draft', sent: 'waiting', completed: 'completed', declined: 'declined', voided: 'voided', expired: 'expired' };
@@ -186,14 +186,14 @@ export class SigningOutcomes {
     });
   }
 
-  /** One write-back step on the locked contract; a step Pipedrive refuses for good is recorded as skipped. */
+  /** One write-back step on the locked contract; a step Pipedrive or DottedSign refuses for good is recorded as skipped. */
   private async step(contract: Contract, name: string, work: StepWork): Promise<TimelineEntry | null> {
     if (contract.effects.skipped?.[name]) return null;
     try {
       return await work(contract);
     } catch (error) {
-      if (!(error instanceof PipedriveApiError) || error.retryable) throw error;
-      const reason = error.status === 404 ? 'the deal no longer exists in Pipedrive' : `Pipedrive refused it (${error.message})`;
+      const reason = permanentRefusal(error);
+      if (!reason) throw error;
       this.logger.warn(`contract ${contract.id}: write-back step ${name} skipped: ${reason}`);
       contract.effects = { ...contract.effects, skipped: { ...contract.effects.skipped, [name]: reason } };
       return { type: 'write_back_skipped', details: { step: name, reason }, dedupeKey: `skipped:${name}` };
@@ -257,6 +257,10 @@ export class SigningOutcomes {
       completed: [
         `Contract "${title}" was signed by ${names(who('signed')) || 'all signers'} on ${lastSignedAt(contract)}.`,
         ...(contract.effects.dealUpdateSkipped ? [`The deal was not updated: ${contract.effects.dealUpdateSkipped}.`] : []),
+        ...(['completed', 'audit_trail'] as const).flatMap((kind) => {
+          const reason = contract.effects.skipped?.[`file:${kind}`];
+          return reason ? [`The ${FILE_LABELS[kind]} PDF was not attached: ${reason}.`] : [];
+        }),
       ],
       declined: [`Contract "${title}" was declined${who('declined').length ? ` by ${names(who('declined'))}` : ''}.`, `Reason: ${contract.statusReason ?? 'none given'}.`],
       voided: [`Contract "${title}" was voided${contract.statusReason ? `: ${contract.statusReason}` : ''}.`],
@@ -292,6 +296,18 @@ function timelineKey(event: StoredEvent): string {
 function recordedWhenBound(contract: Contract, event: StoredEvent): boolean {
   const reported = STATUS_OF_ACTION[event.action];
   return (event.action === 'created' || event.action === 'sent') && contract.taskId === event.taskId && nextStatus(contract.status, reported) === contract.status;
+}
+
+/**
+ * Why a step can never succeed, or null when trying again may help. DottedSign refusing the task's files (the task
+ * deleted there, or the account connected now cannot see it) is permanent; its other errors may pass.
+ */
+function permanentRefusal(error: unknown): string | null {
+  if (error instanceof PipedriveApiError && !error.retryable) {
+    return error.status === 404 ? 'the deal no longer exists in Pipedrive' : `Pipedrive refused it (${error.message})`;
+  }
+  if (error instanceof ProviderError && !error.retryable && [403, 404, 410].includes(error.status ?? 0)) return `DottedSign refused it (${error.message})`;
+  return null;
 }
 
 function lastSignedAt(contract: Contract): string {

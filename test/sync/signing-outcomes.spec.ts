@@ -297,6 +297,25 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     expect((await dealOf(dealId)).status).toBe('won');
   });
 
+  it('DottedSign refusing the signed files for good: the deal is still won, the note says why the PDFs are missing, and nothing retries', async () => {
+    const { dealId, contractId, taskId } = await waitingContract('Files withheld');
+    await s.dsim('/faults', {
+      body: { method: 'GET', path: '/v1/sign_tasks/download_link', status: 404, count: 2, body: { error_code: 404001, error_key: 'not_found', error_message: 'task not found' } },
+    });
+    await s.dsim(`/tasks/${taskId}/sign`, { body: { email: signer } });
+    const done = await writtenBack(contractId);
+    expect(done.effects.skipped).toEqual({ 'file:completed': expect.stringContaining('DottedSign refused it'), 'file:audit_trail': expect.stringContaining('DottedSign refused it') });
+    expect((await dealOf(dealId)).status).toBe('won');
+    expect(await filesOf(dealId)).toHaveLength(0);
+    const [note] = await notesOf(dealId);
+    expect(note.content).toContain('The signed PDF was not attached: DottedSign refused it');
+    expect(note.content).toContain('The audit trail PDF was not attached');
+    expect((await timeline(contractId)).filter((line) => line.type === 'write_back_skipped')).toHaveLength(2);
+    await scenario.drained();
+    const [{ count }] = await scenario.db().query(`SELECT count(*)::int AS count FROM inbox_events WHERE status_reason LIKE 'retrying:%'`);
+    expect(count).toBe(0);
+  });
+
   it('a forged or missing signature is refused with 401 and nothing is stored', async () => {
     const [{ count: before }] = await scenario.db().query('SELECT count(*)::int AS count FROM inbox_events');
     const body = JSON.stringify({ resource_type: 'SignTask', resource_id: 1, action_name: 'completed', event_datetime: 1, task: { task_id: 1 } });
