@@ -12,6 +12,7 @@ const PRUNE_BATCH = 5000;
  * Finished inbox events (processed, ignored, failed) are deleted `INBOX_RETENTION_DAYS` after they arrived, by a
  * daily job; pending ones never. The row is also its delivery's dedupe key, so a redelivery older than that is taken
  * as new: Pipedrive stops retrying after minutes, and an old DottedSign event finds its contract past that state.
+ * The same job deletes events of companies no longer installed.
  */
 @Injectable()
 export class InboxRetention implements OnApplicationBootstrap {
@@ -52,6 +53,22 @@ export class InboxRetention implements OnApplicationBootstrap {
       if (count < PRUNE_BATCH) break;
     }
     if (deleted) this.logger.log(`deleted ${deleted} finished inbox events older than ${this.config.inboxRetentionDays} days`);
-    return deleted;
+    return deleted + (await this.pruneErasedCompanies());
+  }
+
+  /**
+   * A delivery accepted in the same instant as its company's erase (the accept saw the company, the erase did not see
+   * the new row) outlives the uninstall; such rows can only be recent, so the last two days are looked at.
+   */
+  private async pruneErasedCompanies(): Promise<number> {
+    const [{ count }] = (await this.dataSource.query(
+      `WITH gone AS (
+         DELETE FROM inbox_events e
+         WHERE received_at > now() - interval '2 days' AND company_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM companies c WHERE c.id = e.company_id)
+         RETURNING 1)
+       SELECT count(*)::int AS count FROM gone`,
+    )) as Array<{ count: number }>;
+    if (count) this.logger.log(`deleted ${count} inbox events of companies uninstalled as they arrived`);
+    return count;
   }
 }

@@ -15,6 +15,8 @@ export interface IncomingEvent {
   payload: unknown;
 }
 
+export type AcceptOutcome = 'accepted' | 'duplicate' | 'company-gone';
+
 export type Outcome = { status: Exclude<InboxStatus, 'pending' | 'failed'>; reason?: string };
 
 export const PROCESS_INBOX = 'inbox.process';
@@ -40,7 +42,7 @@ export type InboxHandler = (event: InboxEvent, attempt: { finalAttempt: boolean 
 export class InboxService {
   private readonly logger = new Logger(InboxService.name);
   private readonly handlers = new Map<string, InboxHandler>();
-  private readonly accepts = new Batcher<IncomingEvent, 'accepted' | 'duplicate'>((events) => this.acceptBatch(events), {
+  private readonly accepts = new Batcher<IncomingEvent, AcceptOutcome>((events) => this.acceptBatch(events), {
     maxBatch: 200,
     maxInFlight: 2,
     isolate: isDataException,
@@ -64,9 +66,11 @@ export class InboxService {
 
   /**
    * Stores the event and enqueues its job; resolves once both are committed. Concurrent deliveries share one
-   * statement (see Batcher), which is what lets the receiver keep up with bursts.
+   * statement (see Batcher), which is what lets the receiver keep up with bursts. An event of a company that is no
+   * longer installed (uninstalled while its webhook credentials were still remembered, or its tasks' events arriving
+   * after) is not stored: `company-gone`.
    */
-  async accept(event: IncomingEvent): Promise<'accepted' | 'duplicate'> {
+  async accept(event: IncomingEvent): Promise<AcceptOutcome> {
     try {
       return await this.accepts.add(event);
     } catch (error) {
@@ -77,16 +81,21 @@ export class InboxService {
   }
 
   /** One statement: the rows and their jobs commit together, and a redelivery (the same key) adds neither. */
-  private async acceptBatch(events: IncomingEvent[]): Promise<Array<'accepted' | 'duplicate'>> {
+  private async acceptBatch(events: IncomingEvent[]): Promise<AcceptOutcome[]> {
     const rows = (await this.dataSource.query(
-      `WITH inserted AS (
+      `WITH incoming AS (
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[]) AS e (source, dedupe_key, event_type, company_id, payload)
+       ), gone AS (
+         SELECT DISTINCT company_id FROM incoming e WHERE company_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM companies c WHERE c.id = e.company_id)
+       ), inserted AS (
          INSERT INTO inbox_events (source, dedupe_key, event_type, company_id, payload)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[])
+         SELECT * FROM incoming WHERE company_id IS NULL OR company_id NOT IN (SELECT company_id FROM gone)
          ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id, source, dedupe_key
        ), jobs AS (
          ${this.jobs.insertJobsFrom(`(SELECT jsonb_build_object('inboxId', id::text) AS data FROM inserted)`, '$6::text')}
        )
-       SELECT source, dedupe_key FROM inserted`,
+       SELECT source, dedupe_key, NULL AS gone_company_id FROM inserted
+       UNION ALL SELECT NULL, NULL, company_id::text FROM gone`,
       [
         events.map((event) => event.source),
         events.map((event) => event.dedupeKey),
@@ -95,11 +104,16 @@ export class InboxService {
         events.map((event) => JSON.stringify(event.payload)),
         PROCESS_INBOX,
       ],
-    )) as Array<{ source: string; dedupe_key: string }>;
-    if (rows.length) this.jobs.enqueued(PROCESS_INBOX);
+    )) as Array<{ source: string | null; dedupe_key: string | null; gone_company_id: string | null }>;
+    const stored = rows.filter((row) => row.source !== null);
+    if (stored.length) this.jobs.enqueued(PROCESS_INBOX);
+    const gone = new Set(rows.flatMap((row) => (row.gone_company_id ? [row.gone_company_id] : [])));
     // The same delivery twice in one batch: the first caller is the one that stored it.
-    const inserted = new Set(rows.map((row) => `${row.source}\u0000${row.dedupe_key}`));
-    return events.map((event) => (inserted.delete(`${event.source}\u0000${event.dedupeKey}`) ? 'accepted' : 'duplicate'));
+    const inserted = new Set(stored.map((row) => `${row.source}\u0000${row.dedupe_key}`));
+    return events.map((event) => {
+      if (event.companyId !== null && gone.has(String(event.companyId))) return 'company-gone';
+      return inserted.delete(`${event.source}\u0000${event.dedupeKey}`) ? 'accepted' : 'duplicate';
+    });
   }
 
   /** Registers the handler of one `source:eventType`; unregistered types are marked ignored. */

@@ -33,6 +33,11 @@ export class PipedriveWebhookController {
       return { status: 'ignored' };
     }
     const status = await this.inbox.accept({ source: 'pipedrive', dedupeKey: event.eventId, eventType: type, companyId, payload: body });
+    if (status === 'company-gone') {
+      // Uninstalled since these credentials were verified: they are no longer valid.
+      this.credentials.forgetCompany(companyId);
+      throw ApiError.unauthorized('Invalid webhook credentials');
+    }
     return { status };
   }
 }

@@ -32,6 +32,11 @@ export class WebhookCredentials {
     return check;
   }
 
+  /** The company was uninstalled: its remembered credentials are checked again (and fail) on the next delivery. */
+  forgetCompany(companyId: string): void {
+    for (const [key, entry] of this.verified) if (entry.companyId === companyId) this.verified.delete(key);
+  }
+
   private async verify(key: string, user: string, password: string): Promise<string | null> {
     const rows = (await this.dataSource.query('SELECT company_id, password_hash FROM webhook_subscriptions WHERE http_auth_user = $1', [user])) as Array<{
       company_id: string;

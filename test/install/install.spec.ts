@@ -1,5 +1,7 @@
 import { DataSource } from 'typeorm';
 import { SecretBox } from '../../src/common/secret-box';
+import { PRUNE_INBOX } from '../../src/inbox/inbox-retention.service';
+import { JobQueue } from '../../src/jobs/job-queue.service';
 import { type Sandbox, startSandbox } from '../support/sandbox';
 import { eventually } from '../support/test-app';
 
@@ -99,10 +101,29 @@ describe('install from the Pipedrive Marketplace (app + Pipedrive simulator over
     expect(await db().query('SELECT user_id FROM installations')).toEqual([{ user_id: String(demo.adminUserId) }]);
     expect(await db().query('SELECT count(*)::int AS count FROM companies')).toEqual([{ count: 1 }]);
 
+    // A delivery just before the last uninstall: the app has verified its credentials and remembers them a while.
+    const deal = (await (await s.sim(`/companies/${demo.companyId}/deals`, { body: { title: 'Added before the uninstall' } })).json()) as { id: number };
+    const delivery = await eventually(async () => {
+      const deliveries = (await (await s.sim('/webhooks/deliveries')).json()) as Array<{ body: string; headers: Record<string, string>; outcome: string }>;
+      return deliveries.find((attempt) => attempt.outcome === 'delivered' && attempt.body.includes(`"entity_id":"${deal.id}"`));
+    }, 'the create delivery accepted');
+
     await s.sim('/uninstall', { body: { companyId: demo.companyId, userId: demo.adminUserId } });
+    // Pipedrive retrying, or an event in flight, after the erase: refused, and nothing of the company is stored again.
+    const late = JSON.parse(delivery.body) as { meta: Record<string, unknown> };
+    const afterwards = await fetch(`${s.app.url}/webhooks/pipedrive`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: delivery.headers.authorization },
+      body: JSON.stringify({ ...late, meta: { ...late.meta, id: 'event-after-the-uninstall' } }),
+    });
+    expect(afterwards.status).toBe(401);
     for (const table of ['companies', 'installations', 'webhook_subscriptions', 'contracts', 'esign_connections', 'inbox_events']) {
       expect(await db().query(`SELECT count(*)::int AS count FROM ${table}`)).toEqual([{ count: 0 }]);
     }
+    // A delivery committed in the same instant as the erase outlives it; the daily inbox job deletes it.
+    await db().query(`INSERT INTO inbox_events (source, dedupe_key, event_type, company_id, payload, status) VALUES ('pipedrive', 'raced-the-erase', 'deal:create', $1, '{}', 'ignored')`, [demo.companyId]);
+    await s.app.app.get(JobQueue).send(PRUNE_INBOX, {});
+    await eventually(async () => ((await db().query('SELECT count(*)::int AS count FROM inbox_events')) as Array<{ count: number }>)[0].count === 0, 'the erased company’s event deleted');
     const again = await fetch(`${s.app.url}/auth/pipedrive/callback`, {
       method: 'DELETE',
       headers: { 'content-type': 'application/json', authorization: `Basic ${Buffer.from(`${s.credentials.pipedriveClientId}:${s.credentials.pipedriveClientSecret}`).toString('base64')}` },
