@@ -8,7 +8,7 @@ import { CompanyContext, type CompanyContextValue, NoActingInstallationError } f
 import type { Contract } from './contract.entity';
 import { type ContractChange, type ContractKey, ContractsRepository } from './contracts.repository';
 import { DealNotes } from './deal-notes.service';
-import { type ESignProvider, ProviderError, type ProviderSession, type SignTask } from './esign-provider.port';
+import { type ESignProvider, FINAL_STATUSES, ProviderError, type ProviderSession, type SignTask } from './esign-provider.port';
 import { mergeSigners, nextStatus } from './contract-status';
 
 export const E_SIGN_PROVIDER = Symbol('ESignProvider');
@@ -18,6 +18,9 @@ interface DealRead {
   deal: PipedriveDeal | null;
   person: PipedrivePerson | null;
 }
+
+/** Contract statuses in which a send may still create (or adopt) the contract's task. */
+const AWAITING_TASK: ReadonlyArray<Contract['status']> = ['pending', 'failed', 'needs_signer'];
 
 /** Provider error keys whose cause is the company's set-up: shown to the user, not retried. */
 const COMPANY_ERRORS: Record<string, string> = {
@@ -53,7 +56,7 @@ export class ContractSender {
   async send(key: ContractKey, options: { finalAttempt: boolean; context?: CompanyContextValue; personIdHint?: number | null }): Promise<Contract | null> {
     return this.contracts.withLockedContract(key, async (manager, contract) => {
       if (!contract) return null;
-      if (contract.taskId || !['pending', 'failed', 'needs_signer'].includes(contract.status)) return contract;
+      if (contract.taskId || !AWAITING_TASK.includes(contract.status)) return contract;
       const context = options.context ?? (await this.context.load(contract.companyId));
       if (!context) return contract;
       if (!context.connection) return this.fail(manager, contract, 'failed', 'DottedSign is not connected. Connect it in the app settings, then press Retry.');
@@ -80,16 +83,30 @@ export class ContractSender {
   /**
    * The provider's webhook names a task of this contract that is not bound to it: a try that crashed after the
    * provider answered created it. It is adopted now, by id, instead of waiting for that try's job to come back.
+   * A contract discarded with its deleted deal adopts a live task too, to end it: the delete did not see it.
    */
   async adoptNamedTask(key: ContractKey, taskId: string): Promise<Contract | null> {
     return this.contracts.withLockedContract(key, async (manager, contract) => {
-      if (!contract || contract.taskId || !['pending', 'failed', 'needs_signer'].includes(contract.status)) return contract;
+      if (!contract || contract.taskId) return contract;
+      const discardedWithDeal = contract.status === 'discarded' && (await this.contracts.isDealDeleted(manager, contract.companyId, contract.dealId));
+      if (!discardedWithDeal && !AWAITING_TASK.includes(contract.status)) return contract;
       const session = await this.connections.session(contract.companyId);
       const task = await this.provider.get(session, taskId);
       if (task?.metadata.pipedrive_contract_id !== contract.id) return contract;
+      if (discardedWithDeal && FINAL_STATUSES.has(task.status)) return contract;
       await this.adopt(manager, session, contract, task);
       return this.contracts.byId(contract.id, manager);
     });
+  }
+
+  /**
+   * For a deal just marked deleted, under the caller's deal lock: the tasks an earlier try created but never
+   * recorded are looked up as a retry would, adopted and ended. False when DottedSign has none.
+   */
+  async endUnrecordedTasks(manager: EntityManager, session: ProviderSession, contract: Contract): Promise<boolean> {
+    const found = await this.earlierTasks(session, contract);
+    if (found.length) await this.adoptFound(manager, session, contract, found);
+    return found.length > 0;
   }
 
   /** Tasks of this contract that a previous try created (one normally; more only after a provider glitch). */
@@ -107,7 +124,7 @@ export class ContractSender {
   private async adopt(manager: EntityManager, session: ProviderSession, contract: Contract, task: SignTask): Promise<void> {
     this.logger.warn(`contract ${contract.id}: adopting existing task ${task.taskId}`);
     await this.bind(manager, contract, task, 'adopted');
-    if (await this.contracts.isDealDeleted(manager, contract.companyId, contract.dealId)) {
+    if (!FINAL_STATUSES.has(task.status) && (await this.contracts.isDealDeleted(manager, contract.companyId, contract.dealId))) {
       await this.end(session, task, 'Deal deleted in Pipedrive');
       await this.contracts.update(manager, contract.id, { status: task.status === 'waiting' ? 'voided' : 'discarded', statusReason: 'The deal was deleted in Pipedrive' });
     }
@@ -133,7 +150,7 @@ export class ContractSender {
     if (!deal || deal.isDeleted) return this.fail(manager, contract, 'discarded', 'The deal no longer exists in Pipedrive');
     const templateId = contract.templateId ?? context.settings.templateId;
     if (!templateId) return this.fail(manager, contract, 'failed', 'No contract template is chosen. Choose one in the app settings, then press Retry.');
-    const signers = contract.signers.length ? contract.signers : await this.signersFromDeal(manager, api, contract, person);
+    const signers = contract.signers.length ? contract.signers : await this.signersFromDeal(manager, api, context, contract, person);
     if (!signers) return (await this.contracts.byId(contract.id, manager))!;
 
     const task = await this.provider.createFromTemplate(session, {
@@ -147,11 +164,12 @@ export class ContractSender {
     return (await this.contracts.byId(contract.id, manager))!;
   }
 
-  /** The deal's person as the signer; without one (or without an email) the contract waits for a signer. */
-  private async signersFromDeal(manager: EntityManager, api: PipedriveApi, contract: Contract, person: PipedrivePerson | null) {
+  /** The deal's person as the signer; without one (or without an email) the contract waits for a signer, with a note if the company wants notes. */
+  private async signersFromDeal(manager: EntityManager, api: PipedriveApi, context: CompanyContextValue, contract: Contract, person: PipedrivePerson | null) {
     if (person?.email) return [{ name: person.name || person.email, email: person.email, status: 'waiting' as const, signedAt: null }];
     const reason = person ? `The contact person ${person.name} has no email address` : 'The deal has no contact person';
     await this.contracts.update(manager, contract.id, { status: 'needs_signer', statusReason: reason }, { type: 'needs_signer', details: { reason }, dedupeKey: `needs_signer:${reason}` });
+    if (!context.settings.writeNotes) return null;
     await this.notes.writeOnce(manager, api, contract, 'needs-signer', [
       `The DottedSign contract for this deal was not sent: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}.`,
       'Add a contact person with an email address to the deal, then press Retry in the DottedSign panel (or send the contract from the panel).',
@@ -169,9 +187,10 @@ export class ContractSender {
     );
   }
 
+  /** Voids a waiting task and discards a draft; a final one (signed above all) is a record and stays as it is. */
   private async end(session: ProviderSession, task: SignTask, reason: string): Promise<void> {
     if (task.status === 'waiting') await this.provider.void(session, task.taskId, reason);
-    else await this.provider.discard(session, task.taskId);
+    else if (task.status === 'draft') await this.provider.discard(session, task.taskId);
   }
 
   private async fail(manager: EntityManager, contract: Contract, status: 'failed' | 'discarded', reason: string): Promise<Contract> {

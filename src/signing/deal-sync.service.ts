@@ -1,12 +1,15 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
 import type { InboxEvent } from '../inbox/inbox-event.entity';
 import { InboxService, type Outcome } from '../inbox/inbox.service';
 import { DottedSignConnections } from '../dottedsign/dottedsign-connections.service';
 import { parsePipedriveEvent } from '../pipedrive/pipedrive-event';
 import { CompanyContext } from './company-context.service';
+import type { Contract } from './contract.entity';
 import { ContractSender, E_SIGN_PROVIDER } from './contract-sender.service';
 import { ContractsRepository } from './contracts.repository';
-import { type ESignProvider, FINAL_STATUSES, type TaskStatus } from './esign-provider.port';
+import { isFinal, mergeSigners, nextStatus } from './contract-status';
+import { type ESignProvider, FINAL_STATUSES, type ProviderSession } from './esign-provider.port';
 
 /** The inbox event type of a deal found by `DealSweep`; its payload is an `AddedDeal`. */
 export const DEAL_MISSED = 'deal:missed';
@@ -19,6 +22,8 @@ export interface AddedDeal {
   /** The contact the create webhook (or the sweep's list) named; the sender still checks it against the deal. */
   personId?: number | null;
 }
+
+const DEAL_DELETED = 'The deal was deleted in Pipedrive';
 
 /** The contract a deal gets automatically; its key makes it one per deal. */
 export function autoSendIntentKey(dealId: string): string {
@@ -97,38 +102,63 @@ export class DealSync {
     return { status: 'processed', reason: `${ended} contract(s) ended` };
   }
 
-  /** Marks the deal deleted (so a late create sends nothing) and voids or discards every task of it. */
+  /**
+   * Marks the deal deleted (so a late create sends nothing) and ends its live tasks: a waiting one is voided, a draft
+   * discarded, and one an earlier try created but never recorded is found by its metadata first. A contract that is
+   * over keeps its task and status: a signed contract is a legal record, and Pipedrive can restore the deal for 30 days.
+   */
   async endDeal(companyId: string, dealId: string): Promise<number> {
-    if (!(await this.context.load(companyId))) return 0;
+    const context = await this.context.load(companyId);
+    if (!context) return 0;
     return this.contracts.withDealLock(companyId, dealId, async (manager) => {
       await this.contracts.markDealDeleted(manager, companyId, dealId);
       const contracts = await this.contracts.forDeal(companyId, dealId, manager);
-      const hasTasks = contracts.some((contract) => contract.taskId && contract.status !== 'discarded');
-      const session = hasTasks ? await this.connections.session(companyId) : null;
+      let session: ProviderSession | undefined;
+      const dottedSign = async () => (session ??= await this.connections.session(companyId));
       let ended = 0;
       for (const contract of contracts) {
         if (contract.status === 'discarded') continue;
-        const reason = 'The deal was deleted in Pipedrive';
-        if (!contract.taskId || !session) {
-          await this.contracts.update(manager, contract.id, { status: 'discarded', statusReason: reason }, { type: 'discarded', details: { reason }, dedupeKey: 'discarded' });
+        if (isFinal(contract.status)) {
+          await this.keepOver(manager, contract);
+          continue;
+        }
+        if (!contract.taskId) {
+          const endedAtDottedSign = context.connection !== null && (await this.sender.endUnrecordedTasks(manager, await dottedSign(), contract));
+          if (!endedAtDottedSign) {
+            await this.contracts.update(manager, contract.id, { status: 'discarded', statusReason: DEAL_DELETED }, { type: 'discarded', details: { reason: DEAL_DELETED }, dedupeKey: 'discarded' });
+          }
           ended += 1;
           continue;
         }
-        const task = await this.provider.get(session, contract.taskId);
-        const status: TaskStatus | 'gone' = task?.status ?? 'gone';
-        let final: 'voided' | 'discarded';
-        if (status === 'waiting') {
-          await this.provider.void(session, contract.taskId, reason);
-          final = 'voided';
-        } else {
-          if (status !== 'gone' && (status === 'draft' || FINAL_STATUSES.has(status))) await this.provider.discard(session, contract.taskId);
-          final = 'discarded';
+        const task = await this.provider.get(await dottedSign(), contract.taskId);
+        if (task && FINAL_STATUSES.has(task.status)) {
+          // It ended at DottedSign before its webhook reached us.
+          await this.keepOver(manager, { ...contract, status: nextStatus(contract.status, task.status), signers: mergeSigners(contract.signers, task.signers) });
+          continue;
         }
-        await this.contracts.update(manager, contract.id, { status: final, statusReason: reason }, { type: final, details: { reason }, dedupeKey: final });
+        let final: 'voided' | 'discarded' = 'discarded';
+        if (task?.status === 'waiting') {
+          await this.provider.void(await dottedSign(), contract.taskId, DEAL_DELETED);
+          final = 'voided';
+        } else if (task?.status === 'draft') {
+          await this.provider.discard(await dottedSign(), contract.taskId);
+        }
+        await this.contracts.update(manager, contract.id, { status: final, statusReason: DEAL_DELETED }, { type: final, details: { reason: DEAL_DELETED }, dedupeKey: final });
         ended += 1;
       }
       this.logger.log(`company ${companyId} deal ${dealId} deleted: ${ended} contract(s) ended`);
       return ended;
     });
+  }
+
+  /** Records the delete on a contract that is over. Nothing is left to write back to the deleted deal (as `writeBack` finds too). */
+  private async keepOver(manager: EntityManager, contract: Contract): Promise<void> {
+    const effects = contract.effects.writeBackDone ? contract.effects : { ...contract.effects, writeBackDone: new Date().toISOString() };
+    await this.contracts.update(
+      manager,
+      contract.id,
+      { status: contract.status, signers: contract.signers, effects },
+      { type: 'deal_deleted', details: { reason: DEAL_DELETED }, dedupeKey: 'deal_deleted' },
+    );
   }
 }

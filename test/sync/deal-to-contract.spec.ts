@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { PRUNE_INBOX } from '../../src/inbox/inbox-retention.service';
 import { JobQueue } from '../../src/jobs/job-queue.service';
 import { type Sandbox, startSandbox } from '../support/sandbox';
-import { Scenario } from '../support/scenario';
+import { Scenario, type SimTask } from '../support/scenario';
 import { eventually } from '../support/test-app';
 
 describe('deal → contract, exactly once (app + both simulators over HTTP)', () => {
@@ -38,6 +38,30 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     const deliver = () =>
       fetch(`${s.app.url}/webhooks/pipedrive`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: delivery.headers.authorization }, body: delivery.body });
     return { deal, deliver };
+  }
+
+  /** Deletes the deal in Pipedrive and waits until the app has handled the delete webhook. */
+  async function deleteDealHandled(dealId: number) {
+    await scenario.deleteDeal(dealId);
+    await eventually(async () => {
+      const [event] = await scenario.db().query(`SELECT status FROM inbox_events WHERE event_type = 'deal:delete' AND payload->'meta'->>'entity_id' = $1`, [String(dealId)]);
+      return event && event.status !== 'pending';
+    }, `the delete of deal ${dealId} to be handled`);
+  }
+
+  /** The deal's tasks still open at DottedSign: not yet final, not discarded. */
+  async function liveTasks(dealId: number) {
+    const tasks = (await scenario.tasksForDeal(dealId)) as Array<SimTask & { discarded: boolean }>;
+    return tasks.filter((task) => ['draft', 'waiting'].includes(task.status) && !task.discarded);
+  }
+
+  /** Creates a task straight at DottedSign, as our own send would (or a try whose answer we lost). */
+  async function createTaskAtDottedSign(title: string, metadata: Record<string, string>, start: boolean): Promise<string> {
+    const dottedsign = (path: string, body: unknown, bearer?: string) =>
+      fetch(`${s.dottedsign.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
+    const { access_token: token } = await dottedsign('/v1/oauth/token', { grant_type: 'client_credentials', client_id: s.credentials.dottedsignClientId, client_secret: s.credentials.dottedsignClientSecret });
+    const created = await dottedsign('/v1/sign_tasks/quick_create', { file_name: title, template_id: templateId, stages: [{ email: 'pia@customer.test', name: 'Pia Buyer' }], start, metadata }, token);
+    return String(created.data.task_id);
   }
 
   it('a deal added in Pipedrive sends one started task from the chosen template to the person, bound both ways', async () => {
@@ -157,12 +181,7 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     // A draft (not started) task bound to the deal, as a contract prepared but not sent yet would be.
     const deal = await scenario.addDeal({ title: 'Draft only' });
     await scenario.contractSettled(deal.id);
-    const dottedsign = (path: string, body: unknown, bearer?: string) =>
-      fetch(`${s.dottedsign.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
-    const { access_token: token } = await dottedsign('/v1/oauth/token', { grant_type: 'client_credentials', client_id: s.credentials.dottedsignClientId, client_secret: s.credentials.dottedsignClientSecret });
-    const metadata = { pipedrive_deal_id: String(deal.id), pipedrive_company_id: String(scenario.demo.companyId) };
-    const created = await dottedsign('/v1/sign_tasks/quick_create', { file_name: 'Draft only', template_id: templateId, stages: [{ email: 'pia@customer.test', name: 'Pia Buyer' }], start: false, metadata }, token);
-    const taskId = String(created.data.task_id);
+    const taskId = await createTaskAtDottedSign('Draft only', { pipedrive_deal_id: String(deal.id), pipedrive_company_id: String(scenario.demo.companyId) }, false);
     await scenario.db().query(
       `INSERT INTO contracts (company_id, deal_id, intent_key, template_id, title, status, task_id) VALUES ($1, $2, 'draft-test', $3, 'Draft only', 'draft', $4)`,
       [scenario.demo.companyId, deal.id, templateId, taskId],
@@ -185,6 +204,69 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect(contracts.every((contract) => ['discarded', 'voided'].includes(contract.status))).toBe(true);
   });
 
+  it('deal deleted after its contract was signed → the signed task, the completed contract and its files stay', async () => {
+    const deal = await scenario.addDeal({ title: 'Signed, then deleted', person_id: scenario.demo.personWithEmailId });
+    const { id: contractId, task_id: taskId } = await scenario.contractSettled(deal.id);
+    expect((await s.dsim(`/tasks/${taskId}/sign`, { body: { email: 'pia@customer.test' } })).status).toBe(200);
+    await eventually(async () => (await scenario.contracts(deal.id))[0].effects?.writeBackDone, 'the signed contract to be written back', 20000);
+
+    await deleteDealHandled(deal.id);
+    expect(await (await s.dsim(`/tasks/${taskId}`)).json()).toMatchObject({ status: 'completed', discarded: false });
+    const [contract] = await scenario.contracts(deal.id);
+    expect(contract.status).toBe('completed');
+    const timeline = await scenario.db().query('SELECT type FROM contract_events WHERE contract_id = $1', [contractId]);
+    expect(timeline).toContainEqual({ type: 'deal_deleted' });
+    const { contracts } = (await (await s.api(scenario.demo.companyId, scenario.demo.adminUserId, `/api/deals/${deal.id}/contracts`)).json()) as { contracts: Array<{ downloads: unknown[] }> };
+    expect(contracts[0].downloads).toHaveLength(2);
+    const signedPdf = await s.api(scenario.demo.companyId, scenario.demo.adminUserId, `/api/contracts/${contractId}/files/completed`);
+    expect(signedPdf.status).toBe(200);
+    expect(signedPdf.headers.get('content-type')).toBe('application/pdf');
+  });
+
+  it('deal deleted after a crash left its task unrecorded → the delete finds the task at DottedSign and voids it', async () => {
+    // Every bind of a task fails until the deal is deleted, as if each try died between DottedSign's answer and
+    // our commit; DottedSign's webhooks are held, so only the delete can find the task.
+    await s.dsim('/webhooks/hold');
+    await scenario.db().query(`
+      CREATE FUNCTION crash_on_bind() RETURNS trigger AS $$
+      BEGIN
+        IF NEW.task_id IS NOT NULL AND OLD.task_id IS NULL
+           AND NOT EXISTS (SELECT 1 FROM deal_deletions d WHERE d.company_id = NEW.company_id AND d.deal_id = NEW.deal_id) THEN
+          RAISE EXCEPTION 'simulated crash before commit';
+        END IF;
+        RETURN NEW;
+      END $$ LANGUAGE plpgsql;
+      CREATE TRIGGER crash_on_bind BEFORE UPDATE ON contracts FOR EACH ROW EXECUTE FUNCTION crash_on_bind();`);
+    try {
+      const deal = await scenario.addDeal({ title: 'Crash, then delete', person_id: scenario.demo.personWithEmailId });
+      const [task] = await eventually(async () => {
+        const tasks = await scenario.tasksForDeal(deal.id);
+        return tasks.length ? tasks : undefined;
+      }, 'DottedSign to create the task');
+      expect((await scenario.contracts(deal.id))[0].task_id).toBeNull();
+
+      await deleteDealHandled(deal.id);
+      expect(await liveTasks(deal.id)).toEqual([]);
+      expect((await scenario.contracts(deal.id))[0]).toMatchObject({ status: 'voided', task_id: String(task.task_id) });
+    } finally {
+      await scenario.db().query('DROP TRIGGER crash_on_bind ON contracts; DROP FUNCTION crash_on_bind();');
+      await s.dsim('/webhooks/release');
+    }
+    await scenario.drained();
+  });
+
+  it('a task that turns up for a contract discarded with its deleted deal is voided by its first webhook', async () => {
+    const deal = await scenario.addDeal({ title: 'Turns up late' });
+    const contract = await scenario.contractSettled(deal.id);
+    await deleteDealHandled(deal.id);
+    expect((await scenario.contracts(deal.id))[0].status).toBe('discarded');
+    // A crashed send's task that DottedSign's listing did not show the delete yet.
+    const metadata = { pipedrive_deal_id: String(deal.id), pipedrive_company_id: String(scenario.demo.companyId), pipedrive_contract_id: String(contract.id) };
+    const taskId = await createTaskAtDottedSign('Turns up late', metadata, true);
+    await eventually(async () => (await liveTasks(deal.id)).length === 0, 'the late task to be ended');
+    expect((await scenario.contracts(deal.id))[0]).toMatchObject({ status: 'voided', task_id: taskId });
+  });
+
   it('a deal without a contact, or whose contact has no email, waits for a signer with a reason and a note', async () => {
     const noPerson = await scenario.addDeal({ title: 'Nobody to sign' });
     const waiting = await scenario.contractSettled(noPerson.id);
@@ -196,6 +278,20 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect(notes.filter((note) => note.deal_id === noPerson.id)).toHaveLength(1);
     expect(notes.find((note) => note.deal_id === noEmail.id)!.content).toContain('no email address');
     expect(await scenario.tasksForDeal(noPerson.id)).toEqual([]);
+  });
+
+  it('with notes turned off, a deal without a contact waits for a signer and gets no note', async () => {
+    const settings = (writeNotes: boolean) => s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/settings', { method: 'PUT', body: { writeNotes } });
+    expect((await settings(false)).status).toBe(200);
+    try {
+      const deal = await scenario.addDeal({ title: 'Nobody to sign, quietly' });
+      expect(await scenario.contractSettled(deal.id)).toMatchObject({ status: 'needs_signer', status_reason: 'The deal has no contact person' });
+      await scenario.drained();
+      const notes = (await (await s.sim(`/companies/${scenario.demo.companyId}/notes`)).json()) as Array<{ deal_id: number }>;
+      expect(notes.filter((note) => note.deal_id === deal.id)).toEqual([]);
+    } finally {
+      expect((await settings(true)).status).toBe(200);
+    }
   });
 
   it('quota exhausted at DottedSign → a visible failed contract with the reason, no retry storm', async () => {

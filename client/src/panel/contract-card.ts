@@ -41,7 +41,8 @@ const EVENT: Record<string, string> = {
   deal_update_skipped: 'Deal not updated',
   file_attached: 'File attached to the deal',
   note_written: 'Note written on the deal',
-  write_back_skipped: 'Deal update skipped',
+  write_back_skipped: 'Deal update step skipped',
+  deal_deleted: 'Deal deleted in Pipedrive',
 };
 
 const ONCE = new Set(['created', 'sent']);
