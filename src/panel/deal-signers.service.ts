@@ -20,7 +20,7 @@ export class DealSigners {
     const context = await this.context.load(companyId);
     if (!context) throw ApiError.forbidden('The app is not installed for this company');
     try {
-      const api = await this.context.pipedrive(context, userId);
+      const api = await this.context.pipedriveAsUser(companyId, userId);
       const deal = await api.deal(dealId);
       if (!deal || deal.isDeleted) return { state: 'deal_not_found', person: null, signers: [] };
       const person = deal.personId ? await api.person(deal.personId) : null;

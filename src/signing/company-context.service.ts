@@ -8,8 +8,16 @@ import type { PipedriveApi } from '../pipedrive/pipedrive.client';
 import { PipedriveTokens } from '../pipedrive/pipedrive-tokens.service';
 
 export class NoActingInstallationError extends Error {
-  constructor(readonly companyId: string) {
-    super('No installed Pipedrive user can act for this company (reinstall the app as an admin)');
+  /** `userId`: the one user who had to act (a panel action), whose authorization is gone. */
+  constructor(
+    readonly companyId: string,
+    readonly userId?: string,
+  ) {
+    super(
+      userId
+        ? `Pipedrive user ${userId} no longer authorizes the app: they need to reinstall it`
+        : 'No installed Pipedrive user can act for this company (reinstall the app as an admin)',
+    );
   }
 }
 
@@ -61,13 +69,20 @@ export class CompanyContext {
     return companyIds.map((id) => byId.get(id));
   }
 
-  /**
-   * Pipedrive as `asUser` (a panel action), else as the user who connected the e-sign account, else the most
-   * recently refreshed admin.
-   */
-  async pipedrive(context: CompanyContextValue, asUser?: string | null): Promise<PipedriveApi> {
-    const acting = await this.installations.acting(context.companyId, asUser ?? context.connection?.connectedByUserId);
+  /** Pipedrive for background work: as the user who connected the e-sign account, else the most recently refreshed admin. */
+  async pipedrive(context: CompanyContextValue): Promise<PipedriveApi> {
+    const acting = await this.installations.acting(context.companyId, context.connection?.connectedByUserId);
     if (!acting) throw new NoActingInstallationError(context.companyId);
     return this.tokens.apiFor(acting);
+  }
+
+  /**
+   * Pipedrive as this user only, for what a user asked for in the panel: Pipedrive shows each user the deals they may
+   * see, so no other user's token (an admin's above all) stands in when theirs is gone.
+   */
+  async pipedriveAsUser(companyId: string, userId: string): Promise<PipedriveApi> {
+    const own = await this.installations.byUser(companyId, userId);
+    if (!own || own.invalidReason) throw new NoActingInstallationError(companyId, userId);
+    return this.tokens.apiFor(own);
   }
 }

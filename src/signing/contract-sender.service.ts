@@ -136,7 +136,8 @@ export class ContractSender {
    * changed since, or that read failed) the deal's own person is read after it.
    */
   private async readDeal(context: CompanyContextValue, contract: Contract, personIdHint?: number | null): Promise<DealRead> {
-    const api = await this.context.pipedrive(context, contract.createdByUserId);
+    // A contract sent from the panel reads the deal as its sender, as Pipedrive lets that user see it.
+    const api = contract.createdByUserId ? await this.context.pipedriveAsUser(contract.companyId, contract.createdByUserId) : await this.context.pipedrive(context);
     const needsPerson = !contract.signers.length;
     const hinted = needsPerson && personIdHint ? api.person(personIdHint).then((person) => ({ person }), () => null) : null;
     const deal = await api.deal(Number(contract.dealId));

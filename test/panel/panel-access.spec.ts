@@ -175,4 +175,24 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
     expect(await suggest(noContact.id)).toEqual({ state: 'no_contact', person: null, signers: [] });
     expect(await suggest(987654)).toEqual({ state: 'deal_not_found', person: null, signers: [] });
   });
+
+  it('a user whose Pipedrive authorization is gone reads no deal through an admin’s token: no signer suggestion, and what they send fails saying why', async () => {
+    const regular = scenario.demo.regularUserId;
+    await s.install(regular);
+    await scenario.db().query(`UPDATE installations SET invalid_reason = 'refresh token refused' WHERE company_id = $1 AND user_id = $2`, [a.companyId, regular]);
+    try {
+      const suggestion = await s.api(a.companyId, regular, `/api/deals/${scenario.demo.dealId}/signers`);
+      expect(suggestion.status).toBe(403);
+      expect(JSON.stringify(await suggestion.json())).not.toContain('pia@customer.test');
+
+      const tasksBefore = (await scenario.tasks()).length;
+      const sent = await s.api(a.companyId, regular, `/api/deals/${scenario.demo.dealId}/contracts`, { body: { signers: [{ name: 'Pia Buyer', email: 'pia@customer.test' }] } });
+      expect(sent.status).toBe(201);
+      const { contract } = (await sent.json()) as { contract: { status: string; statusReason: string } };
+      expect(contract).toMatchObject({ status: 'failed', statusReason: expect.stringContaining(`Pipedrive user ${regular} no longer authorizes the app`) });
+      expect((await scenario.tasks()).length).toBe(tasksBefore);
+    } finally {
+      await scenario.db().query(`UPDATE installations SET invalid_reason = NULL WHERE company_id = $1 AND user_id = $2`, [a.companyId, regular]);
+    }
+  });
 });
