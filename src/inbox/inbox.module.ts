@@ -1,11 +1,12 @@
 import { Global, Inject, Module, type OnApplicationBootstrap } from '@nestjs/common';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import { JobQueue } from '../jobs/job-queue.service';
+import { AbandonedEvents } from './abandoned-events.service';
 import { InboxRetention } from './inbox-retention.service';
 import { InboxService, PROCESS_INBOX } from './inbox.service';
 
 @Global()
-@Module({ providers: [InboxService, InboxRetention], exports: [InboxService] })
+@Module({ providers: [InboxService, InboxRetention, AbandonedEvents], exports: [InboxService] })
 export class InboxModule implements OnApplicationBootstrap {
   constructor(
     @Inject(CONFIG) private readonly config: AppConfig,

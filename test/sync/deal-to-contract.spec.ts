@@ -1,4 +1,6 @@
 import { Logger } from '@nestjs/common';
+import { FAIL_ABANDONED_EVENTS } from '../../src/inbox/abandoned-events.service';
+import { PROCESS_INBOX } from '../../src/inbox/inbox.service';
 import { PRUNE_INBOX } from '../../src/inbox/inbox-retention.service';
 import { JobQueue } from '../../src/jobs/job-queue.service';
 import { type Sandbox, startSandbox } from '../support/sandbox';
@@ -426,6 +428,31 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect(await again.json()).toEqual({ status: 'accepted' });
     await scenario.drained();
     expect(await scenario.tasksForDeal(deal.id)).toHaveLength(1);
+  });
+
+  it('an event left pending by a process that stopped on its last try is marked failed with the reason; one whose job is still due stays pending', async () => {
+    const { companyId } = scenario.demo;
+    const [schedule] = await scenario.db().query(`SELECT cron FROM pgboss.schedule WHERE name = $1`, [FAIL_ABANDONED_EVENTS]);
+    expect(schedule).toEqual({ cron: '*/10 * * * *' });
+    const insert = async (key: string) =>
+      ((await scenario.db().query(
+        `INSERT INTO inbox_events (source, dedupe_key, event_type, company_id, payload, status_reason, received_at)
+         VALUES ('pipedrive', $1, 'deal:create', $2, '{}', 'retrying: Pipedrive answered 503', now() - interval '20 minutes') RETURNING id`,
+        [key, companyId],
+      )) as Array<{ id: string }>)[0].id;
+    const abandoned = await insert('abandoned-by-a-killed-process');
+    const rescheduled = await insert('rescheduled-for-the-daily-reset');
+    const jobs = s.app.app.get(JobQueue);
+    await jobs.send(PROCESS_INBOX, { inboxId: rescheduled }, { startAfter: new Date(Date.now() + 3_600_000) });
+    try {
+      await jobs.send(FAIL_ABANDONED_EVENTS, {});
+      const row = async (id: string) => ((await scenario.db().query('SELECT status, status_reason FROM inbox_events WHERE id = $1', [id])) as Array<{ status: string; status_reason: string }>)[0];
+      await eventually(async () => (await row(abandoned)).status === 'failed', 'the abandoned event marked failed');
+      expect((await row(abandoned)).status_reason).toMatch(/^abandoned: its last try stopped without an outcome .* after retrying: Pipedrive answered 503$/);
+      expect(await row(rescheduled)).toEqual({ status: 'pending', status_reason: 'retrying: Pipedrive answered 503' });
+    } finally {
+      await scenario.db().query('DELETE FROM inbox_events WHERE id = ANY($1::bigint[])', [[abandoned, rescheduled]]);
+    }
   });
 
   it('DottedSign not connected → a failed contract that says so', async () => {
