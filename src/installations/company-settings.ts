@@ -66,12 +66,14 @@ export function applySettings(current: CompanySettings, update: SettingsUpdate):
 }
 
 /**
- * Whether `next` sends deals automatically that `current` did not: turned on, or a pipeline added to a list (an
- * empty list means every pipeline).
+ * Whether `next` sends deals automatically that `current` did not: auto-send turned on or given a default template, or
+ * a pipeline added to its list (an empty list means every pipeline).
  */
-export function autoSendWidens(current: CompanySettings['autoSend'], next: CompanySettings['autoSend']): boolean {
-  if (!next.enabled) return false;
-  if (!current.enabled) return true;
-  if (!current.pipelineIds.length) return false;
-  return !next.pipelineIds.length || next.pipelineIds.some((pipelineId) => !current.pipelineIds.includes(pipelineId));
+export function autoSendWidens(current: CompanySettings, next: CompanySettings): boolean {
+  const sends = (settings: CompanySettings) => settings.autoSend.enabled && settings.templateId !== null;
+  if (!sends(next)) return false;
+  if (!sends(current)) return true;
+  const [before, after] = [current.autoSend.pipelineIds, next.autoSend.pipelineIds];
+  if (!before.length) return false;
+  return !after.length || after.some((pipelineId) => !before.includes(pipelineId));
 }

@@ -37,7 +37,7 @@ export class SettingsController {
     // Deals added before the rules covered them stay unsent, as their webhooks left them: the sweep starts after.
     await this.dataSource.query(
       `UPDATE companies SET settings = $2, updated_at = now(), auto_send_widened_at = CASE WHEN $3 THEN now() ELSE auto_send_widened_at END WHERE id = $1`,
-      [user.companyId, JSON.stringify(next), autoSendWidens(settings.autoSend, next.autoSend)],
+      [user.companyId, JSON.stringify(next), autoSendWidens(settings, next)],
     );
     return this.view(user.companyId, next);
   }

@@ -69,8 +69,8 @@ export class DealSweep {
   /** The number of missed deals handed to the inbox; deals added before `notBefore` (ms) are left alone. */
   private async sweep(companyId: string, notBefore: number, sweptUntil: Date): Promise<number> {
     const context = await this.context.load(companyId);
-    if (!context?.settings.autoSend.enabled) {
-      // Deals added while auto-send is off are not sent automatically later, as their webhooks were not.
+    if (!context?.settings.autoSend.enabled || !context.settings.templateId) {
+      // Deals added while auto-send is off (or has no template) are not sent automatically later, as their webhooks were not.
       await this.dataSource.query('UPDATE companies SET deals_swept_until = now(), deals_swept_at = now() WHERE id = $1', [companyId]);
       return 0;
     }

@@ -78,6 +78,8 @@ export class DealSync {
     if (!context) return { status: 'ignored', reason: 'company not installed' };
     const { autoSend } = context.settings;
     if (!autoSend.enabled) return { status: 'ignored', reason: 'auto-send is off' };
+    // The settings offer "no default template" as the way to send nothing automatically.
+    if (!context.settings.templateId) return { status: 'ignored', reason: 'no default template is chosen' };
     if (autoSend.pipelineIds.length && !autoSend.pipelineIds.includes(deal.pipelineId)) {
       return { status: 'ignored', reason: `pipeline ${deal.pipelineId} is not selected for auto-send` };
     }

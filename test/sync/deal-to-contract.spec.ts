@@ -455,6 +455,22 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     }
   });
 
+  it('with no default template chosen ("no automatic contracts"), a new deal gets no contract, and its event says why', async () => {
+    const settings = (body: unknown) => s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/settings', { method: 'PUT', body });
+    expect((await settings({ templateId: null })).status).toBe(200);
+    try {
+      const deal = await scenario.addDeal({ title: 'No template chosen', person_id: scenario.demo.personWithEmailId });
+      const [event] = await eventually(async () => {
+        const rows = (await scenario.db().query(`SELECT status, status_reason FROM inbox_events WHERE payload->'meta'->>'entity_id' = $1 AND status <> 'pending'`, [String(deal.id)])) as Array<{ status: string; status_reason: string }>;
+        return rows.length ? rows : undefined;
+      }, 'the create event handled');
+      expect(event).toEqual({ status: 'ignored', status_reason: 'no default template is chosen' });
+      expect(await scenario.contracts(deal.id)).toHaveLength(0);
+    } finally {
+      expect((await settings({ templateId })).status).toBe(200);
+    }
+  });
+
   it('DottedSign not connected → a failed contract that says so', async () => {
     const disconnected = await s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/dottedsign/connection', { method: 'DELETE' });
     expect(disconnected.status).toBe(200);
