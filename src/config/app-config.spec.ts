@@ -44,6 +44,19 @@ describe('parseConfig', () => {
     expect(problems.map((p) => p.split(':')[0]).sort()).toEqual(['DATABASE_URL', 'ENCRYPTION_KEY', 'LOG_LEVEL', 'PORT']);
   });
 
+  it('reports malformed and missing values together, so one start shows everything to fix', () => {
+    const problems = problemsOf({ NODE_ENV: 'production', PORT: 'eighty', PIPEDRIVE_CLIENT_ID: 'id' });
+    expect(problems.map((p) => p.split(':')[0]).sort()).toEqual([
+      'APP_URL',
+      'DATABASE_URL',
+      'DOTTEDSIGN_CLIENT_ID',
+      'DOTTEDSIGN_CLIENT_SECRET',
+      'ENCRYPTION_KEY',
+      'PIPEDRIVE_CLIENT_SECRET',
+      'PORT',
+    ]);
+  });
+
   it('keeps finished inbox events 30 days unless told otherwise, and at least a day', () => {
     expect(parseConfig({}, () => key).inboxRetentionDays).toBe(30);
     expect(parseConfig({ INBOX_RETENTION_DAYS: '90' }, () => key).inboxRetentionDays).toBe(90);

@@ -93,18 +93,14 @@ export class ConfigError extends Error {
  * `generatedKey` supplies ENCRYPTION_KEY outside production (kept in DATA_DIR by the caller).
  */
 export function parseConfig(env: RawEnv, generatedKey?: () => string): AppConfig {
-  const parsed = envSchema.safeParse(env);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
-  }
-  const e = parsed.data;
-  const problems: string[] = [];
-  const production = e.NODE_ENV === 'production';
-  const hasPipedrive = Boolean(e.PIPEDRIVE_CLIENT_ID || e.PIPEDRIVE_CLIENT_SECRET);
+  // Missing values are found on the raw environment, so they are reported together with malformed ones.
+  const present = (name: keyof z.input<typeof envSchema>) => Boolean(env[name]?.trim());
+  const production = env.NODE_ENV?.trim() === 'production';
+  const hasPipedrive = present('PIPEDRIVE_CLIENT_ID') || present('PIPEDRIVE_CLIENT_SECRET');
   const sandbox = !production && !hasPipedrive;
-
-  const require = (name: keyof typeof e, why: string) => {
-    if (!e[name]) problems.push(`${name}: required ${why}`);
+  const problems: string[] = [];
+  const require = (name: keyof z.input<typeof envSchema>, why: string) => {
+    if (!present(name)) problems.push(`${name}: required ${why}`);
   };
   if (production) {
     require('ENCRYPTION_KEY', 'in production');
@@ -118,6 +114,11 @@ export function parseConfig(env: RawEnv, generatedKey?: () => string): AppConfig
     require('DOTTEDSIGN_CLIENT_ID', why);
     require('DOTTEDSIGN_CLIENT_SECRET', why);
   }
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError([...parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`), ...problems]);
+  }
+  const e = parsed.data;
   if (production && e.APP_URL && !e.APP_URL.startsWith('https://')) {
     problems.push('APP_URL: must be https in production (Pipedrive only frames and calls HTTPS URLs)');
   }
