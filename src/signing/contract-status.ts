@@ -41,6 +41,12 @@ export function mergeSigners(known: SignerProgress[], reported: SignerProgress[]
   });
 }
 
+/** Whether the provider's signers are further along than the known ones (a signer's lost webhook). */
+export function signersAdvanced(known: SignerProgress[], reported: SignerProgress[]): boolean {
+  const statusOf = (email: string) => known.find((signer) => signer.email.toLowerCase() === email.toLowerCase())?.status;
+  return mergeSigners(known, reported).some((signer) => statusOf(signer.email) !== signer.status);
+}
+
 /** Applies one signer-level event (viewed, signed, declined) by email. */
 export function applySignerEvent(known: SignerProgress[], email: string | null, status: SignerStatus, at: Date, reason?: string | null): SignerProgress[] {
   if (!email) return known;

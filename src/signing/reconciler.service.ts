@@ -7,7 +7,8 @@ import { CompanyContext } from './company-context.service';
 import { E_SIGN_PROVIDER } from './contract-sender.service';
 import { DealSweep } from './deal-sweep.service';
 import { DealSync } from './deal-sync.service';
-import type { ESignProvider } from './esign-provider.port';
+import { signersAdvanced } from './contract-status';
+import type { ESignProvider, SignerProgress } from './esign-provider.port';
 import { SigningOutcomes } from './signing-outcomes.service';
 
 export const RECONCILE = 'signing.reconcile';
@@ -19,6 +20,15 @@ export interface ReconcileReport {
   /** Deals added without their create webhook reaching the app, now handed to the inbox (see `DealSweep`). */
   dealsMissed: number;
   errors: number;
+}
+
+interface DueContract {
+  id: string;
+  company_id: string;
+  deal_id: string;
+  task_id: string | null;
+  status: string;
+  signers: SignerProgress[];
 }
 
 /**
@@ -53,7 +63,7 @@ export class Reconciler implements OnApplicationBootstrap {
 
   async runCycle(): Promise<ReconcileReport> {
     const due = (await this.dataSource.query(
-      `SELECT id, company_id, deal_id, task_id, status FROM (
+      `SELECT id, company_id, deal_id, task_id, status, signers FROM (
          SELECT c.*, row_number() OVER (PARTITION BY company_id ORDER BY last_checked_at NULLS FIRST, id) AS n
          FROM contracts c
          WHERE status IN ('pending', 'draft', 'waiting')
@@ -62,7 +72,7 @@ export class Reconciler implements OnApplicationBootstrap {
        ORDER BY last_checked_at NULLS FIRST, id LIMIT $1`,
       // Each check costs one DottedSign read and one Pipedrive deal read (about 1 token of the daily budget).
       [this.config.reconcile.perCycle, this.config.reconcile.perCompany],
-    )) as Array<{ id: string; company_id: string; deal_id: string; task_id: string | null; status: string }>;
+    )) as DueContract[];
     const swept = await this.sweep.run();
     const report: ReconcileReport = { checked: 0, changed: 0, dealsGone: 0, dealsMissed: swept.missed, errors: swept.errors };
     for (const row of due) {
@@ -80,7 +90,7 @@ export class Reconciler implements OnApplicationBootstrap {
     return report;
   }
 
-  private async reconcile(row: { id: string; company_id: string; deal_id: string; task_id: string | null; status: string }, report: ReconcileReport) {
+  private async reconcile(row: DueContract, report: ReconcileReport) {
     const key = { id: row.id, companyId: row.company_id, dealId: row.deal_id };
     const context = await this.context.load(row.company_id);
     if (!context?.connection) return;
@@ -94,7 +104,8 @@ export class Reconciler implements OnApplicationBootstrap {
     }
     if (row.task_id) {
       const task = await this.provider.get(await this.connections.session(row.company_id), row.task_id);
-      if (task && task.status !== row.status) {
+      // A signer's lost webhook leaves the status as it was: their progress counts as a change too.
+      if (task && (task.status !== row.status || signersAdvanced(row.signers, task.signers))) {
         report.changed += 1;
         await this.outcomes.applyTask(key, task);
       }

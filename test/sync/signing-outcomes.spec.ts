@@ -204,6 +204,28 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     expect((await timeline(contractId)).find((event) => event.type === 'completed')?.details).toMatchObject({ via: 'reconciliation' });
   });
 
+  it('a lost webhook of one of two signers: one reconciliation cycle shows that signer as signed, the contract still waiting', async () => {
+    const deal = await scenario.addDeal({ title: 'Two signers' });
+    const sent = await s.api(scenario.demo.companyId, scenario.demo.adminUserId, `/api/deals/${deal.id}/contracts`, {
+      body: { signers: [{ name: 'Pia Buyer', email: signer }, { name: 'Sam Second', email: 'sam@customer.test' }] },
+    });
+    expect(sent.status).toBe(201);
+    const { contract: created } = (await sent.json()) as { contract: { id: number; taskId: string; status: string } };
+    expect(created.status).toBe('waiting');
+    await scenario.drained();
+    const taskId = String(created.taskId);
+    const earlier = (await dottedsignDeliveries(taskId)).length;
+    await s.dsim('/webhooks/drop', { body: { count: 1 } });
+    await s.dsim(`/tasks/${taskId}/sign`, { body: { email: signer } });
+    await eventually(async () => (await dottedsignDeliveries(taskId)).slice(earlier).some((delivery) => delivery.outcome === 'dropped'), 'the signed delivery dropped');
+    const statuses = async () => ((await contract(String(created.id))).signers as Array<{ email: string; status: string }>).map((one) => one.status);
+    expect(await statuses()).toEqual(['waiting', 'waiting']);
+
+    await s.app.app.get(Reconciler).runCycle();
+    expect(await statuses()).toEqual(['signed', 'waiting']);
+    expect((await contract(String(created.id))).status).toBe('waiting');
+  });
+
   it('a deal added while its create webhook was lost (a banned webhook): reconciliation sends its contract, once', async () => {
     await s.sim('/webhooks/drop', { body: { count: 1 } });
     const deal = await scenario.addDeal({ title: 'Created unheard', person_id: scenario.demo.personWithEmailId });
