@@ -14,7 +14,7 @@ export interface TokenSource {
 interface Envelope<T> {
   success: boolean;
   data: T;
-  additional_data?: { next_cursor?: unknown } | null;
+  additional_data?: { next_cursor?: unknown; pagination?: { more_items_in_collection?: unknown; next_start?: unknown } } | null;
   error?: string;
   error_info?: string;
 }
@@ -22,6 +22,8 @@ interface Envelope<T> {
 /** Waiting longer than this inside a request is worse than handing the job back with a retry time. */
 const MAX_IN_PROCESS_WAIT_MS = 10_000;
 const MAX_RATE_LIMIT_WAITS = 3;
+/** A deal's files or notes, read whole: 50 pages is 5,000 files or 25,000 notes. */
+const MAX_LIST_PAGES = 50;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -116,6 +118,14 @@ export class PipedriveClient {
     const envelope = await this.envelope<T[] | null>(tokens, 'GET', path);
     const next = envelope.additional_data?.next_cursor;
     return { items: envelope.data ?? [], nextCursor: typeof next === 'string' && next !== '' ? next : null };
+  }
+
+  /** A page of a v1 list: its items and where the next page starts (null on the last one). */
+  async offsetPage<T>(tokens: TokenSource, path: string): Promise<{ items: T[]; nextStart: number | null }> {
+    const envelope = await this.envelope<T[] | null>(tokens, 'GET', path);
+    const pagination = envelope.additional_data?.pagination;
+    const next = pagination?.more_items_in_collection === true ? Number(pagination.next_start) : NaN;
+    return { items: envelope.data ?? [], nextStart: Number.isInteger(next) && next > 0 ? next : null };
   }
 
   private async envelope<T>(tokens: TokenSource, method: string, path: string, body?: { json?: unknown; form?: FormData }): Promise<Envelope<T>> {
@@ -254,9 +264,10 @@ export class PipedriveApi {
     return { id: Number(data.id), name: String(data.name ?? data.file_name ?? fileName), dealId };
   }
 
+  /** Every file of the deal: a retry looks here for the file an earlier try uploaded, so no page may be missed. */
   async dealFiles(dealId: number): Promise<PipedriveFile[]> {
-    const data = await this.client.call<Array<Record<string, unknown>> | null>(this.tokens, 'GET', `/api/v1/deals/${dealId}/files?limit=100`);
-    return (data ?? []).map((file) => ({ id: Number(file.id), name: String(file.name ?? file.file_name ?? ''), dealId }));
+    const files = await this.everyPage<Record<string, unknown>>(`/api/v1/deals/${dealId}/files`, 100);
+    return files.map((file) => ({ id: Number(file.id), name: String(file.name ?? file.file_name ?? ''), dealId }));
   }
 
   async addDealNote(dealId: number, html: string): Promise<{ id: number }> {
@@ -266,10 +277,24 @@ export class PipedriveApi {
     return { id: Number(data.id) };
   }
 
+  /** Every note of the deal (see `dealFiles`). */
   async dealNotes(dealId: number): Promise<Array<{ id: number; content: string }>> {
-    const data = await this.client.call<Array<Record<string, unknown>> | null>(this.tokens, 'GET', `/api/v1/notes?deal_id=${dealId}&limit=500`);
-    return (data ?? []).map((note) => ({ id: Number(note.id), content: String(note.content ?? '') }));
+    const notes = await this.everyPage<Record<string, unknown>>(`/api/v1/notes?deal_id=${dealId}`, 500);
+    return notes.map((note) => ({ id: Number(note.id), content: String(note.content ?? '') }));
   }
+
+  /** A v1 list page by page, `limit` a page, at most `MAX_LIST_PAGES` pages. */
+  private async everyPage<T>(path: string, limit: number): Promise<T[]> {
+    const items: T[] = [];
+    let start: number | null = 0;
+    for (let pages = 0; start !== null && pages < MAX_LIST_PAGES; pages += 1) {
+      const page: { items: T[]; nextStart: number | null } = await this.client.offsetPage<T>(this.tokens, `${path}${path.includes('?') ? '&' : '?'}start=${start}&limit=${limit}`);
+      items.push(...page.items);
+      start = page.nextStart;
+    }
+    return items;
+  }
+
 
   async webhooks(): Promise<PipedriveWebhook[]> {
     const data = await this.client.call<Array<Record<string, unknown>> | null>(this.tokens, 'GET', '/api/v1/webhooks');

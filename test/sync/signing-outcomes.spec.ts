@@ -319,6 +319,22 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     expect((await dealOf(dealId)).status).toBe('won');
   });
 
+  it('a deal with 150 files: a write-back retried after its uploads were not recorded finds them past the first page and uploads none twice', async () => {
+    const { dealId, contractId, taskId } = await waitingContract('Crowded deal');
+    const filler = await s.sim(`/companies/${scenario.demo.companyId}/files`, { body: { dealId, names: Array.from({ length: 150 }, (_, n) => `Earlier file ${n + 1}.txt`) } });
+    expect(filler.status).toBe(201);
+    // The note fails once after both uploads, so the write-back's records roll back and the retry looks for the files.
+    await s.sim('/faults', { body: { method: 'POST', path: `/c/${scenario.demo.companyId}/api/v1/notes`, status: 500, count: 1, body: { success: false, error: 'Internal server error' } } });
+    await s.sim('/requests', { method: 'DELETE' });
+    await s.dsim(`/tasks/${taskId}/sign`, { body: { email: signer } });
+    await writtenBack(contractId);
+    expect((await pipedriveCalls('POST', '/api/v1/notes')).map((call) => call.status)).toContain(500);
+    const ours = (await filesOf(dealId)).filter((file) => file.file_name.includes(`(contract ${contractId})`));
+    expect(ours).toHaveLength(2);
+    expect(await filesOf(dealId)).toHaveLength(152);
+    expect(await notesOf(dealId)).toHaveLength(1);
+  });
+
   it('DottedSign refusing the signed files for good: the deal is still won, the note says why the PDFs are missing, and nothing retries', async () => {
     const { dealId, contractId, taskId } = await waitingContract('Files withheld');
     await s.dsim('/faults', {

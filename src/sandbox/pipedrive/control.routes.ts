@@ -132,6 +132,22 @@ export function pipedriveControlRoutes(deps: ControlRoutesDeps): Router {
       })),
     );
   });
+  // Files a user attached to a deal by hand: `{ dealId, names: [...] }`, each a one-line text file.
+  router.post('/companies/:companyId/files', (req, res) => {
+    const companyId = company(req).id;
+    const { dealId, names } = body(req) as { dealId?: unknown; names?: unknown };
+    const deal = store.deals.get(Number(dealId));
+    if (!deal || deal.companyId !== companyId) throw PipedriveApiError.notFound('Deal not found');
+    if (!Array.isArray(names) || !names.every((name) => typeof name === 'string' && name !== '')) throw PipedriveApiError.badRequest('names: a list of file names');
+    const userId = [...store.users.values()].find((user) => user.companyId === companyId)?.id ?? 0;
+    const added = (names as string[]).map((fileName) => {
+      const content = Buffer.from(`${fileName}\n`);
+      const file = { id: store.nextId('file'), companyId, dealId: deal.id, userId, fileName, mimeType: 'text/plain', fileSize: content.length, content, addTime: new Date() };
+      store.files.set(file.id, file);
+      return file.id;
+    });
+    res.status(201).json({ ids: added });
+  });
   router.get('/companies/:companyId/files/:id/content', (req, res) => {
     const file = store.files.get(Number(req.params.id));
     if (!file || file.companyId !== company(req).id) throw PipedriveApiError.notFound('File not found');

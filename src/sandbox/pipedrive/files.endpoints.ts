@@ -3,7 +3,7 @@ import { idParam } from './api-endpoint';
 import type { ApiCaller, ApiEndpoint } from './api-endpoint';
 import { fileV1 } from './api-shapes';
 import type { DealRecords } from './deal-records';
-import { sendData, sendList } from './envelope';
+import { sendData, sendPage } from './envelope';
 import type { StoredFile } from './pipedrive.entities';
 import { API_ERRORS } from './platform-facts';
 import { PipedriveApiError } from './pipedrive-api.error';
@@ -73,7 +73,7 @@ export function fileEndpoints(store: SimulatorStore, deals: DealRecords): ApiEnd
       cost: 'list',
       handle: (req, res, caller) => {
         const deal = deals.require(caller.company.id, idParam(req));
-        sendList(res, store.filesOf(caller.company.id, deal.id).map((file) => describe(file, caller)));
+        sendPage(req, res, store.filesOf(caller.company.id, deal.id).map((file) => describe(file, caller)), 100);
       },
     },
   ];

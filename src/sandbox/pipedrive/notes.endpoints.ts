@@ -2,7 +2,7 @@ import express from 'express';
 import type { ApiEndpoint } from './api-endpoint';
 import { noteV1 } from './api-shapes';
 import type { DealRecords } from './deal-records';
-import { sendData, sendList } from './envelope';
+import { sendData, sendPage } from './envelope';
 import type { Note } from './pipedrive.entities';
 import { PipedriveApiError } from './pipedrive-api.error';
 import type { SimulatorStore } from './simulator-store';
@@ -43,7 +43,7 @@ export function noteEndpoints(store: SimulatorStore, deals: DealRecords): ApiEnd
       cost: 'list',
       handle: (req, res, caller) => {
         const dealId = req.query.deal_id === undefined ? undefined : Number(req.query.deal_id);
-        sendList(res, store.notesOf(caller.company.id, dealId).map(describe));
+        sendPage(req, res, store.notesOf(caller.company.id, dealId).map(describe), 500);
       },
     },
   ];
