@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { RecentValues } from '../common/recent-values';
 import { SecretBox } from '../common/secret-box';
@@ -23,6 +23,7 @@ export class NotConnectedError extends Error {
  */
 @Injectable()
 export class DottedSignConnections {
+  private readonly logger = new Logger(DottedSignConnections.name);
   private readonly refreshing = new Map<string, Promise<string>>();
   private readonly recent = new RecentValues<string>(TOKEN_REUSE_MS);
 
@@ -42,7 +43,7 @@ export class DottedSignConnections {
        VALUES ($1, 'dottedsign', $2, $3, $4, $5, $6, $7)
        ON CONFLICT (company_id) DO UPDATE SET mode = EXCLUDED.mode, account_email = EXCLUDED.account_email,
          access_token = EXCLUDED.access_token, refresh_token = EXCLUDED.refresh_token, expires_at = EXCLUDED.expires_at,
-         connected_by_user_id = EXCLUDED.connected_by_user_id, updated_at = now()`,
+         connected_by_user_id = EXCLUDED.connected_by_user_id, reconnect_required_at = NULL, updated_at = now()`,
       [
         companyId,
         mode,
@@ -95,22 +96,43 @@ export class DottedSignConnections {
     return refresh;
   }
 
-  private refreshLocked(companyId: string, stale: string): Promise<string> {
-    return this.dataSource.transaction(async (manager) => {
+  private async refreshLocked(companyId: string, stale: string): Promise<string> {
+    const outcome = await this.dataSource.transaction(async (manager): Promise<{ token: string } | { refused: ProviderError }> => {
       const row = await manager.getRepository(EsignConnection).findOne({ where: { companyId }, lock: { mode: 'pessimistic_write' } });
       if (!row?.accessToken) throw new NotConnectedError(companyId);
       const current = this.box.decrypt(row.accessToken);
-      if (current !== stale && row.expiresAt && row.expiresAt.getTime() - EARLY_REFRESH_MS > Date.now()) return current;
+      if (current !== stale && row.expiresAt && row.expiresAt.getTime() - EARLY_REFRESH_MS > Date.now()) return { token: current };
       let tokens: DottedSignTokens;
-      if (row.mode === 'client_credentials') tokens = await this.client.clientCredentials();
-      else if (row.refreshToken) tokens = await this.client.refresh(this.box.decrypt(row.refreshToken));
-      else throw new ProviderError('DottedSign connection has no refresh token; reconnect it', 'reconnect_required', false);
+      try {
+        if (row.mode === 'client_credentials') tokens = await this.client.clientCredentials();
+        else if (row.refreshToken) tokens = await this.client.refresh(this.box.decrypt(row.refreshToken));
+        else throw new ProviderError('DottedSign connection has no refresh token; reconnect it', 'reconnect_required', false);
+      } catch (error) {
+        if (!refusedForGood(error)) throw error;
+        // Under the row lock: a reconnect waits for this and then clears it; one that came first was seen above.
+        await manager.update(EsignConnection, { companyId }, { reconnectRequiredAt: row.reconnectRequiredAt ?? new Date() });
+        return { refused: error };
+      }
       await manager.update(EsignConnection, { companyId }, {
         accessToken: this.box.encrypt(tokens.accessToken),
         refreshToken: tokens.refreshToken ? this.box.encrypt(tokens.refreshToken) : row.refreshToken,
         expiresAt: tokens.expiresAt,
+        reconnectRequiredAt: null,
       });
-      return tokens.accessToken;
+      return { token: tokens.accessToken };
     });
+    if ('token' in outcome) return outcome.token;
+    const { refused } = outcome;
+    this.logger.warn(`DottedSign refused the stored authorization of company ${companyId} (${refused.key}): it has to be reconnected`);
+    // One key for every such refusal, so callers show "reconnect DottedSign" whatever DottedSign called it.
+    throw refused.key === 'reconnect_required'
+      ? refused
+      : new ProviderError(`DottedSign refused the stored authorization (${refused.key}); reconnect DottedSign in the app settings`, 'reconnect_required', false, refused.status);
   }
+}
+
+/** A 4xx from the token endpoint (invalid_grant, invalid_client, …) does not get better by retrying; 429 and 5xx might. */
+function refusedForGood(error: unknown): error is ProviderError {
+  if (!(error instanceof ProviderError) || error.retryable) return false;
+  return error.key === 'reconnect_required' || (error.status !== null && error.status >= 400 && error.status < 500);
 }

@@ -29,6 +29,13 @@ export class EsignConnection {
   @Column({ type: 'bigint', nullable: true })
   connectedByUserId: string | null;
 
+  /**
+   * When DottedSign refused the stored authorization for good (the refresh token or the client credentials): an
+   * admin has to connect again, which clears it. A later successful refresh clears it too.
+   */
+  @Column({ type: 'timestamptz', nullable: true })
+  reconnectRequiredAt: Date | null;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;
 

@@ -1,10 +1,21 @@
 import { Controller, Get, Param, Query, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { ApiError } from '../common/api-error';
+import { resultPage, sendHtml } from '../common/html-page';
 import { type ContractFile, ContractFiles } from './contract-files.service';
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from './panel-auth.guard';
 
-/** A completed contract's PDFs: through the API (Bearer), or through a signed link the panel opens in a new tab. */
+const LINK_FAILURE_TITLE: Record<number, string> = {
+  401: 'Download link expired',
+  404: 'File not found',
+  409: 'DottedSign not connected',
+  502: 'DottedSign did not answer',
+};
+
+/**
+ * A completed contract's PDFs: through the API (Bearer, JSON errors), or through a signed link the panel opens in
+ * a new tab. Only a browser tab ever opens a link, so a link that fails answers a short HTML page, not JSON.
+ */
 @Controller()
 export class ContractFilesController {
   constructor(private readonly files: ContractFiles) {}
@@ -19,9 +30,25 @@ export class ContractFilesController {
   async viaLink(@Query('token') token: unknown, @Res() res: FastifyReply): Promise<void> {
     res.header('Cache-Control', 'no-store');
     const link = this.files.fromLink(typeof token === 'string' ? token : undefined);
-    if (!link) throw ApiError.unauthorized('This download link has expired. Open the deal in Pipedrive again to get a fresh one.');
-    send(res, await this.files.fetch(link.companyId, link.contractId, link.kind));
+    if (!link) {
+      linkFailure(res, 401, 'This download link has expired or is not valid: links to a contract’s files last a few minutes. Open the file again from the DottedSign panel of the deal in Pipedrive.');
+      return;
+    }
+    let file: ContractFile;
+    try {
+      file = await this.files.fetch(link.companyId, link.contractId, link.kind);
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      const body = error.getResponse() as { error?: { message?: string } };
+      linkFailure(res, error.getStatus(), body.error?.message ?? 'The file could not be fetched.');
+      return;
+    }
+    send(res, file);
   }
+}
+
+function linkFailure(res: FastifyReply, status: number, message: string): void {
+  sendHtml(res, status, resultPage({ title: LINK_FAILURE_TITLE[status] ?? 'File not available', message }));
 }
 
 function send(res: FastifyReply, file: ContractFile): void {

@@ -8,7 +8,11 @@ import { ContractsRepository } from '../signing/contracts.repository';
 import { type ESignProvider, ProviderError, type TaskFileKind } from '../signing/esign-provider.port';
 
 const DOWNLOAD_PURPOSE = 'contract-file';
-/** Long enough to click a link the panel rendered; the panel refreshes links with every poll. */
+/**
+ * Long enough to click a link soon after the answer that carried it. The panel puts the fresh links of every poll
+ * into the cards on screen (client/src/panel/contract-card.ts refreshDownloadLinks); an expired link answers a
+ * 401 HTML page saying to open the file again from the panel.
+ */
 const DOWNLOAD_TTL_SECONDS = 10 * 60;
 const KINDS: readonly TaskFileKind[] = ['completed', 'audit_trail'];
 const FILE_SUFFIX: Record<TaskFileKind, string> = { completed: 'signed', audit_trail: 'audit-trail' };

@@ -24,8 +24,8 @@ export class SettingsController {
 
   @Get('settings')
   async get(@CurrentPanelUser() user: PanelUser) {
-    const { settings } = await this.company(user);
-    return this.view(user.companyId, settings);
+    const { settings, isAdmin } = await this.company(user);
+    return this.view(user.companyId, settings, isAdmin);
   }
 
   @Put('settings')
@@ -61,9 +61,11 @@ export class SettingsController {
     return { settings: readSettings(access.settings), isAdmin: access.isAdmin };
   }
 
-  private async view(companyId: string, settings: ReturnType<typeof readSettings>) {
+  /** `canEdit`: whether this user may change the settings (PUT answers admins only, so its view passes the default). */
+  private async view(companyId: string, settings: ReturnType<typeof readSettings>, canEdit = true) {
     const connection = await this.connections.get(companyId);
     return {
+      canEdit,
       templateId: settings.templateId === null ? null : Number(settings.templateId),
       autoSend: settings.autoSend,
       onCompleted: settings.onCompleted,
@@ -71,6 +73,8 @@ export class SettingsController {
       writeNotes: settings.writeNotes,
       dottedsign: {
         connected: Boolean(connection),
+        /** `reconnect_required`: DottedSign refused the stored authorization for good; connecting again fixes it. */
+        status: !connection ? 'not_connected' : connection.reconnectRequiredAt ? 'reconnect_required' : 'ok',
         account: connection?.accountEmail ?? null,
         mode: connection?.mode ?? null,
         appAccountAvailable: this.config.dottedsign.appAccount,

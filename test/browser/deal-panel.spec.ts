@@ -1,5 +1,6 @@
 import { join } from 'node:path';
-import type { Browser, FrameLocator, Page } from 'playwright-core';
+import type { Browser, FrameLocator, Page, Route } from 'playwright-core';
+import { SignedTokens } from '../../src/common/signed-tokens';
 import { type Sandbox, startSandbox } from '../support/sandbox';
 import { Scenario } from '../support/scenario';
 import { eventually } from '../support/test-app';
@@ -132,6 +133,72 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
     }
   });
 
+  it('keeps the PDF links working after the first ones expire: each poll puts the freshest signed link into the card in place', async () => {
+    const contractsPath = `/api/deals/${scenario.demo.dealId}/contracts`;
+    const signer = s.app.app.get(SignedTokens);
+    /** The same link, signed so that it expired a second ago: what a link rendered 10+ minutes ago has become. */
+    const expire = (url: string) => {
+      const data = signer.verify<Record<string, unknown>>('contract-file', new URL(url, s.app.url).searchParams.get('token')!);
+      return `/downloads/contract-file?token=${signer.sign('contract-file', data!, -1)}`;
+    };
+    type Answer = { contracts: Array<{ id: number; downloads: Array<{ kind: string; url: string }> }> };
+    const answers: Answer[] = [];
+    const intercept = async (route: Route) => {
+      if (route.request().method() !== 'GET') return route.fallback();
+      const response = await route.fetch();
+      if (!response.ok()) return route.fulfill({ response });
+      const answer = (await response.json()) as Answer;
+      if (!answers.length) for (const contract of answer.contracts) for (const file of contract.downloads) file.url = expire(file.url);
+      answers.push(answer);
+      await route.fulfill({ response, json: answer });
+    };
+    const isContracts = (url: URL) => url.pathname === contractsPath;
+    await page.route(isContracts, intercept);
+    try {
+      await open('panel', scenario.demo.dealId);
+      await card().locator('.contract-head [data-status="completed"]').waitFor();
+      const hrefs = () => Promise.all(['completed', 'audit_trail'].map((kind) => card().locator(`a[data-file="${kind}"]`).getAttribute('href')));
+      const first = await hrefs();
+      const latest = (answer: Answer) => answer.contracts[0].downloads.map((file) => file.url);
+      expect(first).toEqual(latest(answers[0]));
+
+      // The first links are dead now, and a browser tab opening one gets a page saying what to do, not JSON.
+      const tab = await browser.newPage();
+      try {
+        const dead = await tab.goto(new URL(first[0]!, s.app.url).href);
+        expect(dead?.status()).toBe(401);
+        await expect(tab.locator('h1').textContent()).resolves.toBe('Download link expired');
+        await expect(tab.locator('body').textContent()).resolves.toContain('Open the file again from the DottedSign panel of the deal in Pipedrive');
+      } finally {
+        await tab.close();
+      }
+
+      // The card stays the same element with its timeline open; only the links change.
+      await card().locator('summary').click();
+      await card().evaluate((article) => article.setAttribute('data-test-same-card', 'yes'));
+
+      const polled = answers.length;
+      await eventually(async () => {
+        if (answers.length <= polled) return false;
+        const shown = await hrefs();
+        return JSON.stringify(shown) === JSON.stringify(latest(answers[answers.length - 1]));
+      }, 'the links of the latest poll in the card', 3 * 4000 + 2000);
+      const fresh = await hrefs();
+      expect(fresh).not.toEqual(first);
+      await expect(card().getAttribute('data-test-same-card')).resolves.toBe('yes');
+      await expect(card().locator('details.timeline').evaluate((details) => (details as HTMLDetailsElement).open)).resolves.toBe(true);
+
+      for (const href of fresh) {
+        const response = await fetch(new URL(href!, s.app.url));
+        expect(response.status).toBe(200);
+        expect(response.headers.get('content-type')).toBe('application/pdf');
+        expect(Buffer.from(await response.arrayBuffer()).subarray(0, 5).toString()).toBe('%PDF-');
+      }
+    } finally {
+      await page.unroute(isContracts, intercept);
+    }
+  });
+
   it('voids a contract only after the user confirms', async () => {
     await frame.locator('[data-action="open-send"]').click();
     await frame.locator('form.send-form button[type="submit"]').click();
@@ -236,12 +303,12 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
     await page.locator('#extension').screenshot({ path: join(ARTIFACTS, 'settings-dark.png') });
   });
 
-  it('settings page: a regular user sees why saving is refused, and disconnecting needs confirmation', async () => {
+  it('settings page: a regular user sees the settings read-only and why, and disconnecting needs confirmation', async () => {
     await s.install(scenario.demo.regularUserId);
     await page.goto(host.url({ app: s.app.url, page: 'settings', companyId: scenario.demo.companyId, userId: scenario.demo.regularUserId }));
-    await frame.locator('form.settings-form').waitFor();
-    await frame.locator('button[type="submit"]').click();
-    await expect(frame.locator('[data-error-for="form"]').textContent()).resolves.toContain('Only a Pipedrive admin');
+    await frame.locator('form.settings-form[data-read-only]').waitFor();
+    await expect(frame.locator('[data-state="read_only"]').textContent()).resolves.toContain('Only a Pipedrive admin');
+    await expect(frame.locator('button[type="submit"]').count()).resolves.toBe(0);
 
     await open('settings');
     await page.evaluate(() => (window.confirmAnswer = true));

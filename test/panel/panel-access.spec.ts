@@ -1,4 +1,5 @@
 import jwt from 'jsonwebtoken';
+import { SignedTokens } from '../../src/common/signed-tokens';
 import { type Sandbox, startSandbox } from '../support/sandbox';
 import { Scenario } from '../support/scenario';
 
@@ -155,11 +156,27 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
     const altered = JSON.parse(Buffer.from(body, 'base64url').toString());
     altered.d.companyId = String(b.companyId);
     const forged = `${Buffer.from(JSON.stringify(altered)).toString('base64url')}.${mac}`;
-    for (const bad of [forged, `${body}.${mac.slice(1)}x`, s.panelToken(a.companyId, a.userId), '']) {
+    // Only a browser tab opens these links, so an expired or forged one answers a short page saying what to do.
+    const signer = s.app.app.get(SignedTokens);
+    const expired = signer.sign('contract-file', JSON.parse(Buffer.from(body, 'base64url').toString()).d, -1);
+    expect((await get(`/downloads/contract-file?token=${encodeURIComponent(signer.sign('contract-file', JSON.parse(Buffer.from(body, 'base64url').toString()).d, 60))}`)).status).toBe(200);
+    for (const bad of [expired, forged, `${body}.${mac.slice(1)}x`, s.panelToken(a.companyId, a.userId), '']) {
       const response = await get(`/downloads/contract-file?token=${encodeURIComponent(bad)}`);
       expect(response.status).toBe(401);
-      expect(response.headers.get('content-type')).toContain('application/json');
+      expect(response.headers.get('content-type')).toContain('text/html');
+      expect(response.headers.get('cache-control')).toBe('no-store');
+      const page = await response.text();
+      expect(page).toContain('<h1>Download link expired</h1>');
+      expect(page).toContain('Open the file again from the DottedSign panel of the deal in Pipedrive');
+      expect(page).not.toContain('"error"');
     }
+    expect((await get(`/downloads/contract-file`)).status).toBe(401);
+    // A valid link to a file that cannot be served is a page too, with the API's status and message.
+    const unfinished = signer.sign('contract-file', { ...JSON.parse(Buffer.from(body, 'base64url').toString()).d, contractId: String(waiting.id) }, 60);
+    const notYet = await get(`/downloads/contract-file?token=${encodeURIComponent(unfinished)}`);
+    expect(notYet.status).toBe(404);
+    expect(notYet.headers.get('content-type')).toContain('text/html');
+    expect(await notYet.text()).toContain('The files exist once every signer has signed');
   });
 
   it('suggests the deal’s contact as signer, or says why it cannot', async () => {

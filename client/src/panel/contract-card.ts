@@ -114,6 +114,20 @@ function timeline(contract: ContractView, actions: CardActions) {
   return details;
 }
 
+/**
+ * Puts the latest answer's download links into the cards already on screen. The server signs fresh, short-lived
+ * links in every answer, and a card is only rebuilt when something the user sees changed, so without this the
+ * links would keep the first (expiring) token. Rebuilding nothing keeps open timelines and focus as they are.
+ */
+export function refreshDownloadLinks(list: ParentNode, contracts: ContractView[]): void {
+  for (const contract of contracts) {
+    for (const file of contract.downloads) {
+      const link = list.querySelector<HTMLAnchorElement>(`article[data-contract-id="${contract.id}"] a[data-file="${file.kind}"]`);
+      if (link && link.getAttribute('href') !== file.url) link.setAttribute('href', file.url);
+    }
+  }
+}
+
 export function contractCard(contract: ContractView, actions: CardActions) {
   const template = actions.templateName(contract.templateId);
   const canVoid = contract.status === 'waiting' || contract.status === 'draft';

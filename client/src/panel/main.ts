@@ -3,7 +3,7 @@ import './panel.css';
 import { type Api, ApiFailure, createApi, messageOf } from '../shared/api';
 import { h, render } from '../shared/dom';
 import { type Host, connectInPipedrive } from '../shared/host';
-import { contractCard } from './contract-card';
+import { contractCard, refreshDownloadLinks } from './contract-card';
 import { visiblePoller } from './poller';
 import { type SendRequest, sendForm } from './send-form';
 import type { ContractView, SettingsView, SignerSuggestion, Template } from './types';
@@ -13,7 +13,10 @@ const POLL_MS = 4000;
 const INITIALIZED_MARK = 'panel:sdk-initialized';
 const FIRST_RENDER_MARK = 'panel:contracts-rendered';
 
-/** Compares lists without the download links, which are re-signed on every answer. */
+/**
+ * Compares lists without the download links, which are re-signed (and expire) on every answer: a change of link
+ * alone does not rebuild the cards, renderList puts the fresh links into them in place instead.
+ */
 const fingerprint = (contracts: ContractView[]) => JSON.stringify(contracts.map(({ downloads, ...rest }) => [rest, downloads.length]));
 
 class DealPanel {
@@ -49,7 +52,7 @@ class DealPanel {
     this.renderNotices();
     this.renderList(true);
     performance.mark(FIRST_RENDER_MARK);
-    if (this.settings.dottedsign.connected) void this.loadTemplates().then(() => this.renderList(true));
+    if (this.connected) void this.loadTemplates().then(() => this.renderList(true));
 
     const poller = visiblePoller(() => this.refresh(), POLL_MS);
     this.host.onVisibility((visible) => poller.setVisible(visible));
@@ -70,8 +73,9 @@ class DealPanel {
     );
   }
 
+  /** Connected with a connection DottedSign still accepts: contracts can be sent. */
   private get connected(): boolean {
-    return Boolean(this.settings?.dottedsign.connected);
+    return this.settings?.dottedsign.status === 'ok';
   }
 
   private renderHead(): void {
@@ -84,7 +88,9 @@ class DealPanel {
 
   private renderNotices(): void {
     const settingsButton = h('button', { type: 'button', 'data-action': 'open-settings', onClick: () => this.host.openSettings() }, 'Open settings');
-    if (!this.connected) {
+    if (this.settings?.dottedsign.status === 'reconnect_required') {
+      render(this.notices, h('div', { class: 'notice warn', 'data-state': 'reconnect_required' }, h('span', null, 'DottedSign no longer accepts the connection, so no contract can be sent. Reconnect it in the app settings.'), settingsButton));
+    } else if (!this.connected) {
       render(this.notices, h('div', { class: 'notice warn', 'data-state': 'not_connected' }, h('span', null, 'DottedSign is not connected. Connect it in the app settings to send contracts.'), settingsButton));
     } else if (this.settings?.templateId === null) {
       render(this.notices, h('div', { class: 'notice', 'data-state': 'no_template' }, h('span', null, 'No default template is chosen, so new deals get no contract automatically.'), settingsButton));
@@ -95,7 +101,10 @@ class DealPanel {
 
   private renderList(force = false): void {
     const print = fingerprint(this.contracts);
-    if (!force && print === this.shown) return;
+    if (!force && print === this.shown) {
+      refreshDownloadLinks(this.list, this.contracts);
+      return;
+    }
     this.shown = print;
     if (!this.contracts.length) {
       render(this.list, h('p', { class: 'empty muted' }, 'No contracts for this deal yet.'));

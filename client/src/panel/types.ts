@@ -18,7 +18,7 @@ export interface ContractView {
 
 export interface SettingsView {
   templateId: number | null;
-  dottedsign: { connected: boolean; account: string | null };
+  dottedsign: { connected: boolean; account: string | null; status: 'not_connected' | 'ok' | 'reconnect_required' };
 }
 
 export interface Template {

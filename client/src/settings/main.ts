@@ -34,7 +34,8 @@ class SettingsPage {
       );
       return;
     }
-    const templates = this.settings.dottedsign.connected ? await this.templates() : null;
+    // A connection DottedSign refused lists no templates: asking would only show the same error again.
+    const templates = this.settings.dottedsign.status === 'ok' ? await this.templates() : null;
     this.show(this.settings, templates);
   }
 
@@ -42,11 +43,16 @@ class SettingsPage {
     render(
       this.root,
       h('header', { class: 'page-head' }, h('h1', null, 'DottedSign Contracts'), h('p', { class: 'muted' }, 'Send contracts for e-signature from your deals and keep the deals up to date.')),
-      connectionSection(settings.dottedsign, {
-        connect: () => void this.connect(),
-        connectAppAccount: () => void this.run('POST', '/dottedsign/connect-app-account', 'DottedSign connected'),
-        disconnect: () => void this.disconnect(),
-      }),
+      settings.canEdit ? null : h('div', { class: 'notice', 'data-state': 'read_only' }, h('span', null, 'Only a Pipedrive admin can change these settings.')),
+      connectionSection(
+        settings.dottedsign,
+        {
+          connect: () => void this.connect(),
+          connectAppAccount: () => void this.run('POST', '/dottedsign/connect-app-account', 'DottedSign connected'),
+          disconnect: () => void this.disconnect(),
+        },
+        settings.canEdit,
+      ),
       settingsForm({ settings, templates, save: (update) => this.save(update) }),
     );
   }
@@ -99,7 +105,8 @@ class SettingsPage {
   private async reloadIfConnectionChanged(): Promise<void> {
     if (!this.settings) return;
     const latest = await this.api<Settings>('GET', '/settings').catch(() => null);
-    if (latest && latest.dottedsign.connected !== this.settings.dottedsign.connected) await this.load();
+    const [before, after] = [this.settings.dottedsign, latest?.dottedsign];
+    if (after && (after.connected !== before.connected || after.status !== before.status || after.account !== before.account)) await this.load();
   }
 }
 

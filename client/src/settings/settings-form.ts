@@ -16,7 +16,10 @@ function parseIds(text: string): number[] | null {
   return parts.every((part) => /^\d{1,15}$/.test(part) && Number(part) > 0) ? parts.map(Number) : null;
 }
 
-/** Default template, automatic sending, what happens on completion, write-back options; errors next to fields. */
+/**
+ * Default template, automatic sending, what happens on completion, write-back options; errors next to fields.
+ * Read-only (every control disabled, no Save) when the user may not change the settings (`settings.canEdit`).
+ */
 export function settingsForm({ settings, templates, save }: SettingsFormOptions): HTMLFormElement {
   const errorSlots = new Map<string, HTMLElement>();
   const slot = (field: string) => {
@@ -28,11 +31,12 @@ export function settingsForm({ settings, templates, save }: SettingsFormOptions)
   const template = h(
     'select',
     { name: 'templateId', disabled: !templates },
-    h('option', { value: '' }, templates ? 'None (no automatic contracts)' : 'Connect DottedSign to list templates'),
+    h('option', { value: '' }, templates ? 'None (no automatic contracts)' : settings.dottedsign.status === 'reconnect_required' ? 'Reconnect DottedSign to list templates' : 'Connect DottedSign to list templates'),
     (templates ?? []).map((t) => h('option', { value: t.id }, t.name)),
   );
   if (settings.templateId !== null && !(templates ?? []).some((t) => t.id === settings.templateId)) {
-    template.append(h('option', { value: settings.templateId }, `Template ${settings.templateId} (not found in DottedSign)`));
+    // Without a template list (not connected, or the connection was refused) it is unknown, not missing.
+    template.append(h('option', { value: settings.templateId }, templates ? `Template ${settings.templateId} (not found in DottedSign)` : `Template ${settings.templateId}`));
   }
   template.value = settings.templateId === null ? '' : String(settings.templateId);
 
@@ -53,6 +57,7 @@ export function settingsForm({ settings, templates, save }: SettingsFormOptions)
     pipelines.disabled = !autoSend.checked;
     stageId.disabled = chosenAction() !== 'stage';
   }
+  const readOnly = !settings.canEdit;
   autoSend.addEventListener('change', syncEnabled);
 
   const form = h(
@@ -85,9 +90,13 @@ export function settingsForm({ settings, templates, save }: SettingsFormOptions)
       slot('writeNotes'),
     ),
     slot('form'),
-    h('div', { class: 'form-actions' }, saveButton, saved),
+    readOnly ? null : h('div', { class: 'form-actions' }, saveButton, saved),
   );
   syncEnabled();
+  if (readOnly) {
+    form.dataset.readOnly = '';
+    form.querySelectorAll<HTMLInputElement | HTMLSelectElement>('input, select').forEach((control) => (control.disabled = true));
+  }
 
   const clearErrors = () => {
     errorSlots.forEach((element) => (element.textContent = ''));
@@ -104,6 +113,7 @@ export function settingsForm({ settings, templates, save }: SettingsFormOptions)
 
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
+    if (readOnly) return;
     clearErrors();
     saved.textContent = '';
     const pipelineIds = parseIds(pipelines.value);

@@ -5,6 +5,7 @@ import { DealSweep1764750000000 } from './1764750000000-deal-sweep';
 import { InboxIndexes1764760000000 } from './1764760000000-inbox-indexes';
 import { InboxFillfactor1764770000000 } from './1764770000000-inbox-fillfactor';
 import { AutoSendWidened1764780000000 } from './1764780000000-auto-send-widened';
+import { EsignReconnectRequired1764790000000 } from './1764790000000-esign-reconnect-required';
 
 /** Every migration, in order. Listed explicitly so the same code runs under ts-node, Jest and the build. */
 export const migrations = [
@@ -15,4 +16,5 @@ export const migrations = [
   InboxIndexes1764760000000,
   InboxFillfactor1764770000000,
   AutoSendWidened1764780000000,
+  EsignReconnectRequired1764790000000,
 ];

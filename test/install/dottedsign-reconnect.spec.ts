@@ -1,0 +1,88 @@
+import { type Sandbox, startSandbox } from '../support/sandbox';
+import { Scenario } from '../support/scenario';
+
+interface SettingsView {
+  canEdit: boolean;
+  dottedsign: { connected: boolean; status: string; account: string | null; mode: string | null };
+}
+
+describe('the settings API tells the page what it may offer: a DottedSign connection to reconnect, and who may edit', () => {
+  let s: Sandbox;
+  let scenario: Scenario;
+
+  const settingsAs = async (userId: number): Promise<SettingsView> => {
+    const answer = await s.api(scenario.demo.companyId, userId, '/api/settings');
+    expect(answer.status).toBe(200);
+    return (await answer.json()) as SettingsView;
+  };
+  const templatesStatus = async () => (await s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/templates')).status;
+
+  /** The settings page's "Connect DottedSign" window, approved in the simulator as `account`. */
+  async function connectThroughOAuth(account: string): Promise<void> {
+    const { companyId, adminUserId } = scenario.demo;
+    const start = await fetch(`${s.app.url}/auth/dottedsign?token=${s.panelToken(companyId, adminUserId)}`, { redirect: 'manual' });
+    expect(start.status).toBe(302);
+    const authorize = new URL(start.headers.get('location')!);
+    authorize.searchParams.set('_sim_account', account);
+    const approved = await fetch(authorize, { redirect: 'manual' });
+    const callback = await fetch(approved.headers.get('location')!, { redirect: 'manual' });
+    expect(await callback.text()).toContain('is now connected');
+    expect(callback.status).toBe(200);
+  }
+
+  /** The stored access token runs out, and DottedSign forgets it too: the next call has to refresh. */
+  async function expireAccessToken(): Promise<void> {
+    await scenario.db().query(`UPDATE esign_connections SET expires_at = now() - interval '1 hour' WHERE company_id = $1`, [scenario.demo.companyId]);
+    expect((await s.dsim('/tokens/expire', { body: {} })).status).toBe(200);
+  }
+
+  const tokenEndpointFault = (status: number, key: string, count: number) =>
+    s.dsim('/faults', { body: { method: 'POST', path: '/v1/oauth/token', status, count, body: { error_code: Number(`${status}006`), error_key: key, error_message: key } } });
+
+  beforeAll(async () => {
+    s = await startSandbox();
+    scenario = new Scenario(s);
+    await s.install(scenario.demo.adminUserId);
+    await s.install(scenario.demo.regularUserId);
+  });
+  afterAll(() => s?.close());
+
+  it('reports reconnect_required once DottedSign refuses the refresh token for good (not on a passing outage), and ok again after reconnecting', async () => {
+    const { adminUserId } = scenario.demo;
+    expect((await settingsAs(adminUserId)).dottedsign).toMatchObject({ connected: false, status: 'not_connected' });
+
+    await connectThroughOAuth('ops@acme.test');
+    expect((await settingsAs(adminUserId)).dottedsign).toMatchObject({ connected: true, status: 'ok', mode: 'oauth' });
+    expect(await templatesStatus()).toBe(200);
+
+    // A token endpoint that is down for a moment is no reason to reconnect: the next refresh works.
+    await expireAccessToken();
+    await tokenEndpointFault(503, 'service_unavailable', 1);
+    expect(await templatesStatus()).toBe(502);
+    expect((await settingsAs(adminUserId)).dottedsign).toMatchObject({ connected: true, status: 'ok' });
+    expect(await templatesStatus()).toBe(200);
+
+    await expireAccessToken();
+    await tokenEndpointFault(400, 'invalid_grant', 1000);
+    const templates = await s.api(scenario.demo.companyId, adminUserId, '/api/templates');
+    expect(templates.status).toBe(502);
+    expect((await settingsAs(adminUserId)).dottedsign).toMatchObject({ connected: true, status: 'reconnect_required', mode: 'oauth' });
+    expect((await settingsAs(scenario.demo.regularUserId)).dottedsign).toMatchObject({ status: 'reconnect_required' });
+    expect(((await templates.json()) as { error: { message: string } }).error.message).toContain('reconnect DottedSign');
+
+    await s.dsim('/faults', { method: 'DELETE' });
+    await connectThroughOAuth('ops@acme.test');
+    expect((await settingsAs(adminUserId)).dottedsign).toMatchObject({ connected: true, status: 'ok', mode: 'oauth' });
+    expect(await templatesStatus()).toBe(200);
+  });
+
+  it('says canEdit false to a user who is not a Pipedrive admin, true to an admin (and after an admin saves)', async () => {
+    const { adminUserId, regularUserId, companyId } = scenario.demo;
+    expect((await settingsAs(regularUserId)).canEdit).toBe(false);
+    expect((await settingsAs(adminUserId)).canEdit).toBe(true);
+    const saved = await s.api(companyId, adminUserId, '/api/settings', { method: 'PUT', body: { writeNotes: false } });
+    expect(saved.status).toBe(200);
+    expect(((await saved.json()) as SettingsView).canEdit).toBe(true);
+    expect((await s.api(companyId, regularUserId, '/api/settings', { method: 'PUT', body: { writeNotes: true } })).status).toBe(403);
+  });
+});
