@@ -1,11 +1,12 @@
 import { join } from 'node:path';
-import type { Browser, FrameLocator, Page, Route } from 'playwright-core';
+import type { FrameLocator, Page, Route } from 'playwright-core';
 import { SignedTokens } from '../../src/common/signed-tokens';
-import { type Sandbox, startSandbox } from '../support/sandbox';
-import { Scenario } from '../support/scenario';
+import type { Sandbox } from '../support/sandbox';
+import type { Scenario } from '../support/scenario';
 import { eventually } from '../support/test-app';
-import { ARTIFACTS, launchChromium } from './support/chromium';
-import { type HostPage, startHostPage } from './support/host-page';
+import { type BrowserSandbox, startBrowserSandbox } from './support/browser-sandbox';
+import { ARTIFACTS } from './support/chromium';
+import type { HostPage } from './support/host-page';
 
 interface HostLog {
   initialized: boolean;
@@ -19,28 +20,19 @@ interface HostLog {
 declare const window: Window & { hostLog: HostLog; confirmAnswer: boolean; extension: { setVisible(visible: boolean): void }; setTheme(theme: string): void; reloadMarker?: number };
 
 describe('deal panel and settings page in headless Chromium, inside a page playing Pipedrive (app + both simulators)', () => {
+  let sandbox: BrowserSandbox;
   let s: Sandbox;
   let scenario: Scenario;
   let host: HostPage;
-  let browser: Browser;
   let page: Page;
   let frame: FrameLocator;
   let templateId: number;
 
   beforeAll(async () => {
-    host = await startHostPage((companyId, userId) => s.panelToken(companyId, userId));
-    s = await startSandbox({ env: { PANEL_FRAME_ANCESTORS: host.origin } });
-    scenario = new Scenario(s);
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 420, height: 1000 } });
-    page.setDefaultTimeout(10000);
-    frame = page.frameLocator('#extension');
+    sandbox = await startBrowserSandbox({ width: 420, height: 1000 });
+    ({ s, scenario, host, page, frame } = sandbox);
   });
-  afterAll(async () => {
-    await browser?.close();
-    await host?.close();
-    await s?.close();
-  });
+  afterAll(() => sandbox?.close());
 
   const admin = () => ({ companyId: scenario.demo.companyId, userId: scenario.demo.adminUserId });
 
@@ -163,7 +155,7 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
       expect(first).toEqual(latest(answers[0]));
 
       // The first links are dead now, and a browser tab opening one gets a page saying what to do, not JSON.
-      const tab = await browser.newPage();
+      const tab = await sandbox.browser.newPage();
       try {
         const dead = await tab.goto(new URL(first[0]!, s.app.url).href);
         expect(dead?.status()).toBe(401);

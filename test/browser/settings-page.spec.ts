@@ -1,37 +1,29 @@
 import { join } from 'node:path';
-import type { Browser, FrameLocator, Page } from 'playwright-core';
-import { type Sandbox, startSandbox } from '../support/sandbox';
-import { Scenario } from '../support/scenario';
+import type { FrameLocator, Page } from 'playwright-core';
+import type { Sandbox } from '../support/sandbox';
+import type { Scenario } from '../support/scenario';
 import { eventually } from '../support/test-app';
-import { ARTIFACTS, launchChromium } from './support/chromium';
-import { type HostPage, startHostPage } from './support/host-page';
+import { type BrowserSandbox, startBrowserSandbox } from './support/browser-sandbox';
+import { ARTIFACTS } from './support/chromium';
+import type { HostPage } from './support/host-page';
 
 declare const window: Window & { hostLog: { initialized: boolean; snackbars: string[] } };
 
 describe('settings page in headless Chromium: read-only for non-admins, and a connection DottedSign refused', () => {
+  let sandbox: BrowserSandbox;
   let s: Sandbox;
   let scenario: Scenario;
   let host: HostPage;
-  let browser: Browser;
   let page: Page;
   let frame: FrameLocator;
 
   beforeAll(async () => {
-    host = await startHostPage((companyId, userId) => s.panelToken(companyId, userId));
-    s = await startSandbox({ env: { PANEL_FRAME_ANCESTORS: host.origin } });
-    scenario = new Scenario(s);
-    browser = await launchChromium();
-    page = await browser.newPage({ viewport: { width: 820, height: 1000 } });
-    page.setDefaultTimeout(10000);
-    frame = page.frameLocator('#extension');
+    sandbox = await startBrowserSandbox({ width: 820, height: 1000 });
+    ({ s, scenario, host, page, frame } = sandbox);
     await scenario.installAndConnect({ autoSend: { enabled: false } });
     await s.install(scenario.demo.regularUserId);
   });
-  afterAll(async () => {
-    await browser?.close();
-    await host?.close();
-    await s?.close();
-  });
+  afterAll(() => sandbox?.close());
 
   async function openSettingsAs(userId: number) {
     await page.goto(host.url({ app: s.app.url, page: 'settings', companyId: scenario.demo.companyId, userId }));

@@ -29,6 +29,26 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     return { deal, template, headers: { 'content-type': 'application/json', authorization: delivery.headers.authorization } };
   }
 
+  /**
+   * Commits that bind a task to a contract fail while `condition` (SQL over the row, `NEW`) holds, as if the process
+   * died between DottedSign's answer and our commit.
+   */
+  async function crashOnBind(condition: string) {
+    await scenario.db().query(`
+      CREATE FUNCTION crash_on_bind() RETURNS trigger AS $$
+      BEGIN
+        IF NEW.task_id IS NOT NULL AND OLD.task_id IS NULL AND ${condition} THEN
+          RAISE EXCEPTION 'simulated crash before commit';
+        END IF;
+        RETURN NEW;
+      END $$ LANGUAGE plpgsql;
+      CREATE TRIGGER crash_on_bind BEFORE UPDATE ON contracts FOR EACH ROW EXECUTE FUNCTION crash_on_bind();`);
+  }
+
+  async function noCrashOnBind() {
+    await scenario.db().query('DROP TRIGGER crash_on_bind ON contracts; DROP FUNCTION crash_on_bind();');
+  }
+
   /** A deal added while its create webhook is dropped, and that delivery to send when the test is ready. */
   async function dealWithHeldWebhook(title: string) {
     await s.sim('/webhooks/drop', { body: { count: 1 } });
@@ -138,16 +158,8 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
   it('a crash after DottedSign created the task but before we recorded it ends with the task adopted, not duplicated, by its first webhook', async () => {
     // Fail the first commit that binds a task to a contract, as if the process died right there.
     // (A sequence counts outside the transaction, so the rollback does not reset it.)
-    await scenario.db().query(`
-      CREATE SEQUENCE crash_once;
-      CREATE FUNCTION crash_on_bind() RETURNS trigger AS $$
-      BEGIN
-        IF NEW.task_id IS NOT NULL AND OLD.task_id IS NULL AND nextval('crash_once') = 1 THEN
-          RAISE EXCEPTION 'simulated crash before commit';
-        END IF;
-        RETURN NEW;
-      END $$ LANGUAGE plpgsql;
-      CREATE TRIGGER crash_on_bind BEFORE UPDATE ON contracts FOR EACH ROW EXECUTE FUNCTION crash_on_bind();`);
+    await scenario.db().query('CREATE SEQUENCE crash_once');
+    await crashOnBind(`nextval('crash_once') = 1`);
     try {
       const deal = await scenario.addDeal({ title: 'Crash test', person_id: scenario.demo.personWithEmailId });
       const contract = await scenario.contractSettled(deal.id);
@@ -166,7 +178,8 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
       expect(webhookJobs.length).toBeGreaterThanOrEqual(2);
       expect(webhookJobs).toEqual(webhookJobs.map(() => expect.objectContaining({ status: 'processed', retry_count: 0 })));
     } finally {
-      await scenario.db().query('DROP TRIGGER crash_on_bind ON contracts; DROP FUNCTION crash_on_bind(); DROP SEQUENCE crash_once;');
+      await noCrashOnBind();
+      await scenario.db().query('DROP SEQUENCE crash_once');
     }
   });
 
@@ -229,16 +242,7 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     // Every bind of a task fails until the deal is deleted, as if each try died between DottedSign's answer and
     // our commit; DottedSign's webhooks are held, so only the delete can find the task.
     await s.dsim('/webhooks/hold');
-    await scenario.db().query(`
-      CREATE FUNCTION crash_on_bind() RETURNS trigger AS $$
-      BEGIN
-        IF NEW.task_id IS NOT NULL AND OLD.task_id IS NULL
-           AND NOT EXISTS (SELECT 1 FROM deal_deletions d WHERE d.company_id = NEW.company_id AND d.deal_id = NEW.deal_id) THEN
-          RAISE EXCEPTION 'simulated crash before commit';
-        END IF;
-        RETURN NEW;
-      END $$ LANGUAGE plpgsql;
-      CREATE TRIGGER crash_on_bind BEFORE UPDATE ON contracts FOR EACH ROW EXECUTE FUNCTION crash_on_bind();`);
+    await crashOnBind('NOT EXISTS (SELECT 1 FROM deal_deletions d WHERE d.company_id = NEW.company_id AND d.deal_id = NEW.deal_id)');
     try {
       const deal = await scenario.addDeal({ title: 'Crash, then delete', person_id: scenario.demo.personWithEmailId });
       const [task] = await eventually(async () => {
@@ -251,7 +255,7 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
       expect(await liveTasks(deal.id)).toEqual([]);
       expect((await scenario.contracts(deal.id))[0]).toMatchObject({ status: 'voided', task_id: String(task.task_id) });
     } finally {
-      await scenario.db().query('DROP TRIGGER crash_on_bind ON contracts; DROP FUNCTION crash_on_bind();');
+      await noCrashOnBind();
       await s.dsim('/webhooks/release');
     }
     await scenario.drained();
