@@ -115,6 +115,11 @@ export class InstallationsRepository {
     return installation ?? null;
   }
 
+  /** Until the transaction ends, installs and uninstalls of the company wait: its installs are counted after. */
+  async lockCompany(manager: EntityManager, companyId: string): Promise<void> {
+    await manager.query('SELECT 1 FROM companies WHERE id = $1 FOR UPDATE', [companyId]);
+  }
+
   async remove(manager: EntityManager, companyId: string, userId: string): Promise<{ removed: boolean; remaining: number }> {
     const deleted = await manager.delete(Installation, { companyId, userId });
     const remaining = await manager.countBy(Installation, { companyId });

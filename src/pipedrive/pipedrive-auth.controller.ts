@@ -7,6 +7,7 @@ import { constantTimeEqual } from '../common/passwords';
 import { validate } from '../common/validation';
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from '../panel/panel-auth.guard';
 import { PipedriveClient } from './pipedrive.client';
+import { PipedriveApiError } from './pipedrive.errors';
 import { PipedriveInstallService } from './pipedrive-install.service';
 import { PipedriveOAuth } from './pipedrive-oauth.service';
 
@@ -68,7 +69,11 @@ export class PipedriveAuthController {
   @HttpCode(200)
   @UseGuards(PanelAuthGuard)
   async disconnect(@CurrentPanelUser() user: PanelUser) {
-    const outcome = await this.install.disconnect(user.companyId, user.userId);
+    const outcome = await this.install.disconnect(user.companyId, user.userId).catch((error: unknown) => {
+      // Pipedrive unreachable or failing: nothing was changed, and trying again later can work.
+      if (error instanceof PipedriveApiError) throw new ApiError(502, 'pipedrive_unavailable', `Pipedrive did not revoke the app's access, so nothing was changed; try again in a minute (${error.message})`);
+      throw error;
+    });
     if (outcome === 'not_installed') throw ApiError.notFound('You have no installation of this app');
     if (outcome === 'not_admin') throw ApiError.forbidden('Only a Pipedrive admin can disconnect the app');
     return { ok: true, ...outcome };

@@ -58,6 +58,8 @@ export class PipedriveInstallService {
    */
   async uninstall(companyId: string, userId: string): Promise<UninstallOutcome> {
     return this.transactions.run(async (tx) => {
+      // Two users' notices at once would each still see the other's install and erase nothing.
+      await this.installations.lockCompany(tx.manager, companyId);
       const { removed, remaining } = await this.installations.remove(tx.manager, companyId, userId);
       if (remaining === 0) {
         await this.installations.eraseCompany(tx.manager, companyId);

@@ -131,4 +131,16 @@ describe('install from the Pipedrive Marketplace (app + Pipedrive simulator over
     });
     expect(again.status).toBe(200);
   });
+
+  it('the last two users uninstalling at the same moment still erase the company', async () => {
+    for (let round = 1; round <= 3; round += 1) {
+      await s.install(demo.adminUserId);
+      await s.install(demo.regularUserId);
+      expect(await db().query('SELECT count(*)::int AS count FROM installations')).toEqual([{ count: 2 }]);
+      await Promise.all([demo.adminUserId, demo.regularUserId].map((userId) => s.sim('/uninstall', { body: { companyId: demo.companyId, userId } })));
+      for (const table of ['companies', 'installations', 'webhook_subscriptions', 'esign_connections']) {
+        expect(await db().query(`SELECT count(*)::int AS count FROM ${table}`)).toEqual([{ count: 0 }]);
+      }
+    }
+  });
 });

@@ -47,6 +47,13 @@ describe('webhook upkeep and disconnecting from the settings page (app + Pipedri
     expect(refused.status).toBe(403);
     await s.sim('/uninstall', { body: { companyId: scenario.demo.companyId, userId: scenario.demo.regularUserId } });
 
+    // Pipedrive failing to revoke: a clear 502, and nothing changed.
+    await s.sim('/faults', { body: { method: 'POST', path: '/oauth/revoke', status: 503, count: 1, body: { success: false, error: 'Service unavailable' } } });
+    const unavailable = await s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/pipedrive/disconnect', { method: 'POST', body: {} });
+    expect(unavailable.status).toBe(502);
+    expect(await unavailable.json()).toEqual({ error: { code: 'pipedrive_unavailable', message: expect.stringContaining('nothing was changed') } });
+    expect(await db().query('SELECT count(*)::int AS count FROM installations')).toEqual([{ count: 1 }]);
+
     const disconnected = await s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/pipedrive/disconnect', { method: 'POST', body: {} });
     expect(disconnected.status).toBe(200);
     const installations = (await (await s.sim('/installations')).json()) as Array<{ clientId: string; companyId: number }>;
