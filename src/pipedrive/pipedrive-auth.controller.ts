@@ -8,7 +8,7 @@ import { validate } from '../common/validation';
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from '../panel/panel-auth.guard';
 import { PipedriveClient } from './pipedrive.client';
 import { PipedriveApiError } from './pipedrive.errors';
-import { PipedriveInstallService } from './pipedrive-install.service';
+import { PipedriveInstallService, missingScopes } from './pipedrive-install.service';
 import { PipedriveOAuth } from './pipedrive-oauth.service';
 
 const numericId = z.union([z.number().int().positive(), z.string().regex(/^\d{1,18}$/)]).transform(String);
@@ -43,6 +43,11 @@ export class PipedriveAuthController {
 
     const exchanged = await this.oauth.exchange(req, res);
     if ('failure' in exchanged) return this.page(res, 400, 'Installation failed', exchanged.failure);
+    const missing = missingScopes(exchanged.tokens.scopes);
+    if (missing.length) {
+      this.logger.error(`install refused: Pipedrive granted no ${missing.join(', ')} scope; check the app's scopes in Developer Hub`);
+      return this.page(res, 403, 'Installation failed', `The app needs these Pipedrive permissions and did not get them: ${missing.join(', ')}. Nothing was installed. Please tell the app's publisher.`);
+    }
     try {
       const { redirectTo } = await this.install.completeInstall(exchanged.tokens);
       res.redirect(redirectTo, 302);

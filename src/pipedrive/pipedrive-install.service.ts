@@ -12,6 +12,18 @@ import { ENSURE_WEBHOOKS } from './pipedrive.jobs';
 export type UninstallOutcome = { removed: boolean; companyErased: boolean };
 
 /** Installs, uninstalls and disconnects: the lifecycle of a user's install and of the company's data. */
+/**
+ * Scopes the app cannot work without (`base` is always granted); each entry is satisfied by any of its scopes.
+ * A user accepts all of the app's scopes or none, so a token without them means the app's scopes in Developer Hub
+ * are wrong: nothing works until they are fixed, and an install that went ahead would fail quietly later.
+ */
+const REQUIRED_SCOPES: ReadonlyArray<readonly string[]> = [['deals:full'], ['contacts:read', 'contacts:full'], ['admin']];
+
+/** The required scopes a token was not granted, by name. */
+export function missingScopes(granted: readonly string[]): string[] {
+  return REQUIRED_SCOPES.filter((anyOf) => !anyOf.some((scope) => granted.includes(scope))).map((anyOf) => anyOf[0]);
+}
+
 @Injectable()
 export class PipedriveInstallService {
   private readonly logger = new Logger(PipedriveInstallService.name);

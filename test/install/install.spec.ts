@@ -85,6 +85,23 @@ describe('install from the Pipedrive Marketplace (app + Pipedrive simulator over
     expect(noCode.status).toBe(400);
   });
 
+  it('an install whose token lacks a scope the app needs ends on a page that says which, and installs nothing', async () => {
+    const { scopes } = (await (await s.sim('/app')).json()) as { scopes: string[] };
+    await s.sim('/app', { method: 'PATCH', body: { scopes: scopes.filter((scope) => scope !== 'admin') } });
+    try {
+      const before = await db().query('SELECT company_id, user_id, refreshed_at FROM installations ORDER BY id');
+      const company = (await (await s.sim('/companies', { body: { name: 'Scopeless Ltd' } })).json()) as { id: number };
+      const user = (await (await s.sim(`/companies/${company.id}/users`, { body: { name: 'Sid Scopeless', isAdmin: true } })).json()) as { id: number };
+      const result = await s.install(user.id);
+      expect(result.status).toBe(403);
+      expect(result.location).toContain('did not get them: admin');
+      expect(await db().query('SELECT count(*)::int AS count FROM companies WHERE id = $1', [company.id])).toEqual([{ count: 0 }]);
+      expect(await db().query('SELECT company_id, user_id, refreshed_at FROM installations ORDER BY id')).toEqual(before);
+    } finally {
+      await s.sim('/app', { method: 'PATCH', body: { scopes } });
+    }
+  });
+
   it('rejects a forged uninstall notice and deletes nothing', async () => {
     const forged = await fetch(`${s.app.url}/auth/pipedrive/callback`, {
       method: 'DELETE',
