@@ -238,7 +238,11 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     expect((await s.app.app.get(Reconciler).runCycle()).dealsMissed).toBe(1);
     const sent = await scenario.contractSettled(deal.id);
     expect(sent.status).toBe('waiting');
-    const [event] = await scenario.db().query(`SELECT status, status_reason FROM inbox_events WHERE event_type = 'deal:missed'`);
+    // The event's outcome is recorded just after the contract it sent.
+    const [event] = await eventually(async () => {
+      const rows = (await scenario.db().query(`SELECT status, status_reason FROM inbox_events WHERE event_type = 'deal:missed' AND status <> 'pending'`)) as unknown[];
+      return rows.length ? rows : undefined;
+    }, 'the missed deal’s event finished');
     expect(event).toMatchObject({ status: 'processed', status_reason: expect.stringContaining(`contract ${sent.id}`) });
 
     // Swept again, and the webhook delivered late after all: still one contract and one task.
