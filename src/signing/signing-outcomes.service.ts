@@ -306,7 +306,10 @@ function permanentRefusal(error: unknown): string | null {
   if (error instanceof PipedriveApiError && !error.retryable) {
     return error.status === 404 ? 'the deal no longer exists in Pipedrive' : `Pipedrive refused it (${error.message})`;
   }
-  if (error instanceof ProviderError && !error.retryable && [403, 404, 410].includes(error.status ?? 0)) return `DottedSign refused it (${error.message})`;
+  // A refused authorization is not about the task: reconnecting mends it.
+  if (error instanceof ProviderError && !error.retryable && error.key !== 'reconnect_required' && [403, 404, 410].includes(error.status ?? 0)) {
+    return `DottedSign refused it (${error.message})`;
+  }
   return null;
 }
 
