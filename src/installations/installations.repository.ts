@@ -68,12 +68,13 @@ export class InstallationsRepository {
   }
 
   /** The company's settings and the user's role when the app is installed for that user, in one round trip. */
-  async userAccess(companyId: string, userId: string): Promise<{ settings: Record<string, unknown>; isAdmin: boolean } | null> {
+  /** `authorized`: Pipedrive still accepts the user's tokens (a refused refresh marks them invalid until a reinstall). */
+  async userAccess(companyId: string, userId: string): Promise<{ settings: Record<string, unknown>; isAdmin: boolean; authorized: boolean } | null> {
     const [row] = (await this.installations.query(
-      'SELECT c.settings, i.is_admin FROM installations i JOIN companies c ON c.id = i.company_id WHERE i.company_id = $1 AND i.user_id = $2',
+      'SELECT c.settings, i.is_admin, i.invalid_reason IS NULL AS authorized FROM installations i JOIN companies c ON c.id = i.company_id WHERE i.company_id = $1 AND i.user_id = $2',
       [companyId, userId],
-    )) as Array<{ settings: Record<string, unknown>; is_admin: boolean }>;
-    return row ? { settings: row.settings, isAdmin: row.is_admin } : null;
+    )) as Array<{ settings: Record<string, unknown>; is_admin: boolean; authorized: boolean }>;
+    return row ? { settings: row.settings, isAdmin: row.is_admin, authorized: row.authorized } : null;
   }
 
   company(id: string): Promise<Company | null> {

@@ -24,13 +24,13 @@ export class SettingsController {
 
   @Get('settings')
   async get(@CurrentPanelUser() user: PanelUser) {
-    const { settings, isAdmin } = await this.company(user);
-    return this.view(user.companyId, settings, isAdmin);
+    const { settings, isAdmin, authorized } = await this.company(user);
+    return this.view(user.companyId, settings, { canEdit: isAdmin, authorized });
   }
 
   @Put('settings')
   async put(@CurrentPanelUser() user: PanelUser, @Body() body: unknown) {
-    const { settings, isAdmin } = await this.company(user);
+    const { settings, isAdmin, authorized } = await this.company(user);
     if (!isAdmin) throw ApiError.forbidden('Only a Pipedrive admin can change the app settings');
     const next = applySettings(settings, validate(settingsUpdate, body ?? {}));
     if ('error' in next) throw ApiError.badRequest(next.error, [{ field: 'onCompleted.stageId', message: 'required when action is "stage"' }]);
@@ -39,7 +39,7 @@ export class SettingsController {
       `UPDATE companies SET settings = $2, updated_at = now(), auto_send_widened_at = CASE WHEN $3 THEN now() ELSE auto_send_widened_at END WHERE id = $1`,
       [user.companyId, JSON.stringify(next), autoSendWidens(settings, next)],
     );
-    return this.view(user.companyId, next);
+    return this.view(user.companyId, next, { canEdit: true, authorized });
   }
 
   @Get('templates')
@@ -58,14 +58,18 @@ export class SettingsController {
   private async company(user: PanelUser) {
     const access = await this.installations.userAccess(user.companyId, user.userId);
     if (!access) throw ApiError.forbidden('The app is not installed for this Pipedrive user');
-    return { settings: readSettings(access.settings), isAdmin: access.isAdmin };
+    return { settings: readSettings(access.settings), isAdmin: access.isAdmin, authorized: access.authorized };
   }
 
-  /** `canEdit`: whether this user may change the settings (PUT answers admins only, so its view passes the default). */
-  private async view(companyId: string, settings: ReturnType<typeof readSettings>, canEdit = true) {
+  /**
+   * `canEdit`: whether this user may change the settings; `pipedrive.authorization`: whether Pipedrive still accepts
+   * this user's authorization of the app (what they do in the panel acts as them).
+   */
+  private async view(companyId: string, settings: ReturnType<typeof readSettings>, user: { canEdit: boolean; authorized: boolean }) {
     const connection = await this.connections.get(companyId);
     return {
-      canEdit,
+      canEdit: user.canEdit,
+      pipedrive: { authorization: user.authorized ? 'ok' : 'reinstall_required' },
       templateId: settings.templateId === null ? null : Number(settings.templateId),
       autoSend: settings.autoSend,
       onCompleted: settings.onCompleted,

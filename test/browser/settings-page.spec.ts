@@ -91,4 +91,18 @@ describe('settings page in headless Chromium: read-only for non-admins, and a co
     await eventually(async () => (await frame.locator('select[name="templateId"] option').count()) > 1, 'the templates to be listed again');
     expect(((await (await s.api(companyId, adminUserId, '/api/settings')).json()) as { dottedsign: unknown }).dottedsign).toMatchObject({ connected: true, status: 'ok', mode: 'oauth' });
   });
+
+  it('tells a user whose Pipedrive authorization is gone to install the app again, in the settings and in the panel (no Send)', async () => {
+    const { companyId, regularUserId } = scenario.demo;
+    await scenario.db().query(`UPDATE installations SET invalid_reason = 'refresh token refused' WHERE company_id = $1 AND user_id = $2`, [companyId, regularUserId]);
+    try {
+      await openSettingsAs(regularUserId);
+      await expect(frame.locator('[data-state="reinstall_required"]').textContent()).resolves.toContain('Install the app again');
+      await page.goto(host.url({ app: s.app.url, page: 'panel', companyId, userId: regularUserId, dealId: scenario.demo.dealId }));
+      await expect(frame.locator('[data-state="reinstall_required"]').textContent()).resolves.toContain('Install the app again');
+      await expect(frame.locator('[data-action="open-send"]').isDisabled()).resolves.toBe(true);
+    } finally {
+      await scenario.db().query(`UPDATE installations SET invalid_reason = NULL WHERE company_id = $1 AND user_id = $2`, [companyId, regularUserId]);
+    }
+  });
 });

@@ -198,6 +198,10 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
     await s.install(regular);
     await scenario.db().query(`UPDATE installations SET invalid_reason = 'refresh token refused' WHERE company_id = $1 AND user_id = $2`, [a.companyId, regular]);
     try {
+      const settingsOf = async (userId: number) => ((await (await s.api(a.companyId, userId, '/api/settings')).json()) as { pipedrive: unknown }).pipedrive;
+      expect(await settingsOf(regular)).toEqual({ authorization: 'reinstall_required' });
+      expect(await settingsOf(a.userId)).toEqual({ authorization: 'ok' });
+
       const suggestion = await s.api(a.companyId, regular, `/api/deals/${scenario.demo.dealId}/signers`);
       expect(suggestion.status).toBe(403);
       expect(JSON.stringify(await suggestion.json())).not.toContain('pia@customer.test');

@@ -52,7 +52,7 @@ class DealPanel {
     this.renderNotices();
     this.renderList(true);
     performance.mark(FIRST_RENDER_MARK);
-    if (this.connected) void this.loadTemplates().then(() => this.renderList(true));
+    if (this.canSend) void this.loadTemplates().then(() => this.renderList(true));
 
     const poller = visiblePoller(() => this.refresh(), POLL_MS);
     this.host.onVisibility((visible) => poller.setVisible(visible));
@@ -73,24 +73,26 @@ class DealPanel {
     );
   }
 
-  /** Connected with a connection DottedSign still accepts: contracts can be sent. */
-  private get connected(): boolean {
-    return this.settings?.dottedsign.status === 'ok';
+  /** DottedSign connected with a connection it still accepts, and this user's Pipedrive authorization working: contracts can be sent. */
+  private get canSend(): boolean {
+    return this.settings?.dottedsign.status === 'ok' && this.settings.pipedrive.authorization === 'ok';
   }
 
   private renderHead(): void {
     render(
       this.head,
       h('h2', null, 'DottedSign contracts'),
-      h('button', { type: 'button', class: 'primary', 'data-action': 'open-send', disabled: !this.connected || this.formSlot.childElementCount > 0, onClick: () => void this.openForm() }, 'Send contract'),
+      h('button', { type: 'button', class: 'primary', 'data-action': 'open-send', disabled: !this.canSend || this.formSlot.childElementCount > 0, onClick: () => void this.openForm() }, 'Send contract'),
     );
   }
 
   private renderNotices(): void {
     const settingsButton = h('button', { type: 'button', 'data-action': 'open-settings', onClick: () => this.host.openSettings() }, 'Open settings');
-    if (this.settings?.dottedsign.status === 'reconnect_required') {
+    if (this.settings?.pipedrive.authorization === 'reinstall_required') {
+      render(this.notices, h('div', { class: 'notice bad', 'data-state': 'reinstall_required' }, h('span', null, 'Pipedrive no longer accepts your authorization of this app, so you cannot send contracts. Install the app again from the Pipedrive Marketplace.')));
+    } else if (this.settings?.dottedsign.status === 'reconnect_required') {
       render(this.notices, h('div', { class: 'notice warn', 'data-state': 'reconnect_required' }, h('span', null, 'DottedSign no longer accepts the connection, so no contract can be sent. Reconnect it in the app settings.'), settingsButton));
-    } else if (!this.connected) {
+    } else if (!this.canSend) {
       render(this.notices, h('div', { class: 'notice warn', 'data-state': 'not_connected' }, h('span', null, 'DottedSign is not connected. Connect it in the app settings to send contracts.'), settingsButton));
     } else if (this.settings?.templateId === null) {
       render(this.notices, h('div', { class: 'notice', 'data-state': 'no_template' }, h('span', null, 'No default template is chosen, so new deals get no contract automatically.'), settingsButton));
@@ -146,7 +148,7 @@ class DealPanel {
   }
 
   private async openForm(): Promise<void> {
-    if (!this.connected) return this.host.openSettings();
+    if (!this.canSend) return this.host.openSettings();
     const button = this.head.querySelector('button[data-action="open-send"]') as HTMLButtonElement;
     button.disabled = true;
     const [templates, suggestion] = await Promise.all([

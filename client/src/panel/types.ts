@@ -18,6 +18,7 @@ export interface ContractView {
 
 export interface SettingsView {
   templateId: number | null;
+  pipedrive: { authorization: 'ok' | 'reinstall_required' };
   dottedsign: { connected: boolean; account: string | null; status: 'not_connected' | 'ok' | 'reconnect_required' };
 }
 

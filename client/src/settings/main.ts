@@ -8,6 +8,8 @@ import { connectionSection } from './connection-section';
 import { settingsForm } from './settings-form';
 import type { Settings, SettingsUpdate } from './types';
 
+const REINSTALL = 'Pipedrive no longer accepts your authorization of this app (it was revoked or has lapsed). Install the app again from the Pipedrive Marketplace to send contracts.';
+
 /** The app's settings page inside Pipedrive: the DottedSign connection and the company's choices. */
 class SettingsPage {
   private settings: Settings | null = null;
@@ -43,6 +45,7 @@ class SettingsPage {
     render(
       this.root,
       h('header', { class: 'page-head' }, h('h1', null, 'DottedSign Contracts'), h('p', { class: 'muted' }, 'Send contracts for e-signature from your deals and keep the deals up to date.')),
+      settings.pipedrive.authorization === 'ok' ? null : h('div', { class: 'notice bad', 'data-state': 'reinstall_required' }, h('span', null, REINSTALL)),
       settings.canEdit ? null : h('div', { class: 'notice', 'data-state': 'read_only' }, h('span', null, 'Only a Pipedrive admin can change these settings.')),
       connectionSection(
         settings.dottedsign,

@@ -2,6 +2,8 @@
 export interface Settings {
   /** Whether this user may change the settings (a Pipedrive admin); otherwise the page is read-only. */
   canEdit: boolean;
+  /** `reinstall_required`: Pipedrive no longer accepts this user's authorization of the app. */
+  pipedrive: { authorization: 'ok' | 'reinstall_required' };
   templateId: number | null;
   autoSend: { enabled: boolean; pipelineIds: number[] };
   onCompleted: { action: 'won' | 'stage' | 'none'; stageId: number | null };
@@ -16,4 +18,4 @@ export interface Settings {
   };
 }
 
-export type SettingsUpdate = Omit<Settings, 'dottedsign' | 'canEdit'>;
+export type SettingsUpdate = Omit<Settings, 'dottedsign' | 'canEdit' | 'pipedrive'>;
