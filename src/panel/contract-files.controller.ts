@@ -3,6 +3,7 @@ import type { FastifyReply } from 'fastify';
 import { ApiError } from '../common/api-error';
 import { resultPage, sendHtml } from '../common/html-page';
 import { type ContractFile, ContractFiles } from './contract-files.service';
+import { PanelAccess } from './panel-access.service';
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from './panel-auth.guard';
 
 const LINK_FAILURE_TITLE: Record<number, string> = {
@@ -18,11 +19,15 @@ const LINK_FAILURE_TITLE: Record<number, string> = {
  */
 @Controller()
 export class ContractFilesController {
-  constructor(private readonly files: ContractFiles) {}
+  constructor(
+    private readonly files: ContractFiles,
+    private readonly access: PanelAccess,
+  ) {}
 
   @Get('api/contracts/:id/files/:kind')
   @UseGuards(PanelAuthGuard)
   async viaApi(@CurrentPanelUser() user: PanelUser, @Param('id') id: string, @Param('kind') kind: string, @Res() res: FastifyReply): Promise<void> {
+    await this.access.installedUser(user);
     send(res, await this.files.fetch(user.companyId, id, kind));
   }
 

@@ -4,7 +4,6 @@ import { z } from 'zod';
 import { ApiError } from '../common/api-error';
 import { validate } from '../common/validation';
 import { DottedSignConnections, NotConnectedError } from '../dottedsign/dottedsign-connections.service';
-import { InstallationsRepository } from '../installations/installations.repository';
 import { readSettings } from '../installations/company-settings';
 import type { Contract } from '../signing/contract.entity';
 import { ContractSender, E_SIGN_PROVIDER } from '../signing/contract-sender.service';
@@ -14,6 +13,7 @@ import { type ESignProvider, ProviderError } from '../signing/esign-provider.por
 import { nextStatus } from '../signing/contract-status';
 import { ContractFiles } from './contract-files.service';
 import { DealSigners } from './deal-signers.service';
+import { PanelAccess } from './panel-access.service';
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from './panel-auth.guard';
 
 const id = z.string().regex(/^\d{1,18}$/, 'must be a numeric id');
@@ -36,7 +36,7 @@ export class ContractsController {
   constructor(
     private readonly contracts: ContractsRepository,
     private readonly sender: ContractSender,
-    private readonly installations: InstallationsRepository,
+    private readonly access: PanelAccess,
     private readonly connections: DottedSignConnections,
     @Inject(E_SIGN_PROVIDER) private readonly provider: ESignProvider,
     private readonly files: ContractFiles,
@@ -46,21 +46,21 @@ export class ContractsController {
   @Get('deals/:dealId/contracts')
   async list(@CurrentPanelUser() user: PanelUser, @Param('dealId') dealId: string) {
     const deal = validate(id, dealId);
-    const [, contracts] = await Promise.all([this.requireInstalled(user), this.contracts.forDealWithTimeline(user.companyId, deal)]);
+    const [, contracts] = await Promise.all([this.access.installedUser(user), this.contracts.forDealWithTimeline(user.companyId, deal)]);
     return { contracts: contracts.map(({ contract, timeline }) => this.view(contract, timeline)) };
   }
 
   /** Signers to prefill the send form with: the deal's contact, or why there is none. */
   @Get('deals/:dealId/signers')
   async suggestedSigners(@CurrentPanelUser() user: PanelUser, @Param('dealId') dealId: string) {
-    await this.requireInstalled(user);
+    await this.access.installedUser(user);
     return this.dealSigners.suggest(user.companyId, user.userId, Number(validate(id, dealId)));
   }
 
   @Post('deals/:dealId/contracts')
   @HttpCode(201)
   async send(@CurrentPanelUser() user: PanelUser, @Param('dealId') dealId: string, @Body() body: unknown) {
-    const company = await this.requireInstalled(user);
+    const company = await this.access.installedUser(user);
     const request = validate(sendRequest, body ?? {});
     const templateId = request.templateId ?? readSettings(company.settings).templateId;
     if (!templateId) throw ApiError.badRequest('templateId: choose a template (no default template is set)', [{ field: 'templateId', message: 'required' }]);
@@ -110,15 +110,9 @@ export class ContractsController {
     return { contract: (await this.views([voided]))[0] };
   }
 
-  private async requireInstalled(user: PanelUser) {
-    const access = await this.installations.userAccess(user.companyId, user.userId);
-    if (!access) throw ApiError.forbidden('The app is not installed for this Pipedrive user');
-    return access;
-  }
-
   /** A contract of the caller's company; another company's id answers 404, exactly like a missing one. */
   private async owned(user: PanelUser, contractId: string): Promise<Contract> {
-    await this.requireInstalled(user);
+    await this.access.installedUser(user);
     const contract = await this.contracts.byId(validate(id, contractId));
     if (!contract || contract.companyId !== user.companyId) throw ApiError.notFound('No such contract');
     return contract;

@@ -7,13 +7,14 @@ import { ContractFiles } from './contract-files.service';
 import { ContractsController } from './contracts.controller';
 import { DealSigners } from './deal-signers.service';
 import { noStore } from './no-store.middleware';
+import { PanelAccess } from './panel-access.service';
 import { PanelPagesController } from './panel-pages.controller';
 import { SettingsController } from './settings.controller';
 
 @Module({
   imports: [InstallationsModule, DottedSignModule, SigningModule],
   controllers: [SettingsController, ContractsController, ContractFilesController, PanelPagesController],
-  providers: [ContractFiles, DealSigners],
+  providers: [ContractFiles, DealSigners, PanelAccess],
 })
 export class PanelModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {

@@ -5,9 +5,9 @@ import { validate } from '../common/validation';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import { DottedSignConnections, NotConnectedError } from '../dottedsign/dottedsign-connections.service';
 import { applySettings, autoSendWidens, readSettings, settingsUpdate } from '../installations/company-settings';
-import { InstallationsRepository } from '../installations/installations.repository';
 import { E_SIGN_PROVIDER } from '../signing/contract-sender.service';
 import { type ESignProvider, ProviderError } from '../signing/esign-provider.port';
+import { PanelAccess } from './panel-access.service';
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from './panel-auth.guard';
 
 /** The settings page's API: company settings, and the templates to choose from. */
@@ -17,7 +17,7 @@ export class SettingsController {
   constructor(
     @Inject(CONFIG) private readonly config: AppConfig,
     private readonly dataSource: DataSource,
-    private readonly installations: InstallationsRepository,
+    private readonly access: PanelAccess,
     private readonly connections: DottedSignConnections,
     @Inject(E_SIGN_PROVIDER) private readonly provider: ESignProvider,
   ) {}
@@ -56,8 +56,7 @@ export class SettingsController {
   }
 
   private async company(user: PanelUser) {
-    const access = await this.installations.userAccess(user.companyId, user.userId);
-    if (!access) throw ApiError.forbidden('The app is not installed for this Pipedrive user');
+    const access = await this.access.installedUser(user);
     return { settings: readSettings(access.settings), isAdmin: access.isAdmin, authorized: access.authorized };
   }
 

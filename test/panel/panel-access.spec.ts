@@ -124,9 +124,11 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
     expect(await (await s.api(a.companyId, a.userId, '/api/settings')).json()).toEqual(settingsOfA);
 
     // A user of B claiming A's company in a JWT we signed is not installed there.
-    const crossed = await s.api(a.companyId, b.userId, `/api/deals/${scenario.demo.dealId}/contracts`);
-    expect(crossed.status).toBe(403);
-    expect(JSON.stringify(await crossed.json())).not.toContain('pia@customer.test');
+    for (const path of [`/api/deals/${scenario.demo.dealId}/contracts`, `/api/contracts/${completed.id}/files/completed`, `/api/contracts/${completed.id}/files/audit_trail`]) {
+      const crossed = await s.api(a.companyId, b.userId, path);
+      expect(crossed.status).toBe(403);
+      expect(await crossed.json()).toEqual({ error: { code: 'forbidden', message: 'The app is not installed for this Pipedrive user' } });
+    }
 
     const [row] = await scenario.db().query('SELECT status FROM contracts WHERE id = $1', [waiting.id]);
     expect(row.status).toBe('waiting');
