@@ -240,7 +240,8 @@ export class DottedSignClient implements ESignProvider {
     try {
       return await this.request<T>(method, path, { ...body, token });
     } catch (error) {
-      if (error instanceof ProviderError && error.status === 401) {
+      // The reference documents a rejected token only as 400002 `invalid_token`; a 401 means the same.
+      if (error instanceof ProviderError && (error.status === 401 || error.key === 'invalid_token')) {
         return this.request<T>(method, path, { ...body, token: await session.refreshAfterRejection(token) });
       }
       throw error;

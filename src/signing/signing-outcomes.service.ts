@@ -275,7 +275,9 @@ export class SigningOutcomes {
     try {
       const task = await this.provider.get(await this.connections.session(contract.companyId), contract.taskId);
       return task?.declineReason ?? null;
-    } catch {
+    } catch (error) {
+      // A passing outage would lose the signer's reason for good (the status moves only once): retry the event.
+      if (error instanceof ProviderError && error.retryable) throw error;
       return null;
     }
   }

@@ -76,6 +76,17 @@ describe('the settings API tells the page what it may offer: a DottedSign connec
     expect(await templatesStatus()).toBe(200);
   });
 
+  it('refreshes a token DottedSign rejects with its documented 400 invalid_token, as with a 401, and goes on', async () => {
+    const tokenCalls = async () => ((await (await s.dsim('/requests?method=POST&path=/v1/oauth/token')).json()) as unknown[]).length;
+    expect(await templatesStatus()).toBe(200);
+    const before = await tokenCalls();
+    // The stored token has not run out by our clock, but DottedSign no longer takes it.
+    await s.dsim('/faults', { body: { method: 'GET', path: '/v1/templates/list', status: 400, count: 1, body: { error_code: 400002, error_key: 'invalid_token', error_message: 'invalid token' } } });
+    expect(await templatesStatus()).toBe(200);
+    expect(await tokenCalls()).toBe(before + 1);
+    expect((await settingsAs(scenario.demo.adminUserId)).dottedsign).toMatchObject({ connected: true, status: 'ok' });
+  });
+
   it('says canEdit false to a user who is not a Pipedrive admin, true to an admin (and after an admin saves)', async () => {
     const { adminUserId, regularUserId, companyId } = scenario.demo;
     expect((await settingsAs(regularUserId)).canEdit).toBe(false);

@@ -402,4 +402,17 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     expect(notes[0].content).toContain(reason);
     expect((await dealOf(dealId)).status).toBe('open');
   });
+
+  it('declined while DottedSign cannot be read for a moment: the event is retried, and the reason still reaches the contract and the note', async () => {
+    const { dealId, contractId, taskId } = await waitingContract('Declined during an outage');
+    const reason = 'Legal has not approved it';
+    await s.dsim('/faults', { body: { method: 'GET', path: '/v1/sign_tasks/read', status: 503, count: 1, body: { error_code: 503000, error_key: 'service_unavailable', error_message: 'busy' } } });
+    expect((await s.dsim(`/tasks/${taskId}/decline`, { body: { email: signer, reason } })).status).toBe(200);
+    const row = await writtenBack(contractId);
+    expect(row.status).toBe('declined');
+    expect(row.status_reason).toBe(reason);
+    const notes = await notesOf(dealId);
+    expect(notes).toHaveLength(1);
+    expect(notes[0].content).toContain(reason);
+  });
 });
