@@ -71,7 +71,10 @@ export class ContractSender {
           return (await this.contracts.byId(contract.id, manager))!;
         }
         if (await this.contracts.isDealDeleted(manager, contract.companyId, contract.dealId)) {
-          return this.fail(manager, contract, 'discarded', 'The deal was deleted before the contract was sent');
+          const deal = dealRead.status === 'fulfilled' ? dealRead.value.deal : null;
+          if (!deal || deal.isDeleted) return this.fail(manager, contract, 'discarded', 'The deal was deleted before the contract was sent');
+          // Restored in Pipedrive since its delete (possible for 30 days): it takes contracts again.
+          await this.contracts.forgetDealDeleted(manager, contract.companyId, contract.dealId);
         }
         return await this.create(manager, session, context, contract, settledValue(dealRead));
       } catch (error) {

@@ -203,6 +203,10 @@ export class ContractsRepository {
     await manager.query('INSERT INTO deal_deletions (company_id, deal_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [companyId, dealId]);
   }
 
+  async forgetDealDeleted(manager: EntityManager, companyId: string, dealId: string): Promise<void> {
+    await manager.query('DELETE FROM deal_deletions WHERE company_id = $1 AND deal_id = $2', [companyId, dealId]);
+  }
+
   async isDealDeleted(manager: EntityManager, companyId: string, dealId: string): Promise<boolean> {
     const rows = (await manager.query('SELECT 1 FROM deal_deletions WHERE company_id = $1 AND deal_id = $2', [companyId, dealId])) as unknown[];
     return rows.length > 0;

@@ -207,6 +207,23 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect(task.discarded).toBe(true);
   });
 
+  it('a deleted deal restored in Pipedrive can be sent a contract from the panel again', async () => {
+    const deal = await scenario.addDeal({ title: 'Deleted by mistake', person_id: scenario.demo.personWithEmailId });
+    await scenario.contractSettled(deal.id);
+    await scenario.deleteDeal(deal.id);
+    await scenario.contractSettled(deal.id, (status) => status === 'voided');
+    expect((await s.sim(`/companies/${scenario.demo.companyId}/deals/${deal.id}/restore`, { body: {} })).status).toBe(200);
+
+    const sent = await s.api(scenario.demo.companyId, scenario.demo.adminUserId, `/api/deals/${deal.id}/contracts`, { body: { signers: [{ name: 'Pia Buyer', email: 'pia@customer.test' }] } });
+    expect(sent.status).toBe(201);
+    expect(((await sent.json()) as { contract: { status: string } }).contract.status).toBe('waiting');
+    expect((await scenario.tasksForDeal(deal.id)).filter((task) => task.status === 'waiting')).toHaveLength(1);
+
+    // Deleted again: the new task is voided like the first.
+    await scenario.deleteDeal(deal.id);
+    await eventually(async () => (await scenario.contracts(deal.id)).every((contract) => contract.status === 'voided'), 'both contracts voided');
+  });
+
   it('a delete delivered before its create leaves no live task', async () => {
     await s.sim('/webhooks/hold');
     const deal = await scenario.addDeal({ title: 'Out of order', person_id: scenario.demo.personWithEmailId });

@@ -99,6 +99,10 @@ export function pipedriveControlRoutes(deps: ControlRoutesDeps): Router {
     const companyId = company(req).id;
     res.json(dealV2(deps.deals.setArchived(companyId, Number(req.params.id), body(req).archived !== false, actor(req, companyId))));
   });
+  router.post('/companies/:companyId/deals/:id/restore', (req, res) => {
+    const companyId = company(req).id;
+    res.json(dealV2(deps.deals.restore(companyId, Number(req.params.id), actor(req, companyId))));
+  });
   router.delete('/companies/:companyId/deals/:id', (req, res) => {
     const companyId = company(req).id;
     res.json(dealV2(deps.deals.delete(companyId, Number(req.params.id), actor(req, companyId))));

@@ -113,6 +113,17 @@ export class DealRecords {
     return deal;
   }
 
+  /** Pipedrive's "restore" of a deleted deal (a UI action, within 30 days of the delete); emits `change`. */
+  restore(companyId: number, dealId: number, actor: Actor): Deal {
+    const deal = this.store.deals.get(dealId);
+    if (!deal || deal.companyId !== companyId || !deal.isDeleted) throw PipedriveApiError.notFound(API_ERRORS.notFound('Deal'));
+    const previous = snapshot(deal);
+    deal.isDeleted = false;
+    deal.updateTime = new Date();
+    this.emit({ object: 'deal', action: 'change', companyId, entityId: deal.id, current: snapshot(deal), previous, ...actor, at: deal.updateTime });
+    return deal;
+  }
+
   /** The company's deals that are neither deleted nor archived (what v2 `GET /deals` lists). */
   listed(companyId: number): Deal[] {
     return [...this.store.deals.values()].filter((deal) => deal.companyId === companyId && !deal.isDeleted && !deal.isArchived);
