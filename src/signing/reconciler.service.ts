@@ -4,7 +4,7 @@ import { type AppConfig, CONFIG } from '../config/app-config';
 import { DottedSignConnections } from '../dottedsign/dottedsign-connections.service';
 import { JobQueue } from '../jobs/job-queue.service';
 import { CompanyContext } from './company-context.service';
-import { E_SIGN_PROVIDER } from './contract-sender.service';
+import { ContractSender, E_SIGN_PROVIDER } from './contract-sender.service';
 import { DealSweep } from './deal-sweep.service';
 import { DealSync } from './deal-sync.service';
 import { signersAdvanced } from './contract-status';
@@ -12,6 +12,12 @@ import type { ESignProvider, SignerProgress } from './esign-provider.port';
 import { SigningOutcomes } from './signing-outcomes.service';
 
 export const RECONCILE = 'signing.reconcile';
+
+/**
+ * A contract still pending without a task this long after it was recorded lost the try that was sending it (a
+ * process that died mid-send; an auto-send's job gives up well before): longer than any job's retries take.
+ */
+const ABANDONED_SEND_MS = 15 * 60_000;
 
 export interface ReconcileReport {
   checked: number;
@@ -29,6 +35,7 @@ interface DueContract {
   task_id: string | null;
   status: string;
   signers: SignerProgress[];
+  created_at: Date;
 }
 
 /**
@@ -50,6 +57,7 @@ export class Reconciler implements OnApplicationBootstrap {
     private readonly connections: DottedSignConnections,
     private readonly context: CompanyContext,
     private readonly sweep: DealSweep,
+    private readonly sender: ContractSender,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -63,7 +71,7 @@ export class Reconciler implements OnApplicationBootstrap {
 
   async runCycle(): Promise<ReconcileReport> {
     const due = (await this.dataSource.query(
-      `SELECT id, company_id, deal_id, task_id, status, signers FROM (
+      `SELECT id, company_id, deal_id, task_id, status, signers, created_at FROM (
          SELECT c.*, row_number() OVER (PARTITION BY company_id ORDER BY last_checked_at NULLS FIRST, id) AS n
          FROM contracts c
          WHERE status IN ('pending', 'draft', 'waiting')
@@ -101,6 +109,11 @@ export class Reconciler implements OnApplicationBootstrap {
       report.dealsGone += 1;
       await this.deals.endDeal(row.company_id, row.deal_id);
       return;
+    }
+    if (!row.task_id && row.status === 'pending' && Date.now() - new Date(row.created_at).getTime() > ABANDONED_SEND_MS) {
+      // Looks for a task that try created before creating one, like any retry; a failure is shown with Retry.
+      report.changed += 1;
+      await this.sender.send(key, { finalAttempt: true, context });
     }
     if (row.task_id) {
       const task = await this.provider.get(await this.connections.session(row.company_id), row.task_id);

@@ -226,6 +226,30 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     expect((await contract(String(created.id))).status).toBe('waiting');
   });
 
+  it('a panel send cut off before DottedSign was asked (the process died): reconciliation sends it once it is 15 minutes old, not before', async () => {
+    const { dealId } = await waitingContract('Send cut off');
+    const intent = async (key: string, age: string) => {
+      const [row] = await scenario.db().query(
+        `INSERT INTO contracts (company_id, deal_id, intent_key, title, status, signers, created_by_user_id, created_at)
+         VALUES ($1, $2, $3, 'Send cut off', 'pending', $4, $5, now() - $6::interval) RETURNING id`,
+        [scenario.demo.companyId, dealId, key, JSON.stringify([{ name: 'Pia Buyer', email: signer, status: 'waiting', signedAt: null }]), scenario.demo.adminUserId, age],
+      );
+      return String(row.id);
+    };
+    const stale = await intent('panel:cut-off', '16 minutes');
+    const fresh = await intent('panel:in-flight', '1 minute');
+
+    await s.app.app.get(Reconciler).runCycle();
+    const sent = await contract(stale);
+    expect(sent.status).toBe('waiting');
+    const tasks = (await scenario.tasksForDeal(dealId)).filter((task) => String(task.metadata.pipedrive_contract_id) === stale);
+    expect(tasks.map((task) => String(task.task_id))).toEqual([sent.task_id]);
+    expect((await contract(fresh)).status).toBe('pending');
+
+    await s.app.app.get(Reconciler).runCycle();
+    expect((await scenario.tasksForDeal(dealId)).filter((task) => String(task.metadata.pipedrive_contract_id) === stale)).toHaveLength(1);
+  });
+
   it('a deal added while its create webhook was lost (a banned webhook): reconciliation sends its contract, once', async () => {
     await s.sim('/webhooks/drop', { body: { count: 1 } });
     const deal = await scenario.addDeal({ title: 'Created unheard', person_id: scenario.demo.personWithEmailId });
