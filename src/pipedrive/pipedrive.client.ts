@@ -86,8 +86,12 @@ export class PipedriveClient {
     const body = response.json<Record<string, unknown>>() ?? {};
     if (!response.ok) {
       const description = String(body.error_description ?? body.error ?? `HTTP ${response.status}`);
-      // invalid_grant and invalid_client will not get better by retrying; the rest might.
-      throw new PipedriveApiError(`token refresh failed: ${description}`, response.status, response.status >= 500 || response.status === 429);
+      // Only a refused grant ends the installation (uninstalled, revoked, unused for 60 days). A refused client is
+      // the app's own set-up (a secret regenerated in Developer Hub, a wrong deployment): every installation would
+      // be given up for it, so it and any other answer are retried until the set-up is mended.
+      if (body.error === 'invalid_grant') throw new PipedriveApiError(`token refresh failed: ${description}`, response.status, false);
+      if (body.error === 'invalid_client') this.logger.error(`Pipedrive refuses the app's client credentials: check PIPEDRIVE_CLIENT_ID and PIPEDRIVE_CLIENT_SECRET`);
+      throw new PipedriveApiError(`token refresh failed: ${description}`, response.status, true);
     }
     return this.parseTokenResponse(body);
   }

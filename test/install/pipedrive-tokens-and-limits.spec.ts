@@ -43,6 +43,20 @@ describe('Pipedrive API client: token refresh and rate limits (two app processes
     expect(refreshes[0].status).toBe(200);
   });
 
+  it('a refresh refused for the app’s client secret (rotated in Developer Hub) keeps the installation: it works again once the secret matches, with no reinstall', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 2100)); // a fresh burst window
+    const secret = s.appEnv.PIPEDRIVE_CLIENT_SECRET;
+    await s.sim('/app', { method: 'PATCH', body: { clientSecret: 'regenerated-in-developer-hub' } });
+    await s.sim('/tokens/expire', { body: {} });
+    await expect(api(s.app).me()).rejects.toThrow(/invalid_client|client/i);
+    const [row] = await s.app.app.get(DataSource).query('SELECT invalid_reason FROM installations WHERE id = $1', [installationId]);
+    expect(row.invalid_reason).toBeNull();
+
+    // The deployment gets the secret it should have (here: the app's secret is current again).
+    await s.sim('/app', { method: 'PATCH', body: { clientSecret: secret } });
+    expect((await api(s.app).me()).id).toBe(s.pipedrive.demo.adminUserId);
+  });
+
   it('waits out the burst window on 429 instead of hammering, and loses no call', async () => {
     await new Promise((resolve) => setTimeout(resolve, 2100));
     await s.sim('/requests', { method: 'DELETE' });

@@ -60,6 +60,8 @@ export function pipedriveControlRoutes(deps: ControlRoutesDeps): Router {
     if (typeof input.autoApprove === 'boolean') deps.app.autoApprove = input.autoApprove;
     if (Array.isArray(input.scopes)) deps.app.scopes = input.scopes.map(String);
     if (typeof input.callbackUrl === 'string') deps.app.callbackUrl = input.callbackUrl;
+    // Developer Hub's "regenerate client secret": the old one is refused from then on.
+    if (typeof input.clientSecret === 'string' && input.clientSecret) deps.app.clientSecret = input.clientSecret;
     res.json(publicApp(deps.app));
   });
 
