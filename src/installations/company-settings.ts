@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 
 /** What a company chose on the settings page. Stored in `companies.settings`, always read through here. */
@@ -37,6 +38,14 @@ export const settingsUpdate = z
   .strict();
 
 export type SettingsUpdate = z.infer<typeof settingsUpdate>;
+
+/**
+ * What the settings page read, so a save made from an older read (another admin saved meanwhile) is refused instead
+ * of silently writing back the older values. Derived from the settings themselves: only a change of them counts.
+ */
+export function settingsVersion(settings: CompanySettings): string {
+  return createHash('sha256').update(JSON.stringify(settings)).digest('base64url').slice(0, 16);
+}
 
 /** Stored JSON (possibly older or partial) → complete settings. */
 export function readSettings(stored: unknown): CompanySettings {

@@ -4,11 +4,15 @@ import { ApiError } from '../common/api-error';
 import { validate } from '../common/validation';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import { DottedSignConnections, NotConnectedError } from '../dottedsign/dottedsign-connections.service';
-import { applySettings, autoSendWidens, readSettings, settingsUpdate } from '../installations/company-settings';
+import { z } from 'zod';
+import { applySettings, autoSendWidens, readSettings, settingsUpdate, settingsVersion } from '../installations/company-settings';
 import { E_SIGN_PROVIDER } from '../signing/contract-sender.service';
 import { type ESignProvider, ProviderError } from '../signing/esign-provider.port';
 import { PanelAccess } from './panel-access.service';
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from './panel-auth.guard';
+
+/** `version`: the one `GET /api/settings` gave; a save from an older read is refused (409) instead of undoing a newer one. */
+const versionedUpdate = settingsUpdate.extend({ version: z.string().max(64).optional() });
 
 /** The settings page's API: company settings, and the templates to choose from. */
 @Controller('api')
@@ -30,15 +34,26 @@ export class SettingsController {
 
   @Put('settings')
   async put(@CurrentPanelUser() user: PanelUser, @Body() body: unknown) {
-    const { settings, isAdmin, authorized } = await this.company(user);
+    const { isAdmin, authorized } = await this.company(user);
     if (!isAdmin) throw ApiError.forbidden('Only a Pipedrive admin can change the app settings');
-    const next = applySettings(settings, validate(settingsUpdate, body ?? {}));
-    if ('error' in next) throw ApiError.badRequest(next.error, [{ field: 'onCompleted.stageId', message: 'required when action is "stage"' }]);
-    // Deals added before the rules covered them stay unsent, as their webhooks left them: the sweep starts after.
-    await this.dataSource.query(
-      `UPDATE companies SET settings = $2, updated_at = now(), auto_send_widened_at = CASE WHEN $3 THEN now() ELSE auto_send_widened_at END WHERE id = $1`,
-      [user.companyId, JSON.stringify(next), autoSendWidens(settings, next)],
-    );
+    const { version, ...update } = validate(versionedUpdate, body ?? {});
+    // Applied to the settings as they are now (locked), not as this request's page read them.
+    const next = await this.dataSource.transaction(async (manager) => {
+      const [row] = (await manager.query('SELECT settings FROM companies WHERE id = $1 FOR UPDATE', [user.companyId])) as Array<{ settings: unknown }>;
+      if (!row) throw ApiError.forbidden('The app is not installed for this Pipedrive user');
+      const current = readSettings(row.settings);
+      if (version !== undefined && version !== settingsVersion(current)) {
+        throw new ApiError(409, 'settings_changed', 'Another admin changed the settings after this page loaded them. Their changes are shown now; make yours again.');
+      }
+      const applied = applySettings(current, update);
+      if ('error' in applied) throw ApiError.badRequest(applied.error, [{ field: 'onCompleted.stageId', message: 'required when action is "stage"' }]);
+      // Deals added before the rules covered them stay unsent, as their webhooks left them: the sweep starts after.
+      await manager.query(
+        `UPDATE companies SET settings = $2, updated_at = now(), auto_send_widened_at = CASE WHEN $3 THEN now() ELSE auto_send_widened_at END WHERE id = $1`,
+        [user.companyId, JSON.stringify(applied), autoSendWidens(current, applied)],
+      );
+      return applied;
+    });
     return this.view(user.companyId, next, { canEdit: true, authorized });
   }
 
@@ -69,6 +84,7 @@ export class SettingsController {
     return {
       canEdit: user.canEdit,
       pipedrive: { authorization: user.authorized ? 'ok' : 'reinstall_required' },
+      version: settingsVersion(settings),
       templateId: settings.templateId === null ? null : Number(settings.templateId),
       autoSend: settings.autoSend,
       onCompleted: settings.onCompleted,

@@ -96,4 +96,31 @@ describe('the settings API tells the page what it may offer: a DottedSign connec
     expect(((await saved.json()) as SettingsView).canEdit).toBe(true);
     expect((await s.api(companyId, regularUserId, '/api/settings', { method: 'PUT', body: { writeNotes: true } })).status).toBe(403);
   });
+
+  it('two admins editing at once: a save made from settings read before the other admin’s save is refused, not written over it', async () => {
+    const { adminUserId, companyId } = scenario.demo;
+    const second = (await (await s.sim(`/companies/${companyId}/users`, { body: { name: 'Second Admin', isAdmin: true } })).json()) as { id: number };
+    await s.install(second.id);
+    const put = (userId: number, body: Record<string, unknown>) => s.api(companyId, userId, '/api/settings', { method: 'PUT', body });
+    const read = async (userId: number) => (await (await s.api(companyId, userId, '/api/settings')).json()) as SettingsView & { version: string; attachFiles: boolean; writeNotes: boolean };
+
+    const pageOfFirst = await read(adminUserId);
+    const pageOfSecond = await read(second.id);
+    expect(pageOfSecond.version).toBe(pageOfFirst.version);
+    const savedBySecond = await put(second.id, { version: pageOfSecond.version, attachFiles: !pageOfSecond.attachFiles, writeNotes: pageOfSecond.writeNotes });
+    expect(savedBySecond.status).toBe(200);
+
+    // The first admin's page still shows the old attachFiles; saving it would have undone the second admin's change.
+    const stale = await put(adminUserId, { version: pageOfFirst.version, attachFiles: pageOfFirst.attachFiles, writeNotes: !pageOfFirst.writeNotes });
+    expect(stale.status).toBe(409);
+    expect(((await stale.json()) as { error: { code: string } }).error.code).toBe('settings_changed');
+    const now = await read(adminUserId);
+    expect(now).toMatchObject({ attachFiles: !pageOfFirst.attachFiles, writeNotes: pageOfFirst.writeNotes });
+    expect(now.version).not.toBe(pageOfFirst.version);
+
+    expect((await put(adminUserId, { version: now.version, writeNotes: !now.writeNotes })).status).toBe(200);
+    // A partial update without a version (an API client) changes only what it names.
+    expect((await put(adminUserId, { writeNotes: now.writeNotes })).status).toBe(200);
+    expect(await read(second.id)).toMatchObject({ attachFiles: !pageOfFirst.attachFiles, writeNotes: now.writeNotes });
+  });
 });

@@ -75,6 +75,8 @@ class SettingsPage {
       this.host.snackbar('Settings saved');
     } catch (error) {
       this.host.snackbar(error instanceof ApiFailure && error.details.length ? 'Some settings need attention' : messageOf(error));
+      // Another admin saved since this page loaded: show their settings rather than keep offering stale ones.
+      if (error instanceof ApiFailure && error.code === 'settings_changed') void this.load();
       throw error;
     }
   }

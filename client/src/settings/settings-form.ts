@@ -125,6 +125,7 @@ export function settingsForm({ settings, templates, save }: SettingsFormOptions)
     saveButton.disabled = true;
     try {
       await save({
+        version: settings.version,
         templateId: template.value ? Number(template.value) : null,
         autoSend: { enabled: autoSend.checked, pipelineIds: pipelineIds! },
         onCompleted: { action: chosenAction(), stageId: chosenAction() === 'stage' ? stage : null },

@@ -4,6 +4,8 @@ export interface Settings {
   canEdit: boolean;
   /** `reinstall_required`: Pipedrive no longer accepts this user's authorization of the app. */
   pipedrive: { authorization: 'ok' | 'reinstall_required' };
+  /** Sent back with a save: one made from settings another admin has changed since is refused (409 `settings_changed`). */
+  version: string;
   templateId: number | null;
   autoSend: { enabled: boolean; pipelineIds: number[] };
   onCompleted: { action: 'won' | 'stage' | 'none'; stageId: number | null };
