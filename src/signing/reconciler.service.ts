@@ -102,6 +102,16 @@ export class Reconciler implements OnApplicationBootstrap {
     const key = { id: row.id, companyId: row.company_id, dealId: row.deal_id };
     const context = await this.context.load(row.company_id);
     if (!context?.connection) return;
+    // What the signers did is applied whatever Pipedrive answers below: the deal read can fail for reasons of its
+    // own (the acting user may not see the deal, the day's budget spent) and must not hide a signed contract.
+    if (row.task_id) {
+      const task = await this.provider.get(await this.connections.session(row.company_id), row.task_id);
+      // A signer's lost webhook leaves the status as it was: their progress counts as a change too.
+      if (task && (task.status !== row.status || signersAdvanced(row.signers, task.signers))) {
+        report.changed += 1;
+        await this.outcomes.applyTask(key, task);
+      }
+    }
     const api = await this.context.pipedrive(context);
     const deal = await api.deal(Number(row.deal_id));
     if (!deal || deal.isDeleted) {
@@ -114,14 +124,6 @@ export class Reconciler implements OnApplicationBootstrap {
       // Looks for a task that try created before creating one, like any retry; a failure is shown with Retry.
       report.changed += 1;
       await this.sender.send(key, { finalAttempt: true, context });
-    }
-    if (row.task_id) {
-      const task = await this.provider.get(await this.connections.session(row.company_id), row.task_id);
-      // A signer's lost webhook leaves the status as it was: their progress counts as a change too.
-      if (task && (task.status !== row.status || signersAdvanced(row.signers, task.signers))) {
-        report.changed += 1;
-        await this.outcomes.applyTask(key, task);
-      }
     }
     await this.outcomes.writeBack(key);
   }

@@ -204,6 +204,26 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     expect((await timeline(contractId)).find((event) => event.type === 'completed')?.details).toMatchObject({ via: 'reconciliation' });
   });
 
+  it('webhooks dropped while Pipedrive refuses to show the deal: reconciliation still shows the contract completed; the write-back waits for Pipedrive', async () => {
+    const { dealId, contractId, taskId } = await waitingContract('Lost webhooks, hidden deal');
+    await s.dsim('/webhooks/drop', { body: { count: 2 } });
+    await s.dsim(`/tasks/${taskId}/sign`, { body: { email: signer } });
+    await eventually(async () => (await dottedsignDeliveries(taskId)).filter((delivery) => delivery.outcome === 'dropped').length === 2, 'both deliveries dropped');
+    const dealPath = `/c/${scenario.demo.companyId}/api/v2/deals/${dealId}`;
+    await s.sim('/faults', { body: { method: 'GET', path: dealPath, status: 403, count: 1000, body: { success: false, error: 'You do not have permissions to view this deal' } } });
+    try {
+      await s.app.app.get(Reconciler).runCycle();
+      const row = await contract(contractId);
+      expect(row.status).toBe('completed');
+      expect((await dealOf(dealId)).status).toBe('open');
+    } finally {
+      await s.sim('/faults', { method: 'DELETE' });
+    }
+    await s.app.app.get(Reconciler).runCycle();
+    expect((await writtenBack(contractId)).status).toBe('completed');
+    expect((await dealOf(dealId)).status).toBe('won');
+  });
+
   it('a lost webhook of one of two signers: one reconciliation cycle shows that signer as signed, the contract still waiting', async () => {
     const deal = await scenario.addDeal({ title: 'Two signers' });
     const sent = await s.api(scenario.demo.companyId, scenario.demo.adminUserId, `/api/deals/${deal.id}/contracts`, {
