@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import type { EntityManager, Repository } from 'typeorm';
+import { type EntityManager, IsNull, type Repository } from 'typeorm';
 import { entityRows } from '../database/entity-rows';
 import { Company } from './company.entity';
 import { Installation } from './installation.entity';
@@ -123,7 +123,8 @@ export class InstallationsRepository {
 
   async remove(manager: EntityManager, companyId: string, userId: string): Promise<{ removed: boolean; remaining: number }> {
     const deleted = await manager.delete(Installation, { companyId, userId });
-    const remaining = await manager.countBy(Installation, { companyId });
+    // An install Pipedrive refused for good (its user's uninstall notice lost, say) acts for nobody: it keeps nothing.
+    const remaining = await manager.countBy(Installation, { companyId, invalidReason: IsNull() });
     return { removed: (deleted.affected ?? 0) > 0, remaining };
   }
 

@@ -149,6 +149,17 @@ describe('install from the Pipedrive Marketplace (app + Pipedrive simulator over
     expect(again.status).toBe(200);
   });
 
+  it('the last user able to act uninstalling erases the company, though another user’s install lingers whose uninstall notice never came', async () => {
+    await s.install(demo.adminUserId);
+    await s.install(demo.regularUserId);
+    // Pipedrive sends an uninstall notice once; the regular user's was lost, and their refresh token has since been refused.
+    await db().query(`UPDATE installations SET invalid_reason = 'token refresh failed: Invalid grant: refresh_token is invalid' WHERE user_id = $1`, [demo.regularUserId]);
+    await s.sim('/uninstall', { body: { companyId: demo.companyId, userId: demo.adminUserId } });
+    for (const table of ['companies', 'installations', 'webhook_subscriptions', 'esign_connections']) {
+      expect(await db().query(`SELECT count(*)::int AS count FROM ${table}`)).toEqual([{ count: 0 }]);
+    }
+  });
+
   it('the last two users uninstalling at the same moment still erase the company', async () => {
     for (let round = 1; round <= 3; round += 1) {
       await s.install(demo.adminUserId);
