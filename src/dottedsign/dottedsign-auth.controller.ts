@@ -4,7 +4,7 @@ import { ApiError } from '../common/api-error';
 import { resultPage, sendHtml } from '../common/html-page';
 import { SignedTokens } from '../common/signed-tokens';
 import { type AppConfig, CONFIG } from '../config/app-config';
-import { InstallationsRepository } from '../installations/installations.repository';
+import { PipedriveAdmins, adminCheckError } from '../pipedrive/pipedrive-admins.service';
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser, verifyPanelToken } from '../panel/panel-auth.guard';
 import { ProviderError } from '../signing/esign-provider.port';
 import { DottedSignClient } from './dottedsign.client';
@@ -21,7 +21,7 @@ export class DottedSignAuthController {
     @Inject(CONFIG) private readonly config: AppConfig,
     private readonly client: DottedSignClient,
     private readonly connections: DottedSignConnections,
-    private readonly installations: InstallationsRepository,
+    private readonly admins: PipedriveAdmins,
     private readonly signed: SignedTokens,
   ) {}
 
@@ -34,9 +34,7 @@ export class DottedSignAuthController {
   async start(@Query('token') token: string | undefined, @Res() res: FastifyReply): Promise<void> {
     const user = token ? verifyPanelToken(token, this.config.pipedrive.jwtSecret) : null;
     if (!user) return this.page(res, 401, 'Cannot connect DottedSign', 'The link has expired. Open the app settings in Pipedrive and try again.');
-    const installation = await this.installations.byUser(user.companyId, user.userId);
-    if (!installation) return this.page(res, 403, 'Cannot connect DottedSign', 'Install the app in Pipedrive first.');
-    if (!installation.isAdmin) return this.page(res, 403, 'Cannot connect DottedSign', 'Only a Pipedrive admin can change the DottedSign connection.');
+    if (!(await this.adminOrPage(res, user, 'Cannot connect DottedSign', 'Install the app in Pipedrive first.'))) return;
     const state = this.signed.sign(STATE_PURPOSE, { companyId: user.companyId, userId: user.userId }, 15 * 60);
     res.redirect(this.client.authorizeUrl(this.callbackUrl, state), 302);
   }
@@ -50,9 +48,7 @@ export class DottedSignAuthController {
     if (!state) return this.page(res, 400, 'DottedSign not connected', 'The connection link expired or was altered. Start again from the app settings.');
     if (typeof query.code !== 'string' || !query.code) return this.page(res, 400, 'DottedSign not connected', 'DottedSign sent no authorization code. Start again from the app settings.');
     // The user may have been uninstalled or lost admin rights since the connection was started.
-    const installation = await this.installations.byUser(state.companyId, state.userId);
-    if (!installation) return this.page(res, 403, 'DottedSign not connected', 'The app is no longer installed for you in this company.');
-    if (!installation.isAdmin) return this.page(res, 403, 'DottedSign not connected', 'Only a Pipedrive admin can change the DottedSign connection.');
+    if (!(await this.adminOrPage(res, state, 'DottedSign not connected', 'The app is no longer installed for you in this company.'))) return;
     try {
       const tokens = await this.client.exchangeCode(query.code, this.callbackUrl);
       const connection = await this.connections.connect(state.companyId, state.userId, 'oauth', tokens);
@@ -90,10 +86,18 @@ export class DottedSignAuthController {
     return { disconnected: await this.connections.disconnect(user.companyId) };
   }
 
-  private async requireAdmin(user: PanelUser): Promise<void> {
-    const installation = await this.installations.byUser(user.companyId, user.userId);
-    if (!installation) throw ApiError.forbidden('The app is not installed for you');
-    if (!installation.isAdmin) throw ApiError.forbidden('Only a Pipedrive admin can change the DottedSign connection');
+  private requireAdmin(user: PanelUser): Promise<void> {
+    return this.admins.requireAdmin(user.companyId, user.userId, 'change the DottedSign connection');
+  }
+
+  /** The OAuth window's pages: true for a confirmed admin, otherwise a page that says why and false. */
+  private async adminOrPage(res: FastifyReply, user: { companyId: string; userId: string }, title: string, notInstalled: string): Promise<boolean> {
+    const outcome = await this.admins.check(user.companyId, user.userId);
+    if (outcome === 'admin') return true;
+    const error = adminCheckError(outcome, 'change the DottedSign connection');
+    const body = error.getResponse() as { error: { message: string } };
+    this.page(res, error.getStatus(), title, outcome === 'not_installed' ? notInstalled : body.error.message);
+    return false;
   }
 
   private page(res: FastifyReply, status: number, title: string, message: string): void {

@@ -116,6 +116,10 @@ export class InstallationsRepository {
     return installation ?? null;
   }
 
+  async setAdmin(installationId: string, isAdmin: boolean): Promise<void> {
+    await this.installations.update({ id: installationId }, { isAdmin });
+  }
+
   /** Until the transaction ends, installs and uninstalls of the company wait: its installs are counted after. */
   async lockCompany(manager: EntityManager, companyId: string): Promise<void> {
     await manager.query('SELECT 1 FROM companies WHERE id = $1 FOR UPDATE', [companyId]);

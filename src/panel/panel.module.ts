@@ -1,6 +1,7 @@
 import { type MiddlewareConsumer, Module, type NestModule, RequestMethod } from '@nestjs/common';
 import { DottedSignModule } from '../dottedsign/dottedsign.module';
 import { InstallationsModule } from '../installations/installations.module';
+import { PipedriveModule } from '../pipedrive/pipedrive.module';
 import { SigningModule } from '../signing/signing.module';
 import { ContractFilesController } from './contract-files.controller';
 import { ContractFiles } from './contract-files.service';
@@ -12,7 +13,7 @@ import { PanelPagesController } from './panel-pages.controller';
 import { SettingsController } from './settings.controller';
 
 @Module({
-  imports: [InstallationsModule, DottedSignModule, SigningModule],
+  imports: [InstallationsModule, PipedriveModule, DottedSignModule, SigningModule],
   controllers: [SettingsController, ContractsController, ContractFilesController, PanelPagesController],
   providers: [ContractFiles, DealSigners, PanelAccess],
 })

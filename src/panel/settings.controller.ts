@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { applySettings, autoSendWidens, readSettings, settingsUpdate, settingsVersion } from '../installations/company-settings';
 import { E_SIGN_PROVIDER } from '../signing/contract-sender.service';
 import { type ESignProvider, ProviderError } from '../signing/esign-provider.port';
+import { PipedriveAdmins } from '../pipedrive/pipedrive-admins.service';
 import { PanelAccess } from './panel-access.service';
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from './panel-auth.guard';
 
@@ -22,6 +23,7 @@ export class SettingsController {
     @Inject(CONFIG) private readonly config: AppConfig,
     private readonly dataSource: DataSource,
     private readonly access: PanelAccess,
+    private readonly admins: PipedriveAdmins,
     private readonly connections: DottedSignConnections,
     @Inject(E_SIGN_PROVIDER) private readonly provider: ESignProvider,
   ) {}
@@ -34,8 +36,8 @@ export class SettingsController {
 
   @Put('settings')
   async put(@CurrentPanelUser() user: PanelUser, @Body() body: unknown) {
-    const { isAdmin, authorized } = await this.company(user);
-    if (!isAdmin) throw ApiError.forbidden('Only a Pipedrive admin can change the app settings');
+    const { authorized } = await this.company(user);
+    await this.admins.requireAdmin(user.companyId, user.userId, 'change the app settings');
     const { version, ...update } = validate(versionedUpdate, body ?? {});
     // Applied to the settings as they are now (locked), not as this request's page read them.
     const next = await this.dataSource.transaction(async (manager) => {

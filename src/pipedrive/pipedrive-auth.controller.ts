@@ -6,6 +6,7 @@ import { resultPage, sendHtml } from '../common/html-page';
 import { constantTimeEqual } from '../common/passwords';
 import { validate } from '../common/validation';
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from '../panel/panel-auth.guard';
+import { PipedriveAdmins, adminCheckError } from './pipedrive-admins.service';
 import { PipedriveClient } from './pipedrive.client';
 import { PipedriveApiError } from './pipedrive.errors';
 import { PipedriveInstallService, missingScopes } from './pipedrive-install.service';
@@ -22,6 +23,7 @@ export class PipedriveAuthController {
     private readonly oauth: PipedriveOAuth,
     private readonly install: PipedriveInstallService,
     private readonly client: PipedriveClient,
+    private readonly admins: PipedriveAdmins,
   ) {}
 
   /** The app's Installation URL: starts OAuth with a signed state. */
@@ -74,6 +76,8 @@ export class PipedriveAuthController {
   @HttpCode(200)
   @UseGuards(PanelAuthGuard)
   async disconnect(@CurrentPanelUser() user: PanelUser) {
+    const role = await this.admins.check(user.companyId, user.userId);
+    if (role === 'unavailable' || role === 'not_admin') throw adminCheckError(role, 'disconnect the app');
     const outcome = await this.install.disconnect(user.companyId, user.userId).catch((error: unknown) => {
       // Pipedrive unreachable or failing: nothing was changed, and trying again later can work.
       if (error instanceof PipedriveApiError) throw new ApiError(502, 'pipedrive_unavailable', `Pipedrive did not revoke the app's access, so nothing was changed; try again in a minute (${error.message})`);

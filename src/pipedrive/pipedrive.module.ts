@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { InstallationsModule } from '../installations/installations.module';
 import { PipedriveAuthController } from './pipedrive-auth.controller';
+import { PipedriveAdmins } from './pipedrive-admins.service';
 import { PipedriveClient } from './pipedrive.client';
 import { PipedriveInstallService } from './pipedrive-install.service';
 import { PipedriveJobs } from './pipedrive.jobs';
@@ -15,7 +16,7 @@ import { WebhookSubscription } from './webhook-subscription.entity';
 @Module({
   imports: [InstallationsModule, TypeOrmModule.forFeature([WebhookSubscription])],
   controllers: [PipedriveAuthController, PipedriveWebhookController],
-  providers: [PipedriveClient, PipedriveTokens, PipedriveOAuth, PipedriveInstallService, PipedriveWebhooks, PipedriveJobs, WebhookCredentials],
-  exports: [PipedriveClient, PipedriveTokens, PipedriveWebhooks],
+  providers: [PipedriveAdmins, PipedriveClient, PipedriveTokens, PipedriveOAuth, PipedriveInstallService, PipedriveWebhooks, PipedriveJobs, WebhookCredentials],
+  exports: [PipedriveAdmins, PipedriveClient, PipedriveTokens, PipedriveWebhooks],
 })
 export class PipedriveModule {}

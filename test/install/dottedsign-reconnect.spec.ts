@@ -97,6 +97,33 @@ describe('the settings API tells the page what it may offer: a DottedSign connec
     expect((await s.api(companyId, regularUserId, '/api/settings', { method: 'PUT', body: { writeNotes: true } })).status).toBe(403);
   });
 
+  it('admin rights are Pipedrive’s as they are now: a demoted admin changes nothing, a promoted user may', async () => {
+    const { adminUserId, regularUserId, companyId } = scenario.demo;
+    const role = (userId: number, isAdmin: boolean) => s.sim(`/companies/${companyId}/users/${userId}`, { method: 'PATCH', body: { isAdmin } });
+    const put = (userId: number) => s.api(companyId, userId, '/api/settings', { method: 'PUT', body: { writeNotes: true } });
+    try {
+      await role(adminUserId, false);
+      await role(regularUserId, true);
+      const refused = await put(adminUserId);
+      expect(refused.status).toBe(403);
+      expect(((await refused.json()) as { error: { message: string } }).error.message).toBe('Only a Pipedrive admin can change the app settings');
+      expect((await s.api(companyId, adminUserId, '/api/dottedsign/connection', { method: 'DELETE' })).status).toBe(403);
+      const start = await fetch(`${s.app.url}/auth/dottedsign?token=${s.panelToken(companyId, adminUserId)}`, { redirect: 'manual' });
+      expect(start.status).toBe(403);
+      expect((await settingsAs(adminUserId)).canEdit).toBe(false);
+      expect((await settingsAs(adminUserId)).dottedsign.connected).toBe(true);
+
+      expect((await put(regularUserId)).status).toBe(200);
+      expect((await settingsAs(regularUserId)).canEdit).toBe(true);
+    } finally {
+      await role(adminUserId, true);
+      await role(regularUserId, false);
+    }
+    expect((await put(adminUserId)).status).toBe(200);
+    expect((await put(regularUserId)).status).toBe(403);
+    expect((await settingsAs(regularUserId)).canEdit).toBe(false);
+  });
+
   it('two admins editing at once: a save made from settings read before the other admin’s save is refused, not written over it', async () => {
     const { adminUserId, companyId } = scenario.demo;
     const second = (await (await s.sim(`/companies/${companyId}/users`, { body: { name: 'Second Admin', isAdmin: true } })).json()) as { id: number };

@@ -81,6 +81,15 @@ export function pipedriveControlRoutes(deps: ControlRoutesDeps): Router {
     const user = addUser(store, found.id, { name: String(input.name ?? 'New user'), email: String(input.email ?? `user${store.users.size + 1}@${found.domain}.test`), isAdmin: input.isAdmin === true });
     res.status(201).json(userV1(user, found));
   });
+  // An admin of the company changes a user's role in Pipedrive's settings.
+  router.patch('/companies/:companyId/users/:userId', (req, res) => {
+    const found = company(req);
+    const user = store.users.get(Number(req.params.userId));
+    if (!user || user.companyId !== found.id) throw PipedriveApiError.notFound('User not found');
+    const input = body(req);
+    if (typeof input.isAdmin === 'boolean') user.isAdmin = input.isAdmin;
+    res.json(userV1(user, found));
+  });
   router.get('/companies/:companyId/pipelines', (req, res) => res.json(store.pipelinesOf(company(req).id)));
 
   router.get('/companies/:companyId/deals', (req, res) => res.json(store.dealsOf(company(req).id).map(dealV2)));

@@ -1,0 +1,58 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { ApiError } from '../common/api-error';
+import { InstallationsRepository } from '../installations/installations.repository';
+import { InstallationRevokedError } from './pipedrive.errors';
+import { PipedriveTokens } from './pipedrive-tokens.service';
+
+export type AdminCheck = 'admin' | 'not_admin' | 'not_installed' | 'reinstall_required' | 'unavailable';
+
+/**
+ * Whether a user is a Pipedrive admin now. Admin rights change after the install (a demoted admin must not keep
+ * changing the company's set-up), so an admin-only action asks Pipedrive, as the user, and keeps the answer on the
+ * installation for what only shows it (the settings page's `canEdit`).
+ */
+@Injectable()
+export class PipedriveAdmins {
+  private readonly logger = new Logger(PipedriveAdmins.name);
+
+  constructor(
+    private readonly installations: InstallationsRepository,
+    private readonly tokens: PipedriveTokens,
+  ) {}
+
+  async check(companyId: string, userId: string): Promise<AdminCheck> {
+    const installation = await this.installations.byUser(companyId, userId);
+    if (!installation) return 'not_installed';
+    if (installation.invalidReason) return 'reinstall_required';
+    let isAdmin: boolean;
+    try {
+      isAdmin = (await this.tokens.apiFor(installation).me()).isAdmin;
+    } catch (error) {
+      if (error instanceof InstallationRevokedError) return 'reinstall_required';
+      this.logger.warn(`company ${companyId} user ${userId}: Pipedrive did not say whether they are an admin: ${(error as Error).message}`);
+      return 'unavailable';
+    }
+    if (isAdmin !== installation.isAdmin) await this.installations.setAdmin(installation.id, isAdmin);
+    return isAdmin ? 'admin' : 'not_admin';
+  }
+
+  /** For the JSON API: anything but a confirmed admin answers why. `action`: what only an admin may do. */
+  async requireAdmin(companyId: string, userId: string, action: string): Promise<void> {
+    const outcome = await this.check(companyId, userId);
+    if (outcome === 'admin') return;
+    throw adminCheckError(outcome, action);
+  }
+}
+
+export function adminCheckError(outcome: Exclude<AdminCheck, 'admin'>, action: string): ApiError {
+  switch (outcome) {
+    case 'not_installed':
+      return ApiError.forbidden('The app is not installed for this Pipedrive user');
+    case 'reinstall_required':
+      return ApiError.forbidden('Your Pipedrive authorization for the app is no longer valid. Reinstall the app.');
+    case 'unavailable':
+      return new ApiError(502, 'pipedrive_unavailable', `Pipedrive did not confirm that you are an admin, so nothing was changed; try again in a minute`);
+    case 'not_admin':
+      return ApiError.forbidden(`Only a Pipedrive admin can ${action}`);
+  }
+}
