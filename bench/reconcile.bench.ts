@@ -8,7 +8,7 @@ const FIRST_COMPANY = 9_100_001;
 const OTHER_COMPANIES = 200;
 
 /** The reconciler's selection, as runCycle() sends it (kept verbatim to explain its plan). */
-const SELECTION = `SELECT id, company_id, deal_id, task_id, status FROM (
+const SELECTION = `SELECT id, company_id, deal_id, task_id, status, signers, created_at FROM (
    SELECT c.*, row_number() OVER (PARTITION BY company_id ORDER BY last_checked_at NULLS FIRST, id) AS n
    FROM contracts c
    WHERE status IN ('pending', 'draft', 'waiting')
