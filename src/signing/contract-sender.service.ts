@@ -86,11 +86,17 @@ export class ContractSender {
   /**
    * The provider's webhook names a task of this contract that is not bound to it: a try that crashed after the
    * provider answered created it. It is adopted now, by id, instead of waiting for that try's job to come back.
-   * A contract discarded with its deleted deal adopts a live task too, to end it: the delete did not see it.
+   * A contract discarded with its deleted deal adopts a live task too, to end it: the delete did not see it. A
+   * contract bound to another task ends this one as a duplicate.
    */
   async adoptNamedTask(key: ContractKey, taskId: string): Promise<Contract | null> {
     return this.contracts.withLockedContract(key, async (manager, contract) => {
-      if (!contract || contract.taskId) return contract;
+      if (!contract) return contract;
+      if (contract.taskId) {
+        // Bound meanwhile: to this task (its binding committed while this waited for the lock), or to another.
+        if (contract.taskId !== taskId) await this.endDuplicate(contract, taskId);
+        return contract;
+      }
       const discardedWithDeal = contract.status === 'discarded' && (await this.contracts.isDealDeleted(manager, contract.companyId, contract.dealId));
       if (!discardedWithDeal && !AWAITING_TASK.includes(contract.status)) return contract;
       const session = await this.connections.session(contract.companyId);
@@ -100,6 +106,23 @@ export class ContractSender {
       await this.adopt(manager, session, contract, task);
       return this.contracts.byId(contract.id, manager);
     });
+  }
+
+  /**
+   * A second task naming a contract that already has one: a create that timed out here went through at DottedSign,
+   * and the retry's search did not list it yet. Its signers must not get two requests, so it is ended once its own
+   * webhook shows it; one already signed is left for a person to look at (logged).
+   */
+  private async endDuplicate(contract: Contract, taskId: string): Promise<void> {
+    const session = await this.connections.session(contract.companyId);
+    const task = await this.provider.get(session, taskId);
+    if (task?.metadata.pipedrive_contract_id !== contract.id) return;
+    if (FINAL_STATUSES.has(task.status)) {
+      if (task.status !== 'voided') this.logger.warn(`contract ${contract.id}: a duplicate task ${taskId} is ${task.status}; the contract follows task ${contract.taskId}`);
+      return;
+    }
+    this.logger.warn(`contract ${contract.id}: ending duplicate task ${taskId} (the contract's task is ${contract.taskId})`);
+    await this.end(session, task, 'Duplicate of another task for the same contract');
   }
 
   /**

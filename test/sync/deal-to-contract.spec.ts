@@ -290,6 +290,18 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect((await scenario.contracts(deal.id))[0]).toMatchObject({ status: 'voided', task_id: taskId });
   });
 
+  it('a second task that turns up for a contract already sent (a create that timed out yet went through) is voided by its first webhook; the sent one stays', async () => {
+    const deal = await scenario.addDeal({ title: 'Created twice', person_id: scenario.demo.personWithEmailId });
+    const contract = await scenario.contractSettled(deal.id);
+    expect(contract.status).toBe('waiting');
+    const metadata = { pipedrive_deal_id: String(deal.id), pipedrive_company_id: String(scenario.demo.companyId), pipedrive_contract_id: String(contract.id) };
+    const late = await createTaskAtDottedSign('Created twice', metadata, true);
+    await eventually(async () => (await liveTasks(deal.id)).length === 1, 'the second task to be ended');
+    expect((await liveTasks(deal.id)).map((task) => String(task.task_id))).toEqual([contract.task_id]);
+    expect((await scenario.tasksForDeal(deal.id)).find((task) => String(task.task_id) === late)?.status).toBe('voided');
+    expect(await scenario.contracts(deal.id)).toEqual([expect.objectContaining({ status: 'waiting', task_id: contract.task_id })]);
+  });
+
   it('a deal without a contact, or whose contact has no email, waits for a signer with a reason and a note', async () => {
     const noPerson = await scenario.addDeal({ title: 'Nobody to sign' });
     const waiting = await scenario.contractSettled(noPerson.id);
