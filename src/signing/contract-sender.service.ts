@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { settledValue } from '../common/settled';
-import { DottedSignConnections } from '../dottedsign/dottedsign-connections.service';
+import { DottedSignConnections, NotConnectedError } from '../dottedsign/dottedsign-connections.service';
 import type { PipedriveApi } from '../pipedrive/pipedrive.client';
 import type { PipedriveDeal, PipedrivePerson } from '../pipedrive/pipedrive.types';
 import { CompanyContext, type CompanyContextValue, NoActingInstallationError } from './company-context.service';
@@ -21,6 +21,8 @@ interface DealRead {
 
 /** Contract statuses in which a send may still create (or adopt) the contract's task. */
 const AWAITING_TASK: ReadonlyArray<Contract['status']> = ['pending', 'failed', 'needs_signer'];
+
+const NOT_CONNECTED = 'DottedSign is not connected. Connect it in the app settings, then press Retry.';
 
 /** Provider error keys whose cause is the company's set-up: shown to the user, not retried. */
 const COMPANY_ERRORS: Record<string, string> = {
@@ -59,9 +61,10 @@ export class ContractSender {
       if (contract.taskId || !AWAITING_TASK.includes(contract.status)) return contract;
       const context = options.context ?? (await this.context.load(contract.companyId));
       if (!context) return contract;
-      if (!context.connection) return this.fail(manager, contract, 'failed', 'DottedSign is not connected. Connect it in the app settings, then press Retry.');
-      const session = await this.connections.session(contract.companyId);
+      if (!context.connection) return this.fail(manager, contract, 'failed', NOT_CONNECTED);
       try {
+        // A disconnect since the context was read shows up here, or at the first call as the token is read.
+        const session = await this.connections.session(contract.companyId);
         // The deal is read while DottedSign is searched for an earlier try's task: sending needs both, and only
         // the rare adoption makes the read unneeded.
         const [earlierTasks, dealRead] = await Promise.allSettled([this.earlierTasks(session, contract), this.readDeal(context, contract, options.personIdHint)]);
@@ -232,6 +235,7 @@ export class ContractSender {
     }
     if (error instanceof ProviderError && !error.retryable) return this.fail(manager, contract, 'failed', `DottedSign refused the contract: ${error.message}`);
     if (error instanceof NoActingInstallationError) return this.fail(manager, contract, 'failed', error.message);
+    if (error instanceof NotConnectedError) return this.fail(manager, contract, 'failed', NOT_CONNECTED);
     if (finalAttempt) {
       return this.fail(manager, contract, 'failed', `Could not send the contract after several tries: ${(error as Error).message}. Press Retry to try again.`);
     }

@@ -3,6 +3,9 @@ import { FAIL_ABANDONED_EVENTS } from '../../src/inbox/abandoned-events.service'
 import { PROCESS_INBOX } from '../../src/inbox/inbox.service';
 import { PRUNE_INBOX } from '../../src/inbox/inbox-retention.service';
 import { JobQueue } from '../../src/jobs/job-queue.service';
+import { CompanyContext } from '../../src/signing/company-context.service';
+import { ContractSender } from '../../src/signing/contract-sender.service';
+import { ContractsRepository } from '../../src/signing/contracts.repository';
 import { type Sandbox, startSandbox } from '../support/sandbox';
 import { Scenario, type SimTask } from '../support/scenario';
 import { eventually } from '../support/test-app';
@@ -511,6 +514,28 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
       const deal = await scenario.addDeal({ title: 'No connection', person_id: scenario.demo.personWithEmailId });
       const contract = await scenario.contractSettled(deal.id);
       expect(contract).toMatchObject({ status: 'failed', status_reason: expect.stringContaining('DottedSign is not connected') });
+    } finally {
+      await s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/dottedsign/connect-app-account', { method: 'POST', body: {} });
+    }
+  });
+
+  it('DottedSign disconnected while a send is under way → a failed contract that says so, not an error', async () => {
+    const deal = await scenario.addDeal({ title: 'Disconnected mid-send', person_id: scenario.demo.personWithEmailId });
+    await scenario.contractSettled(deal.id);
+    const context = (await s.app.app.get(CompanyContext).load(String(scenario.demo.companyId)))!;
+    expect(context.connection).not.toBeNull();
+    const intent = await s.app.app.get(ContractsRepository).createIntent({
+      companyId: String(scenario.demo.companyId),
+      dealId: String(deal.id),
+      intentKey: 'test:disconnected-mid-send',
+      templateId: String(templateId),
+      title: 'Second contract',
+    });
+    expect((await s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/dottedsign/connection', { method: 'DELETE' })).status).toBe(200);
+    try {
+      // The send started with the context read before the disconnect, as a job that was already running would.
+      const contract = await s.app.app.get(ContractSender).send(intent, { finalAttempt: false, context });
+      expect(contract).toMatchObject({ status: 'failed', statusReason: expect.stringContaining('DottedSign is not connected'), taskId: null });
     } finally {
       await s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/dottedsign/connect-app-account', { method: 'POST', body: {} });
     }
