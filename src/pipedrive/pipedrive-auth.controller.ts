@@ -79,8 +79,11 @@ export class PipedriveAuthController {
     const role = await this.admins.check(user.companyId, user.userId);
     if (role === 'unavailable' || role === 'not_admin') throw adminCheckError(role, 'disconnect the app');
     const outcome = await this.install.disconnect(user.companyId, user.userId).catch((error: unknown) => {
-      // Pipedrive unreachable or failing: nothing was changed, and trying again later can work.
-      if (error instanceof PipedriveApiError) throw new ApiError(502, 'pipedrive_unavailable', `Pipedrive did not revoke the app's access, so nothing was changed; try again in a minute (${error.message})`);
+      // Pipedrive refusing, unreachable or failing: nothing was changed.
+      if (error instanceof PipedriveApiError) {
+        const advice = error.retryable ? 'try again in a minute' : 'the app’s set-up needs fixing first';
+        throw new ApiError(502, 'pipedrive_unavailable', `Pipedrive did not revoke the app's access, so nothing was changed; ${advice} (${error.message})`);
+      }
       throw error;
     });
     if (outcome === 'not_installed') throw ApiError.notFound('You have no installation of this app');

@@ -5,7 +5,6 @@ import { TransactionRunner } from '../database/transaction-runner';
 import { InstallationsRepository } from '../installations/installations.repository';
 import { JobQueue } from '../jobs/job-queue.service';
 import { PipedriveClient } from './pipedrive.client';
-import { PipedriveApiError } from './pipedrive.errors';
 import type { TokenSet } from './pipedrive.types';
 import { ENSURE_WEBHOOKS } from './pipedrive.jobs';
 
@@ -84,17 +83,21 @@ export class PipedriveInstallService {
     });
   }
 
-  /** An admin disconnects from the settings page: revoke the refresh token at Pipedrive, then uninstall. */
+  /**
+   * An admin disconnects from the settings page: revoke the refresh token at Pipedrive, then uninstall. A revoke
+   * Pipedrive refuses or does not answer changes nothing here (the caller reports it); the app would otherwise stay
+   * installed at Pipedrive with its data gone here.
+   */
   async disconnect(companyId: string, userId: string): Promise<UninstallOutcome | 'not_installed' | 'not_admin'> {
     const installation = await this.installations.byUser(companyId, userId);
     if (!installation) return 'not_installed';
     if (!installation.isAdmin) return 'not_admin';
-    try {
-      await this.client.revoke(this.box.decrypt(installation.refreshToken));
-    } catch (error) {
-      if (!(error instanceof PipedriveApiError) || error.retryable) throw error;
-      this.logger.warn(`company ${companyId}: revoke refused (${error.message}); erasing anyway`);
-    }
+    // Under the refresh lock: a refresh in flight would rotate the token being revoked, and revoking a rotated
+    // token uninstalls nothing.
+    await this.transactions.run(async (tx) => {
+      const current = await this.installations.lockForUpdate(tx.manager, installation.id);
+      if (current) await this.client.revoke(this.box.decrypt(current.refreshToken));
+    });
     return this.uninstall(companyId, userId);
   }
 }

@@ -90,7 +90,7 @@ export class PipedriveClient {
       // the app's own set-up (a secret regenerated in Developer Hub, a wrong deployment): every installation would
       // be given up for it, so it and any other answer are retried until the set-up is mended.
       if (body.error === 'invalid_grant') throw new PipedriveApiError(`token refresh failed: ${description}`, response.status, false);
-      if (body.error === 'invalid_client') this.logger.error(`Pipedrive refuses the app's client credentials: check PIPEDRIVE_CLIENT_ID and PIPEDRIVE_CLIENT_SECRET`);
+      this.reportRefusedClient(body);
       throw new PipedriveApiError(`token refresh failed: ${description}`, response.status, true);
     }
     return this.parseTokenResponse(body);
@@ -103,9 +103,15 @@ export class PipedriveClient {
       headers: { authorization: this.basicClientAuth, 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ token: refreshToken, token_type_hint: 'refresh_token' }).toString(),
     });
-    if (!response.ok && response.status !== 400) {
-      throw new PipedriveApiError(`token revoke failed: HTTP ${response.status}`, response.status, response.status >= 500);
-    }
+    // 400: the token is no longer valid (the user uninstalled already), so nothing is left to revoke.
+    if (response.ok || response.status === 400) return;
+    const body = response.json<Record<string, unknown>>() ?? {};
+    this.reportRefusedClient(body);
+    throw new PipedriveApiError(`token revoke failed: ${String(body.error_description ?? body.error ?? `HTTP ${response.status}`)}`, response.status, response.status >= 500 || response.status === 429);
+  }
+
+  private reportRefusedClient(body: Record<string, unknown>): void {
+    if (body.error === 'invalid_client') this.logger.error(`Pipedrive refuses the app's client credentials: check PIPEDRIVE_CLIENT_ID and PIPEDRIVE_CLIENT_SECRET`);
   }
 
   api(tokens: TokenSource): PipedriveApi {

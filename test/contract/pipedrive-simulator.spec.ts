@@ -287,6 +287,19 @@ describe('Pipedrive simulator', () => {
       expect((await client.control('GET', `/companies/${sim.demo.companyId}/webhooks`)).body).toEqual([]);
     });
 
+    it('revoking a refresh token already exchanged answers 200 and uninstalls nobody (RFC 7009: an invalid token)', async () => {
+      const first = await client.install(sim.demo.adminUserId);
+      const rotated = (await client.token({ grant_type: 'refresh_token', refresh_token: first.refresh_token })).body;
+      const res = await fetch(`${sim.url}/oauth/revoke`, {
+        method: 'POST',
+        headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token: first.refresh_token, token_type_hint: 'refresh_token' }),
+      });
+      expect(res.status).toBe(200);
+      expect((await client.api(rotated, 'GET', '/api/v1/users/me')).status).toBe(200);
+      expect((await client.token({ grant_type: 'refresh_token', refresh_token: rotated.refresh_token })).status).toBe(200);
+    });
+
     it('rejects a token used against another company api_domain', async () => {
       const other = (await client.control('POST', '/companies', { name: 'Other Co', domain: 'other' })).body;
       const tokens = await client.install(sim.demo.adminUserId);

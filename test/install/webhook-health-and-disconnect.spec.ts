@@ -54,7 +54,35 @@ describe('webhook upkeep and disconnecting from the settings page (app + Pipedri
     expect(await unavailable.json()).toEqual({ error: { code: 'pipedrive_unavailable', message: expect.stringContaining('nothing was changed') } });
     expect(await db().query('SELECT count(*)::int AS count FROM installations')).toEqual([{ count: 1 }]);
 
-    const disconnected = await s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/pipedrive/disconnect', { method: 'POST', body: {} });
+    // Pipedrive refusing the app's client secret (regenerated in Developer Hub): nothing changed either.
+    const secret = s.appEnv.PIPEDRIVE_CLIENT_SECRET;
+    await s.sim('/app', { method: 'PATCH', body: { clientSecret: 'regenerated-in-developer-hub' } });
+    const refusedClient = await s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/pipedrive/disconnect', { method: 'POST', body: {} });
+    await s.sim('/app', { method: 'PATCH', body: { clientSecret: secret } });
+    expect(refusedClient.status).toBe(502);
+    expect(await refusedClient.json()).toEqual({ error: { code: 'pipedrive_unavailable', message: expect.stringContaining('nothing was changed') } });
+    expect(await db().query('SELECT count(*)::int AS count FROM installations')).toEqual([{ count: 1 }]);
+
+    // Another process refreshes the token as the admin disconnects: the disconnect revokes the token Pipedrive holds
+    // once that refresh is saved, not the one it replaced (revoking that uninstalls nobody).
+    const refreshing = await db().createQueryRunner();
+    await refreshing.connect();
+    await refreshing.startTransaction();
+    const [row] = await refreshing.query('SELECT id, refresh_token FROM installations WHERE user_id = $1 FOR UPDATE', [scenario.demo.adminUserId]);
+    const box = s.app.app.get(SecretBox);
+    const rotated = (await (
+      await fetch(`${s.pipedrive.url}/oauth/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${s.credentials.pipedriveClientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: box.decrypt(row.refresh_token) }),
+      })
+    ).json()) as { access_token: string; refresh_token: string };
+    const disconnecting = s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/pipedrive/disconnect', { method: 'POST', body: {} });
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    await refreshing.query('UPDATE installations SET access_token = $2, refresh_token = $3 WHERE id = $1', [row.id, box.encrypt(rotated.access_token), box.encrypt(rotated.refresh_token)]);
+    await refreshing.commitTransaction();
+    await refreshing.release();
+    const disconnected = await disconnecting;
     expect(disconnected.status).toBe(200);
     const installations = (await (await s.sim('/installations')).json()) as Array<{ clientId: string; companyId: number }>;
     expect(installations.filter((entry) => entry.clientId === s.credentials.pipedriveClientId)).toEqual([]);

@@ -82,9 +82,14 @@ export class TokenRegistry {
     return { token: stored };
   }
 
-  /** The installation an access or refresh token belongs to, if the token is known. */
+  /**
+   * The installation a live access or refresh token belongs to. A refresh token already exchanged for a new one, or a
+   * revoked or expired token, is invalid and names none (RFC 7009: revoking it is answered 200 and does nothing).
+   */
   installationOf(token: string): Installation | undefined {
-    const stored = this.refreshTokens.get(token) ?? this.accessTokens.get(token);
+    const refresh = this.refreshTokens.get(token);
+    const access = this.accessTokens.get(token);
+    const stored = refresh && !refresh.exchanged && !refresh.revoked ? refresh : access && !access.revoked && access.expiresAt > Date.now() ? access : undefined;
     return stored ? { clientId: stored.clientId, companyId: stored.companyId, userId: stored.userId, scopes: stored.scopes } : undefined;
   }
 
