@@ -37,9 +37,11 @@ export class PipedriveWebhooks {
   }
 
   async ensure(companyId: string): Promise<EnsureOutcome> {
-    return this.dataSource.transaction(async (manager) => {
-      await manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('pipedrive-webhooks:' || $1, 0))`, [companyId]);
-      const local = await manager.findBy(WebhookSubscription, { companyId });
+    return this.dataSource.transaction(async (lock) => {
+      await lock.query(`SELECT pg_advisory_xact_lock(hashtextextended('pipedrive-webhooks:' || $1, 0))`, [companyId]);
+      // That transaction only holds the lock: rows are written outside it, so each commits as it is written.
+      const db = this.dataSource.manager;
+      const local = await db.findBy(WebhookSubscription, { companyId });
       const acting = await this.installations.acting(companyId, local[0]?.ownerUserId);
       if (!acting) {
         this.logger.warn(`company ${companyId}: no installed user can manage webhooks`);
@@ -64,15 +66,15 @@ export class PipedriveWebhooks {
           httpAuthPassword,
         });
         kept.add(created.id);
-        if (row) await manager.delete(WebhookSubscription, { id: row.id });
-        await manager.insert(WebhookSubscription, {
-          companyId,
-          ...wanted,
-          pipedriveWebhookId: String(created.id),
-          ownerUserId: acting.userId,
-          httpAuthUser,
-          passwordHash: hashSecret(httpAuthPassword),
-        });
+        // Committed at once: Pipedrive delivers with these credentials from now on. An uncommitted row had them
+        // answered 401, and a failure of the next create rolled it back, leaving the webhook unknown here.
+        await db.query(
+          `INSERT INTO webhook_subscriptions (company_id, event_object, event_action, pipedrive_webhook_id, owner_user_id, http_auth_user, password_hash)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
+           ON CONFLICT (company_id, event_object, event_action) DO UPDATE SET pipedrive_webhook_id = EXCLUDED.pipedrive_webhook_id,
+             owner_user_id = EXCLUDED.owner_user_id, http_auth_user = EXCLUDED.http_auth_user, password_hash = EXCLUDED.password_hash, created_at = now()`,
+          [companyId, wanted.eventObject, wanted.eventAction, String(created.id), acting.userId, httpAuthUser, hashSecret(httpAuthPassword)],
+        );
         this.logger.log(`company ${companyId}: created deal.${wanted.eventAction} webhook ${created.id}`);
       }
       for (const orphan of ours.filter((hook) => !kept.has(hook.id))) {

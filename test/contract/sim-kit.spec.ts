@@ -51,6 +51,13 @@ describe('simulator kit', () => {
       expect((await call('/_sim/faults', { method: 'POST', body: { status: 500 } })).status).toBe(400);
     });
 
+    it('lets the first skip matching requests through before a fault applies', async () => {
+      await call('/_sim/faults', { method: 'POST', body: { method: 'POST', path: '/v1/hooks', status: 503, skip: 1 } });
+      expect((await call('/v1/hooks', { method: 'POST', body: {} })).status).toBe(200);
+      expect((await call('/v1/hooks', { method: 'POST', body: {} })).status).toBe(503);
+      expect((await call('/v1/hooks', { method: 'POST', body: {} })).status).toBe(200);
+    });
+
     it('moves the clock and calls reset', async () => {
       const before = clock.now();
       await call('/_sim/clock/advance', { method: 'POST', body: { seconds: 60 } });

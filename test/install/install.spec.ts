@@ -171,4 +171,19 @@ describe('install from the Pipedrive Marketplace (app + Pipedrive simulator over
       }
     }
   });
+
+  it('a deal added while the webhooks are being set up is accepted at its first delivery', async () => {
+    // Pipedrive delivers with a webhook's credentials from the moment it created it; here the second create is slow.
+    await s.sim('/faults', { body: { method: 'POST', path: `/c/${demo.companyId}/api/v1/webhooks`, latencyMs: 1500, skip: 1 } });
+    await s.install(demo.adminUserId);
+    await eventually(async () => (await ours()).length === 1, 'the first webhook created');
+    const deal = (await (await s.sim(`/companies/${demo.companyId}/deals`, { body: { title: 'Added during the set-up' } })).json()) as { id: number };
+    const first = await eventually(async () => {
+      const deliveries = (await (await s.sim('/webhooks/deliveries')).json()) as Array<{ body: string; outcome: string; meta?: { attempt?: number } }>;
+      return deliveries.find((attempt) => attempt.body.includes(`"entity_id":"${deal.id}"`));
+    }, 'the create delivery attempted');
+    expect(first.outcome).toBe('delivered');
+    await eventually(async () => (await ours()).length === 2, 'both webhooks created');
+    expect(await db().query('SELECT count(*)::int AS count FROM webhook_subscriptions')).toEqual([{ count: 2 }]);
+  });
 });

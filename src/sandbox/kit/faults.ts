@@ -11,11 +11,14 @@ export interface FaultRule {
   headers?: Record<string, string>;
   /** How many matching requests the rule applies to (default 1). */
   count?: number;
+  /** How many matching requests pass untouched before it applies (default 0): to hit the second call of a sequence. */
+  skip?: number;
   latencyMs?: number;
 }
 
 interface ActiveRule extends FaultRule {
   remaining: number;
+  toSkip: number;
 }
 
 /** Injected failures and slowness on any route, so tests can show what the app does when a vendor misbehaves. */
@@ -23,7 +26,7 @@ export class FaultInjector {
   private rules: ActiveRule[] = [];
 
   add(rule: FaultRule): void {
-    this.rules.push({ ...rule, remaining: rule.count ?? 1 });
+    this.rules.push({ ...rule, remaining: rule.count ?? 1, toSkip: rule.skip ?? 0 });
   }
 
   clear(): void {
@@ -35,6 +38,10 @@ export class FaultInjector {
       if (isControlPath(req.path)) return next();
       const rule = this.rules.find((candidate) => candidate.remaining > 0 && matches(candidate, req));
       if (!rule) return next();
+      if (rule.toSkip > 0) {
+        rule.toSkip -= 1;
+        return next();
+      }
       rule.remaining -= 1;
       this.rules = this.rules.filter((candidate) => candidate.remaining > 0);
       const act = () => {
