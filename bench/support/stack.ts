@@ -43,6 +43,8 @@ export class Stack {
   private constructor(
     readonly world: SimulatedWorld,
     readonly appUrls: string[],
+    /** The apps' ENCRYPTION_KEY: fixtures written straight into the database seal tokens with it. */
+    readonly encryptionKey: Buffer,
   ) {}
 
   get url(): string {
@@ -73,15 +75,15 @@ export class Stack {
       pipedrive: { timeScale: 0.001, ...options.pipedrive },
       dottedsign: { timeScale: 0.001, ...options.dottedsign },
     });
-    const stack = new Stack(world, urls);
-    const encryptionKey = randomBytes(32).toString('base64');
+    const encryptionKey = randomBytes(32);
+    const stack = new Stack(world, urls, encryptionKey);
     const envFor = (port: number): Record<string, string> => ({
       NODE_ENV: 'test',
       PORT: String(port),
       APP_URL: `http://127.0.0.1:${port}`,
       DATA_DIR: mkdtempSync(join(tmpdir(), 'pdds-bench-app-')),
       DATABASE_URL: options.databaseUrl,
-      ENCRYPTION_KEY: encryptionKey,
+      ENCRYPTION_KEY: encryptionKey.toString('base64'),
       LOG_LEVEL: process.env.BENCH_APP_LOG_LEVEL ?? 'warn',
       ...world.appEnv,
       ...options.env,

@@ -16,4 +16,13 @@ describe('RecentValues', () => {
     jest.setSystemTime(1_000_000 + 30_000);
     expect(values.get('late')).toBeUndefined();
   });
+
+  it('keeps at most maxEntries, dropping the one set longest ago', () => {
+    const values = new RecentValues<number>(60_000, 2);
+    values.set('a', 1, Number.POSITIVE_INFINITY);
+    values.set('b', 2, Number.POSITIVE_INFINITY);
+    values.set('a', 3, Number.POSITIVE_INFINITY);
+    values.set('c', 4, Number.POSITIVE_INFINITY);
+    expect([values.get('a'), values.get('b'), values.get('c')]).toEqual([3, undefined, 4]);
+  });
 });

@@ -6,7 +6,11 @@
 export class RecentValues<V> {
   private readonly entries = new Map<string, { value: V; until: number }>();
 
-  constructor(private readonly maxAgeMs: number) {}
+  /** `maxEntries`: beyond it the oldest entry is dropped, so keys that are never read again cannot pile up. */
+  constructor(
+    private readonly maxAgeMs: number,
+    private readonly maxEntries = Number.POSITIVE_INFINITY,
+  ) {}
 
   get(key: string): V | undefined {
     const entry = this.entries.get(key);
@@ -18,6 +22,8 @@ export class RecentValues<V> {
 
   /** Keeps `value` until `validUntil` or for the maximum age, whichever comes first. */
   set(key: string, value: V, validUntil: number): void {
+    this.entries.delete(key);
+    if (this.entries.size >= this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
     this.entries.set(key, { value, until: Math.min(validUntil, Date.now() + this.maxAgeMs) });
   }
 

@@ -27,8 +27,8 @@ export class ContractFilesController {
   @Get('api/contracts/:id/files/:kind')
   @UseGuards(PanelAuthGuard)
   async viaApi(@CurrentPanelUser() user: PanelUser, @Param('id') id: string, @Param('kind') kind: string, @Res() res: FastifyReply): Promise<void> {
-    await this.access.installedUser(user);
-    send(res, await this.files.fetch(user.companyId, id, kind));
+    const contract = await this.access.contract(user, id);
+    send(res, await this.files.fetch(user.companyId, contract.id, kind));
   }
 
   @Get('downloads/contract-file')

@@ -46,27 +46,29 @@ export class ContractsController {
   @Get('deals/:dealId/contracts')
   async list(@CurrentPanelUser() user: PanelUser, @Param('dealId') dealId: string) {
     const deal = validate(id, dealId);
-    const [, contracts] = await Promise.all([this.access.installedUser(user), this.contracts.forDealWithTimeline(user.companyId, deal)]);
+    const [, contracts] = await Promise.all([this.access.dealUser(user, deal), this.contracts.forDealWithTimeline(user.companyId, deal)]);
     return { contracts: contracts.map(({ contract, timeline }) => this.view(contract, timeline)) };
   }
 
   /** Signers to prefill the send form with: the deal's contact, or why there is none. */
   @Get('deals/:dealId/signers')
   async suggestedSigners(@CurrentPanelUser() user: PanelUser, @Param('dealId') dealId: string) {
-    await this.access.installedUser(user);
-    return this.dealSigners.suggest(user.companyId, user.userId, Number(validate(id, dealId)));
+    const deal = validate(id, dealId);
+    await this.access.dealUser(user, deal);
+    return this.dealSigners.suggest(user.companyId, user.userId, Number(deal));
   }
 
   @Post('deals/:dealId/contracts')
   @HttpCode(201)
   async send(@CurrentPanelUser() user: PanelUser, @Param('dealId') dealId: string, @Body() body: unknown) {
-    const company = await this.access.installedUser(user);
+    const deal = validate(id, dealId);
     const request = validate(sendRequest, body ?? {});
+    const company = await this.access.dealUser(user, deal);
     const templateId = request.templateId ?? readSettings(company.settings).templateId;
     if (!templateId) throw ApiError.badRequest('templateId: choose a template (no default template is set)', [{ field: 'templateId', message: 'required' }]);
     const intent = await this.contracts.createIntent({
       companyId: user.companyId,
-      dealId: validate(id, dealId),
+      dealId: deal,
       intentKey: `panel:${randomUUID()}`,
       templateId,
       title: request.title ?? '',
@@ -81,7 +83,7 @@ export class ContractsController {
   @Post('contracts/:id/retry')
   @HttpCode(200)
   async retry(@CurrentPanelUser() user: PanelUser, @Param('id') contractId: string) {
-    const contract = await this.owned(user, contractId);
+    const contract = await this.access.contract(user, validate(id, contractId));
     if (!['failed', 'needs_signer'].includes(contract.status)) throw ApiError.conflict(`A ${contract.status} contract cannot be retried`);
     const sent = await this.sender.send(contract, { finalAttempt: true });
     return { contract: (await this.views([sent!]))[0] };
@@ -90,7 +92,7 @@ export class ContractsController {
   @Post('contracts/:id/void')
   @HttpCode(200)
   async void(@CurrentPanelUser() user: PanelUser, @Param('id') contractId: string) {
-    const contract = await this.owned(user, contractId);
+    const contract = await this.access.contract(user, validate(id, contractId));
     const voided = await this.contracts.withLockedContract(contract, async (manager, current) => {
       if (!current) throw ApiError.notFound('Contract not found');
       if (!current.taskId || !['waiting', 'draft'].includes(current.status)) throw ApiError.conflict(`A ${current.status} contract cannot be voided`);
@@ -108,14 +110,6 @@ export class ContractsController {
       return (await this.contracts.byId(current.id, manager))!;
     });
     return { contract: (await this.views([voided]))[0] };
-  }
-
-  /** A contract of the caller's company; another company's id answers 404, exactly like a missing one. */
-  private async owned(user: PanelUser, contractId: string): Promise<Contract> {
-    await this.access.installedUser(user);
-    const contract = await this.contracts.byId(validate(id, contractId));
-    if (!contract || contract.companyId !== user.companyId) throw ApiError.notFound('No such contract');
-    return contract;
   }
 
   private async views(contracts: Contract[]) {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
-import { InstallationRevokedError, PipedriveApiError } from '../pipedrive/pipedrive.errors';
-import { CompanyContext, NoActingInstallationError } from '../signing/company-context.service';
+import { CompanyContext } from '../signing/company-context.service';
+import { panelPipedriveError } from './panel-access.service';
 
 export type SuggestionState = 'ready' | 'no_contact' | 'no_email' | 'deal_not_found';
 
@@ -29,11 +29,7 @@ export class DealSigners {
       if (!person.email) return { state: 'no_email', person: view, signers: [] };
       return { state: 'ready', person: view, signers: [{ name: person.name || person.email, email: person.email }] };
     } catch (error) {
-      if (error instanceof NoActingInstallationError || error instanceof InstallationRevokedError) {
-        throw ApiError.forbidden('Your Pipedrive authorization for the app is no longer valid. Reinstall the app.');
-      }
-      if (error instanceof PipedriveApiError) throw new ApiError(502, 'pipedrive_unavailable', `Pipedrive did not return the deal’s contact: ${error.message}`);
-      throw error;
+      throw panelPipedriveError(error, 'with the deal’s contact') ?? error;
     }
   }
 }

@@ -1,16 +1,100 @@
 import { Injectable } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
+import { RecentValues } from '../common/recent-values';
 import { InstallationsRepository } from '../installations/installations.repository';
+import { PipedriveAdmins, reinstallRequiredError } from '../pipedrive/pipedrive-admins.service';
+import { InstallationRevokedError, PipedriveApiError } from '../pipedrive/pipedrive.errors';
+import { CompanyContext, NoActingInstallationError } from '../signing/company-context.service';
+import type { Contract } from '../signing/contract.entity';
+import { ContractsRepository } from '../signing/contracts.repository';
 import type { PanelUser } from './panel-auth.guard';
 
-/** Every panel route acts for a user who has the app installed: a valid JWT alone (a colleague who never installed it, or uninstalled it) reads nothing. */
+/**
+ * How long a deal Pipedrive showed a user stays shown without asking again. The panel polls every 4 s, so this is
+ * one Pipedrive read per open panel every few minutes; a visibility change made in Pipedrive applies within it.
+ */
+const DEAL_SEEN_MS = 5 * 60 * 1000;
+const DEALS_SEEN_MAX = 50_000;
+
+/**
+ * Who may use a panel route. Every route acts for a user who has the app installed: a valid JWT alone (a colleague
+ * who never installed the app, or uninstalled it) reads nothing. Routes about a deal also need Pipedrive to show that
+ * deal to the user: our contracts follow Pipedrive's visibility groups, or any user of the company could read, void
+ * and download the contracts of deals hidden from them by asking for their ids.
+ */
 @Injectable()
 export class PanelAccess {
-  constructor(private readonly installations: InstallationsRepository) {}
+  private readonly dealsSeen = new RecentValues<true>(DEAL_SEEN_MS, DEALS_SEEN_MAX);
+  /** A panel opening asks for the contracts and the signers together: they share one Pipedrive read. */
+  private readonly checking = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly installations: InstallationsRepository,
+    private readonly context: CompanyContext,
+    private readonly contracts: ContractsRepository,
+    private readonly admins: PipedriveAdmins,
+  ) {}
 
   async installedUser(user: PanelUser) {
     const access = await this.installations.userAccess(user.companyId, user.userId);
     if (!access) throw ApiError.forbidden('The app is not installed for this Pipedrive user');
     return access;
   }
+
+  /** The installed user, once Pipedrive shows them the deal. */
+  async dealUser(user: PanelUser, dealId: string) {
+    const access = await this.installedUser(user);
+    await this.seeDeal(user, dealId);
+    return access;
+  }
+
+  /** A contract of the user's company on a deal Pipedrive shows them; any other id answers 404, like a missing one. */
+  async contract(user: PanelUser, contractId: string): Promise<Contract> {
+    await this.installedUser(user);
+    const contract = /^\d{1,18}$/.test(contractId) ? await this.contracts.byId(contractId) : null;
+    if (!contract || contract.companyId !== user.companyId) throw ApiError.notFound('No such contract');
+    await this.seeDeal(user, contract.dealId);
+    return contract;
+  }
+
+  private async seeDeal(user: PanelUser, dealId: string): Promise<void> {
+    const key = `${user.companyId}:${user.userId}:${dealId}`;
+    if (this.dealsSeen.get(key)) return;
+    let check = this.checking.get(key);
+    if (!check) {
+      check = this.readDeal(user, dealId).finally(() => this.checking.delete(key));
+      this.checking.set(key, check);
+    }
+    await check;
+    this.dealsSeen.set(key, true, Number.POSITIVE_INFINITY);
+  }
+
+  private async readDeal(user: PanelUser, dealId: string): Promise<void> {
+    try {
+      const api = await this.context.pipedriveAsUser(user.companyId, user.userId);
+      const deal = await api.deal(Number(dealId));
+      if (deal && !deal.isDeleted) return;
+    } catch (error) {
+      throw panelPipedriveError(error, 'whether you may see this deal') ?? error;
+    }
+    // A deleted deal's visibility cannot be read any more, and its signed contracts are still records: admins,
+    // who see every deal in Pipedrive, keep them.
+    const role = await this.admins.check(user.companyId, user.userId);
+    if (role === 'admin') return;
+    if (role === 'unavailable') throw new ApiError(502, 'pipedrive_unavailable', 'Pipedrive did not answer whether you may see this deal; try again in a minute');
+    throw ApiError.notFound('No such deal in Pipedrive');
+  }
+}
+
+/**
+ * What a panel route answers when reading Pipedrive as the panel's user failed: the user's own authorization gone
+ * (403, reinstall), a deal hidden from them (403), or Pipedrive not answering (502). Null for anything else.
+ */
+export function panelPipedriveError(error: unknown, what: string): ApiError | null {
+  if (error instanceof NoActingInstallationError || error instanceof InstallationRevokedError) {
+    return reinstallRequiredError();
+  }
+  if (error instanceof PipedriveApiError && error.status === 403) return new ApiError(403, 'deal_not_visible', 'Pipedrive does not show you this deal');
+  if (error instanceof PipedriveApiError) return new ApiError(502, 'pipedrive_unavailable', `Pipedrive did not answer ${what}: ${error.message}`);
+  return null;
 }

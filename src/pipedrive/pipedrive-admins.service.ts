@@ -49,10 +49,15 @@ export function adminCheckError(outcome: Exclude<AdminCheck, 'admin'>, action: s
     case 'not_installed':
       return ApiError.forbidden('The app is not installed for this Pipedrive user');
     case 'reinstall_required':
-      return ApiError.forbidden('Your Pipedrive authorization for the app is no longer valid. Reinstall the app.');
+      return reinstallRequiredError();
     case 'unavailable':
       return new ApiError(502, 'pipedrive_unavailable', `Pipedrive did not confirm that you are an admin, so nothing was changed; try again in a minute`);
     case 'not_admin':
       return ApiError.forbidden(`Only a Pipedrive admin can ${action}`);
   }
+}
+
+/** The user's own Pipedrive authorization of the app is gone (refresh refused): only a reinstall brings it back. */
+export function reinstallRequiredError(): ApiError {
+  return new ApiError(403, 'reinstall_required', 'Your Pipedrive authorization for the app is no longer valid. Reinstall the app.');
 }

@@ -264,6 +264,18 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
     await expect(frame.locator('input[name="email"]').inputValue()).resolves.toBe('');
   });
 
+  it('a deal Pipedrive hides from the user shows why, and none of its contracts', async () => {
+    const regular = scenario.demo.regularUserId;
+    await s.install(regular);
+    const hidden = await scenario.addDeal({ title: 'Owner only deal', owner_id: scenario.demo.adminUserId, visible_to: 1, person_id: scenario.demo.personWithEmailId });
+    expect((await s.api(admin().companyId, admin().userId, `/api/deals/${hidden.id}/contracts`, { body: { signers: [{ name: 'Pia Buyer', email: 'pia@customer.test' }] } })).status).toBe(201);
+    await page.goto(host.url({ app: s.app.url, page: 'panel', companyId: admin().companyId, userId: regular, dealId: hidden.id, theme: 'light' }));
+    await page.waitForFunction(() => window.hostLog?.initialized, undefined, { timeout: 10000 });
+    await expect(frame.locator('[data-state="deal_not_visible"]').textContent()).resolves.toContain('Pipedrive does not show you this deal');
+    await expect(frame.locator('article.contract').count()).resolves.toBe(0);
+    await expect(frame.locator('[data-action="open-send"]').count()).resolves.toBe(0);
+  });
+
   it('settings page: shows the connected account, checks fields next to them, saves through the API', async () => {
     const { dottedsign } = (await (await s.api(admin().companyId, admin().userId, '/api/settings')).json()) as { dottedsign: { account: string | null } };
     await open('settings');

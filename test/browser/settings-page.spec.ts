@@ -92,7 +92,7 @@ describe('settings page in headless Chromium: read-only for non-admins, and a co
     expect(((await (await s.api(companyId, adminUserId, '/api/settings')).json()) as { dottedsign: unknown }).dottedsign).toMatchObject({ connected: true, status: 'ok', mode: 'oauth' });
   });
 
-  it('tells a user whose Pipedrive authorization is gone to install the app again, in the settings and in the panel (no Send)', async () => {
+  it('tells a user whose Pipedrive authorization is gone to install the app again, in the settings and in the panel (no contracts, no Send)', async () => {
     const { companyId, regularUserId } = scenario.demo;
     await scenario.db().query(`UPDATE installations SET invalid_reason = 'refresh token refused' WHERE company_id = $1 AND user_id = $2`, [companyId, regularUserId]);
     try {
@@ -100,7 +100,8 @@ describe('settings page in headless Chromium: read-only for non-admins, and a co
       await expect(frame.locator('[data-state="reinstall_required"]').textContent()).resolves.toContain('Install the app again');
       await page.goto(host.url({ app: s.app.url, page: 'panel', companyId, userId: regularUserId, dealId: scenario.demo.dealId }));
       await expect(frame.locator('[data-state="reinstall_required"]').textContent()).resolves.toContain('Install the app again');
-      await expect(frame.locator('[data-action="open-send"]').isDisabled()).resolves.toBe(true);
+      await expect(frame.locator('article.contract').count()).resolves.toBe(0);
+      await expect(frame.locator('[data-action="open-send"]').count()).resolves.toBe(0);
     } finally {
       await scenario.db().query(`UPDATE installations SET invalid_reason = NULL WHERE company_id = $1 AND user_id = $2`, [companyId, regularUserId]);
     }

@@ -314,6 +314,32 @@ describe('Pipedrive simulator', () => {
       tokens = await client.install(sim.demo.adminUserId);
     });
 
+    it('a deal visible to its owner only answers 403 to another non-admin user, on read and update, and is left out of lists', async () => {
+      const hidden = (await client.control('POST', `/companies/${sim.demo.companyId}/deals`, { title: 'Owner only', owner_id: sim.demo.adminUserId, visible_to: 1 })).body;
+      expect(hidden.visible_to).toBe(1);
+      expect((await client.api(tokens, 'GET', `/api/v2/deals/${hidden.id}`)).status).toBe(200);
+      const regular = await client.install(sim.demo.regularUserId);
+      const read = await client.api(regular, 'GET', `/api/v2/deals/${hidden.id}`);
+      expect(read.status).toBe(403);
+      expect(read.body).toMatchObject({ success: false, error: expect.any(String) });
+      expect((await client.api(regular, 'PATCH', `/api/v2/deals/${hidden.id}`, { status: 'won' })).status).toBe(403);
+      expect((await client.api(regular, 'GET', `/api/v2/deals/${sim.demo.dealId}`)).status).toBe(200);
+      const listed = (await client.api(regular, 'GET', '/api/v2/deals?limit=500')).body.data as Array<{ id: number }>;
+      expect(listed.map((deal) => deal.id)).not.toContain(hidden.id);
+      expect(listed.map((deal) => deal.id)).toContain(sim.demo.dealId);
+    });
+
+    it('load fixtures: an array of deals is created in one control call, and a grant answers tokens that work like an install', async () => {
+      const created = (await client.control('POST', `/companies/${sim.demo.companyId}/deals`, [{ title: 'Bulk 1' }, { title: 'Bulk 2', visible_to: 1 }])).body as Array<{ id: number; title: string; visible_to: number }>;
+      expect(created.map((deal) => [deal.title, deal.visible_to])).toEqual([['Bulk 1', 3], ['Bulk 2', 1]]);
+      const grant = await client.control('POST', `/companies/${sim.demo.companyId}/users/${sim.demo.regularUserId}/grant`);
+      expect(grant.status).toBe(201);
+      expect(grant.body).toMatchObject({ access_token: expect.any(String), refresh_token: expect.any(String), api_domain: expect.any(String), expires_in: expect.any(Number) });
+      expect((await client.api(grant.body, 'GET', '/api/v1/users/me')).body.data.id).toBe(sim.demo.regularUserId);
+      expect((await client.api(grant.body, 'GET', `/api/v2/deals/${created[1].id}`)).status).toBe(403);
+      expect((await client.control('POST', `/companies/${sim.demo.companyId}/users/999999/grant`)).status).toBe(404);
+    });
+
     it('GET /api/v1/users/me answers the user and company in the envelope', async () => {
       const res = await client.api(tokens, 'GET', '/api/v1/users/me');
       expect(res.body).toMatchObject({

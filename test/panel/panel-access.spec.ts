@@ -134,6 +134,49 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
     expect(row.status).toBe('waiting');
   });
 
+  it('a deal Pipedrive hides from a user (owner-only, not theirs): its contracts are not listed, sent, voided, retried or downloaded for them; once shown, they are', async () => {
+    const regular = scenario.demo.regularUserId;
+    await s.install(regular);
+    const hidden = (await (await s.sim(`/companies/${a.companyId}/deals`, { body: { title: 'Owner only', owner_id: a.userId, visible_to: 1, person_id: scenario.demo.personWithEmailId } })).json()) as { id: number };
+    const sent = await s.api(a.companyId, a.userId, `/api/deals/${hidden.id}/contracts`, { body: { signers: [{ name: 'Pia Buyer', email: 'pia@customer.test' }] } });
+    expect(sent.status).toBe(201);
+    const { contract } = (await sent.json()) as { contract: ContractJson };
+    const [task] = (await scenario.tasks()).filter((t) => String(t.metadata.pipedrive_contract_id) === String(contract.id));
+    await s.dsim(`/tasks/${task.task_id}/sign`, { body: { email: 'pia@customer.test' } });
+    await scenario.contractSettled(hidden.id, (status) => status === 'completed');
+
+    const notVisible = { error: { code: 'deal_not_visible', message: 'Pipedrive does not show you this deal' } };
+    for (const [method, path] of [
+      ['GET', `/api/deals/${hidden.id}/contracts`],
+      ['GET', `/api/deals/${hidden.id}/signers`],
+      ['POST', `/api/deals/${hidden.id}/contracts`],
+      ['POST', `/api/contracts/${contract.id}/void`],
+      ['POST', `/api/contracts/${contract.id}/retry`],
+      ['GET', `/api/contracts/${contract.id}/files/completed`],
+      ['GET', `/api/contracts/${contract.id}/files/audit_trail`],
+    ]) {
+      const body = path.endsWith('/contracts') && method === 'POST' ? { signers: [{ name: 'Eve', email: 'eve@example.test' }] } : method === 'POST' ? {} : undefined;
+      const response = await s.api(a.companyId, regular, path, { method, body });
+      expect([path, response.status, await response.json()]).toEqual([path, 403, notVisible]);
+    }
+    expect(await scenario.contracts(hidden.id)).toHaveLength(1);
+    expect((await s.api(a.companyId, a.userId, `/api/deals/${hidden.id}/contracts`)).status).toBe(200);
+
+    // Shared with the whole company in Pipedrive: a refusal is not remembered, so the next poll shows the contracts.
+    await s.sim(`/companies/${a.companyId}/deals/${hidden.id}`, { method: 'PATCH', body: { visible_to: 3 } });
+    const shown = await s.api(a.companyId, regular, `/api/deals/${hidden.id}/contracts`);
+    expect(shown.status).toBe(200);
+    expect(((await shown.json()) as { contracts: ContractJson[] }).contracts.map((c) => c.id)).toEqual([contract.id]);
+    expect((await s.api(a.companyId, regular, `/api/contracts/${contract.id}/files/completed`)).status).toBe(200);
+
+    // A deleted deal's visibility cannot be read: its contracts stay with admins, who see every deal.
+    const deleted = await scenario.addDeal({ title: 'Deleted before anyone looked', owner_id: regular });
+    await scenario.deleteDeal(deleted.id);
+    const asRegular = await s.api(a.companyId, regular, `/api/deals/${deleted.id}/contracts`);
+    expect([asRegular.status, await asRegular.json()]).toEqual([404, { error: { code: 'not_found', message: 'No such deal in Pipedrive' } }]);
+    expect((await s.api(a.companyId, a.userId, `/api/deals/${deleted.id}/contracts`)).status).toBe(200);
+  });
+
   it('streams a completed contract’s PDFs to its own company, through the API or a short-lived signed link', async () => {
     const token = s.panelToken(a.companyId, a.userId);
     for (const kind of ['completed', 'audit_trail']) {
@@ -195,7 +238,7 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
     expect(await suggest(987654)).toEqual({ state: 'deal_not_found', person: null, signers: [] });
   });
 
-  it('a user whose Pipedrive authorization is gone reads no deal through an admin’s token: no signer suggestion, and what they send fails saying why', async () => {
+  it('a user whose Pipedrive authorization is gone reads no deal through an admin’s token: no contracts, no signer suggestion, and no send', async () => {
     const regular = scenario.demo.regularUserId;
     await s.install(regular);
     await scenario.db().query(`UPDATE installations SET invalid_reason = 'refresh token refused' WHERE company_id = $1 AND user_id = $2`, [a.companyId, regular]);
@@ -204,16 +247,19 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
       expect(await settingsOf(regular)).toEqual({ authorization: 'reinstall_required' });
       expect(await settingsOf(a.userId)).toEqual({ authorization: 'ok' });
 
+      const reinstall = { error: { code: 'reinstall_required', message: 'Your Pipedrive authorization for the app is no longer valid. Reinstall the app.' } };
       const suggestion = await s.api(a.companyId, regular, `/api/deals/${scenario.demo.dealId}/signers`);
       expect(suggestion.status).toBe(403);
-      expect(JSON.stringify(await suggestion.json())).not.toContain('pia@customer.test');
+      expect(await suggestion.json()).toEqual(reinstall);
+      const list = await s.api(a.companyId, regular, `/api/deals/${scenario.demo.dealId}/contracts`);
+      expect([list.status, await list.json()]).toEqual([403, reinstall]);
 
       const tasksBefore = (await scenario.tasks()).length;
+      const contractsBefore = (await scenario.contracts(scenario.demo.dealId)).length;
       const sent = await s.api(a.companyId, regular, `/api/deals/${scenario.demo.dealId}/contracts`, { body: { signers: [{ name: 'Pia Buyer', email: 'pia@customer.test' }] } });
-      expect(sent.status).toBe(201);
-      const { contract } = (await sent.json()) as { contract: { status: string; statusReason: string } };
-      expect(contract).toMatchObject({ status: 'failed', statusReason: expect.stringContaining(`Pipedrive user ${regular} no longer authorizes the app`) });
+      expect([sent.status, await sent.json()]).toEqual([403, reinstall]);
       expect((await scenario.tasks()).length).toBe(tasksBefore);
+      expect((await scenario.contracts(scenario.demo.dealId)).length).toBe(contractsBefore);
     } finally {
       await scenario.db().query(`UPDATE installations SET invalid_reason = NULL WHERE company_id = $1 AND user_id = $2`, [a.companyId, regular]);
     }

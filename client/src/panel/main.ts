@@ -9,6 +9,11 @@ import { type SendRequest, sendForm } from './send-form';
 import type { ContractView, SettingsView, SignerSuggestion, Template } from './types';
 
 const POLL_MS = 4000;
+/** What the panel says for each 403 the API explains with its own code; any other 403 is "not installed". */
+const REFUSALS: Record<string, string> = {
+  deal_not_visible: 'Pipedrive does not show you this deal, so its contracts are not shown to you either.',
+  reinstall_required: 'Pipedrive no longer accepts your authorization of this app, so you cannot see or send contracts. Install the app again from the Pipedrive Marketplace.',
+};
 /** Performance marks bench/panel.bench.ts reads: the SDK answered, the first list of contracts is on screen. */
 const INITIALIZED_MARK = 'panel:sdk-initialized';
 const FIRST_RENDER_MARK = 'panel:contracts-rendered';
@@ -60,15 +65,16 @@ class DealPanel {
   }
 
   private failedToLoad(error: unknown): void {
-    const notInstalled = error instanceof ApiFailure && error.status === 403;
-    if (!notInstalled) this.host.snackbar(messageOf(error));
+    const refused = error instanceof ApiFailure && error.status === 403;
+    if (!refused) this.host.snackbar(messageOf(error));
+    const state = !refused ? 'load_error' : REFUSALS[error.code] ? error.code : 'not_installed';
     render(
       this.root,
       h(
         'div',
-        { class: 'notice bad', 'data-state': notInstalled ? 'not_installed' : 'load_error' },
-        h('span', null, notInstalled ? `${messageOf(error)}. Ask an admin to install the app, or install it from the Marketplace.` : `Contracts could not be loaded: ${messageOf(error)}`),
-        notInstalled ? null : h('button', { type: 'button', onClick: () => void this.start() }, 'Try again'),
+        { class: 'notice bad', 'data-state': state },
+        h('span', null, refused ? (REFUSALS[state] ?? `${messageOf(error)}. Ask an admin to install the app, or install it from the Marketplace.`) : `Contracts could not be loaded: ${messageOf(error)}`),
+        refused ? null : h('button', { type: 'button', onClick: () => void this.start() }, 'Try again'),
       ),
     );
   }
@@ -89,7 +95,7 @@ class DealPanel {
   private renderNotices(): void {
     const settingsButton = h('button', { type: 'button', 'data-action': 'open-settings', onClick: () => this.host.openSettings() }, 'Open settings');
     if (this.settings?.pipedrive.authorization === 'reinstall_required') {
-      render(this.notices, h('div', { class: 'notice bad', 'data-state': 'reinstall_required' }, h('span', null, 'Pipedrive no longer accepts your authorization of this app, so you cannot send contracts. Install the app again from the Pipedrive Marketplace.')));
+      render(this.notices, h('div', { class: 'notice bad', 'data-state': 'reinstall_required' }, h('span', null, REFUSALS.reinstall_required)));
     } else if (this.settings?.dottedsign.status === 'reconnect_required') {
       render(this.notices, h('div', { class: 'notice warn', 'data-state': 'reconnect_required' }, h('span', null, 'DottedSign no longer accepts the connection, so no contract can be sent. Reconnect it in the app settings.'), settingsButton));
     } else if (!this.canSend) {

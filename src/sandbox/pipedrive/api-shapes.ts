@@ -27,7 +27,7 @@ export function dealV2(deal: Deal) {
     lost_reason: null,
     probability: null,
     expected_close_date: null,
-    visible_to: 3,
+    visible_to: deal.visibleTo,
     label_ids: [],
     custom_fields: deal.customFields,
   };

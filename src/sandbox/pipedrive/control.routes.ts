@@ -81,6 +81,20 @@ export function pipedriveControlRoutes(deps: ControlRoutesDeps): Router {
     const user = addUser(store, found.id, { name: String(input.name ?? 'New user'), email: String(input.email ?? `user${store.users.size + 1}@${found.domain}.test`), isAdmin: input.isAdmin === true });
     res.status(201).json(userV1(user, found));
   });
+  // The token answer of an install this user approved, without the OAuth round trip (load fixtures).
+  router.post('/companies/:companyId/users/:userId/grant', (req, res) => {
+    const found = company(req);
+    const user = store.users.get(Number(req.params.userId));
+    if (!user || user.companyId !== found.id) throw PipedriveApiError.notFound('User not found');
+    const grant = deps.tokens.grantInstalled({ clientId: deps.app.clientId, companyId: found.id, userId: user.id, scopes: [...deps.app.scopes] });
+    res.status(201).json({
+      access_token: grant.accessToken,
+      refresh_token: grant.refreshToken,
+      scope: grant.installation.scopes.join(','),
+      expires_in: grant.expiresInSeconds,
+      api_domain: deps.apiDomain(found.id),
+    });
+  });
   // An admin of the company changes a user's role in Pipedrive's settings.
   router.patch('/companies/:companyId/users/:userId', (req, res) => {
     const found = company(req);
@@ -93,9 +107,11 @@ export function pipedriveControlRoutes(deps: ControlRoutesDeps): Router {
   router.get('/companies/:companyId/pipelines', (req, res) => res.json(store.pipelinesOf(company(req).id)));
 
   router.get('/companies/:companyId/deals', (req, res) => res.json(store.dealsOf(company(req).id).map(dealV2)));
+  // An array of deals creates each, in order (load fixtures).
   router.post('/companies/:companyId/deals', (req, res) => {
     const companyId = company(req).id;
-    res.status(201).json(dealV2(deps.deals.create(companyId, dealInput(body(req)), actor(req, companyId))));
+    const create = (input: Record<string, unknown>) => dealV2(deps.deals.create(companyId, dealInput(input), actor(req, companyId)));
+    res.status(201).json(Array.isArray(req.body) ? (req.body as Array<Record<string, unknown>>).map(create) : create(body(req)));
   });
   router.get('/companies/:companyId/deals/:id', (req, res) => {
     const deal = store.deals.get(Number(req.params.id));
@@ -242,6 +258,7 @@ function dealInput(input: Record<string, unknown>): DealInput {
     currency: input.currency === undefined ? undefined : String(input.currency),
     status: input.status as DealStatus | undefined,
     customFields: typeof input.custom_fields === 'object' && input.custom_fields !== null ? (input.custom_fields as Record<string, unknown>) : undefined,
+    visibleTo: input.visible_to === 1 || input.visible_to === 3 ? input.visible_to : undefined,
   };
 }
 

@@ -1,6 +1,6 @@
 import { API_ERRORS } from './platform-facts';
 import type { ChangeSource, EntityEventListener } from './entity-events';
-import type { Deal, DealStatus } from './pipedrive.entities';
+import type { Deal, DealStatus, DealVisibility, User } from './pipedrive.entities';
 import { PipedriveApiError } from './pipedrive-api.error';
 import type { SimulatorStore } from './simulator-store';
 
@@ -14,6 +14,7 @@ export interface DealInput {
   currency?: string;
   status?: DealStatus;
   customFields?: Record<string, unknown>;
+  visibleTo?: DealVisibility;
 }
 
 export interface Actor {
@@ -54,6 +55,7 @@ export class DealRecords {
       lostTime: null,
       closeTime: null,
       customFields: input.customFields ?? {},
+      visibleTo: input.visibleTo ?? 3,
     };
     if (input.status) this.applyStatus(deal, input.status, now);
     this.store.deals.set(deal.id, deal);
@@ -61,9 +63,9 @@ export class DealRecords {
     return deal;
   }
 
-  /** The API path: archived deals are not editable there. */
-  updateThroughApi(companyId: number, dealId: number, input: DealInput, actor: Actor): Deal {
-    const deal = this.require(companyId, dealId);
+  /** The API path: archived deals are not editable there, nor deals hidden from the caller. */
+  updateThroughApi(companyId: number, dealId: number, input: DealInput, actor: Actor, caller: User): Deal {
+    const deal = this.requireVisible(companyId, dealId, caller);
     if (deal.isArchived) throw PipedriveApiError.badRequest(API_ERRORS.archivedDeal);
     return this.update(companyId, dealId, input, actor);
   }
@@ -87,6 +89,7 @@ export class DealRecords {
     if (input.value !== undefined) deal.value = input.value;
     if (input.currency !== undefined) deal.currency = input.currency;
     if (input.customFields !== undefined) deal.customFields = { ...deal.customFields, ...input.customFields };
+    if (input.visibleTo !== undefined) deal.visibleTo = input.visibleTo;
     if (input.status !== undefined && input.status !== deal.status) this.applyStatus(deal, input.status, now);
     deal.updateTime = now;
     this.emit({ object: 'deal', action: 'change', companyId, entityId: deal.id, current: snapshot(deal), previous, ...actor, at: now });
@@ -129,6 +132,13 @@ export class DealRecords {
     return [...this.store.deals.values()].filter((deal) => deal.companyId === companyId && !deal.isDeleted && !deal.isArchived);
   }
 
+  /** Pipedrive answers 403 for a deal the caller may not see (documented for the single-deal GET and update). */
+  requireVisible(companyId: number, dealId: number, caller: User): Deal {
+    const deal = this.require(companyId, dealId);
+    if (!visibleTo(deal, caller)) throw new PipedriveApiError(403, API_ERRORS.dealNotVisible);
+    return deal;
+  }
+
   require(companyId: number, dealId: number): Deal {
     const deal = this.store.liveDeal(companyId, dealId);
     if (!deal) throw PipedriveApiError.notFound(API_ERRORS.notFound('Deal'));
@@ -158,4 +168,9 @@ export class DealRecords {
 
 export function snapshot<T>(record: T): T {
   return structuredClone(record);
+}
+
+/** Owner-only deals are seen by their owner and by admins; followers are not modelled. */
+export function visibleTo(deal: Deal, user: User): boolean {
+  return deal.visibleTo === 3 || deal.ownerId === user.id || user.isAdmin;
 }

@@ -2,7 +2,7 @@ import express from 'express';
 import { idParam } from './api-endpoint';
 import type { ApiEndpoint } from './api-endpoint';
 import { dealV2 } from './api-shapes';
-import type { DealInput, DealRecords } from './deal-records';
+import { type DealInput, type DealRecords, visibleTo } from './deal-records';
 import { sendData } from './envelope';
 import type { Deal, DealStatus } from './pipedrive.entities';
 import { PipedriveApiError } from './pipedrive-api.error';
@@ -19,6 +19,7 @@ export function dealEndpoints(deals: DealRecords): ApiEndpoint[] {
         const query = listQuery(req.query);
         const listed = deals
           .listed(caller.company.id)
+          .filter((deal) => visibleTo(deal, caller.user))
           .filter((deal) => !query.updatedSince || deal.updateTime.getTime() >= query.updatedSince.getTime())
           .sort((a, b) => query.direction * (sortValue(a, query.sortBy) - sortValue(b, query.sortBy) || a.id - b.id));
         const page = listed.slice(query.offset, query.offset + query.limit);
@@ -31,7 +32,7 @@ export function dealEndpoints(deals: DealRecords): ApiEndpoint[] {
       path: '/v2/deals/:id',
       scope: 'deals:read',
       cost: 'v2Get',
-      handle: (req, res, caller) => sendData(res, dealV2(deals.require(caller.company.id, idParam(req)))),
+      handle: (req, res, caller) => sendData(res, dealV2(deals.requireVisible(caller.company.id, idParam(req), caller.user))),
     },
     {
       method: 'patch',
@@ -41,7 +42,7 @@ export function dealEndpoints(deals: DealRecords): ApiEndpoint[] {
       parsers: [express.json()],
       handle: (req, res, caller) => {
         const input = dealPatch(req.body);
-        const deal = deals.updateThroughApi(caller.company.id, idParam(req), input, { userId: caller.user.id, changeSource: 'api' });
+        const deal = deals.updateThroughApi(caller.company.id, idParam(req), input, { userId: caller.user.id, changeSource: 'api' }, caller.user);
         sendData(res, dealV2(deal));
       },
     },

@@ -54,7 +54,11 @@ export interface Deal {
   lostTime: Date | null;
   closeTime: Date | null;
   customFields: Record<string, unknown>;
+  /** 1: owner and followers only (admins see every deal); 3: the entire company. */
+  visibleTo: DealVisibility;
 }
+
+export type DealVisibility = 1 | 3;
 
 export interface ContactValue {
   value: string;

@@ -54,5 +54,7 @@ export const API_ERRORS = {
   dailyBudgetSpent: 'Daily token budget exceeded',
   notFound: (entity: string) => `${entity} not found`,
   archivedDeal: 'Archived deals cannot be updated',
+  /** Unverified wording; the 403 itself is documented (pipeline visibility changelog, 2023-01-23). */
+  dealNotVisible: 'You do not have permission to access this deal',
   webhookLimit: `Maximum amount of webhooks (${MAX_WEBHOOKS_PER_USER}) reached for this user`,
 } as const;

@@ -126,6 +126,11 @@ export class TokenRegistry {
     this.refreshTokens.clear();
   }
 
+  /** Tokens as an approved install would get them, without the consent round trip (load fixtures). */
+  grantInstalled(installation: Installation): TokenGrant {
+    return this.grant(installation);
+  }
+
   private grant(source: Installation): TokenGrant {
     const installation: Installation = { clientId: source.clientId, companyId: source.companyId, userId: source.userId, scopes: [...source.scopes] };
     const accessToken = opaqueToken(384);
