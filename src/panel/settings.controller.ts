@@ -31,7 +31,9 @@ export class SettingsController {
   @Get('settings')
   async get(@CurrentPanelUser() user: PanelUser) {
     const { settings, isAdmin, authorized } = await this.company(user);
-    return this.view(user.companyId, settings, { canEdit: isAdmin, authorized });
+    // Roles change in Pipedrive after the install: a promoted admin must not be shown a read-only page.
+    const canEdit = authorized ? await this.admins.isAdminForDisplay(user.companyId, user.userId, isAdmin) : isAdmin;
+    return this.view(user.companyId, settings, { canEdit, authorized });
   }
 
   @Put('settings')

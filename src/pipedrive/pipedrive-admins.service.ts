@@ -1,10 +1,14 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
+import { RecentValues } from '../common/recent-values';
 import { InstallationsRepository } from '../installations/installations.repository';
 import { InstallationRevokedError } from './pipedrive.errors';
 import { PipedriveTokens } from './pipedrive-tokens.service';
 
 export type AdminCheck = 'admin' | 'not_admin' | 'not_installed' | 'reinstall_required' | 'unavailable';
+
+/** How long a role read for display is shown without asking again: every panel opening reads the settings. */
+const ROLE_SHOWN_MS = 60 * 1000;
 
 /**
  * Whether a user is a Pipedrive admin now. Admin rights change after the install (a demoted admin must not keep
@@ -14,6 +18,7 @@ export type AdminCheck = 'admin' | 'not_admin' | 'not_installed' | 'reinstall_re
 @Injectable()
 export class PipedriveAdmins {
   private readonly logger = new Logger(PipedriveAdmins.name);
+  private readonly shown = new RecentValues<boolean>(ROLE_SHOWN_MS, 10_000);
 
   constructor(
     private readonly installations: InstallationsRepository,
@@ -33,7 +38,19 @@ export class PipedriveAdmins {
       return 'unavailable';
     }
     if (isAdmin !== installation.isAdmin) await this.installations.setAdmin(installation.id, isAdmin);
+    this.shown.set(`${companyId}:${userId}`, isAdmin, Number.POSITIVE_INFINITY);
     return isAdmin ? 'admin' : 'not_admin';
+  }
+
+  /**
+   * For what only shows the role (the settings page's `canEdit`): Pipedrive's answer at most a minute old, or the
+   * role recorded at the user's last install or admin action when Pipedrive does not answer.
+   */
+  async isAdminForDisplay(companyId: string, userId: string, recorded: boolean): Promise<boolean> {
+    const known = this.shown.get(`${companyId}:${userId}`);
+    if (known !== undefined) return known;
+    const role = await this.check(companyId, userId);
+    return role === 'admin' || role === 'not_admin' ? role === 'admin' : recorded;
   }
 
   /** For the JSON API: anything but a confirmed admin answers why. `action`: what only an admin may do. */

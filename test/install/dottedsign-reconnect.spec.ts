@@ -124,6 +124,14 @@ describe('the settings API tells the page what it may offer: a DottedSign connec
     expect((await settingsAs(regularUserId)).canEdit).toBe(false);
   });
 
+  it('a user made admin in Pipedrive after installing sees an editable settings page at once, not only after trying a change', async () => {
+    const { companyId } = scenario.demo;
+    const seller = (await (await s.sim(`/companies/${companyId}/users`, { body: { name: 'Promoted Seller', isAdmin: false } })).json()) as { id: number };
+    await s.install(seller.id);
+    await s.sim(`/companies/${companyId}/users/${seller.id}`, { method: 'PATCH', body: { isAdmin: true } });
+    expect((await settingsAs(seller.id)).canEdit).toBe(true);
+  });
+
   it('two admins editing at once: a save made from settings read before the other admin’s save is refused, not written over it', async () => {
     const { adminUserId, companyId } = scenario.demo;
     const second = (await (await s.sim(`/companies/${companyId}/users`, { body: { name: 'Second Admin', isAdmin: true } })).json()) as { id: number };
