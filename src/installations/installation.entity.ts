@@ -40,6 +40,9 @@ export class Installation {
   @Column({ type: 'text', nullable: true })
   invalidReason: string | null;
 
+  @Column({ type: 'timestamptz', nullable: true })
+  invalidSince: Date | null;
+
   @CreateDateColumn({ type: 'timestamptz' })
   createdAt: Date;
 }

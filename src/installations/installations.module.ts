@@ -1,12 +1,13 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AbandonedCompanies } from './abandoned-companies.service';
 import { Company } from './company.entity';
 import { Installation } from './installation.entity';
 import { InstallationsRepository } from './installations.repository';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Company, Installation])],
-  providers: [InstallationsRepository],
+  providers: [InstallationsRepository, AbandonedCompanies],
   exports: [InstallationsRepository],
 })
 export class InstallationsModule {}

@@ -42,7 +42,7 @@ export class InstallationsRepository {
        ON CONFLICT (company_id, user_id) DO UPDATE SET
          user_name = EXCLUDED.user_name, is_admin = EXCLUDED.is_admin, api_domain = EXCLUDED.api_domain,
          scopes = EXCLUDED.scopes, access_token = EXCLUDED.access_token, refresh_token = EXCLUDED.refresh_token,
-         expires_at = EXCLUDED.expires_at, refreshed_at = now(), invalid_reason = NULL
+         expires_at = EXCLUDED.expires_at, refreshed_at = now(), invalid_reason = NULL, invalid_since = NULL
        RETURNING id`,
       [
         record.companyId,
@@ -94,11 +94,12 @@ export class InstallationsRepository {
       apiDomain: tokens.apiDomain,
       refreshedAt: new Date(),
       invalidReason: null,
+      invalidSince: null,
     });
   }
 
   async markInvalid(id: string, reason: string): Promise<void> {
-    await this.installations.update({ id }, { invalidReason: reason });
+    await this.installations.query('UPDATE installations SET invalid_reason = $2, invalid_since = COALESCE(invalid_since, now()) WHERE id = $1', [id, reason]);
   }
 
   /**

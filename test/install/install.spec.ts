@@ -1,6 +1,7 @@
 import { DataSource } from 'typeorm';
 import { SecretBox } from '../../src/common/secret-box';
 import { PRUNE_INBOX } from '../../src/inbox/inbox-retention.service';
+import { AbandonedCompanies, ERASE_ABANDONED_COMPANIES } from '../../src/installations/abandoned-companies.service';
 import { JobQueue } from '../../src/jobs/job-queue.service';
 import { type Sandbox, startSandbox } from '../support/sandbox';
 import { eventually } from '../support/test-app';
@@ -185,5 +186,31 @@ describe('install from the Pipedrive Marketplace (app + Pipedrive simulator over
     expect(first.outcome).toBe('delivered');
     await eventually(async () => (await ours()).length === 2, 'both webhooks created');
     expect(await db().query('SELECT count(*)::int AS count FROM webhook_subscriptions')).toEqual([{ count: 2 }]);
+  });
+
+  it('a company whose every installation Pipedrive refused over 30 days ago is erased by the daily job; a recent refusal or a working user keeps it', async () => {
+    const beta = (await (await s.sim('/companies', { body: { name: 'Beta Corp' } })).json()) as { id: number };
+    const betaAdmin = (await (await s.sim(`/companies/${beta.id}/users`, { body: { name: 'Bea Admin', isAdmin: true } })).json()) as { id: number };
+    await s.install(betaAdmin.id);
+    await s.install(demo.adminUserId);
+    await s.install(demo.regularUserId);
+    const refuse = (userId: number, daysAgo: number) =>
+      db().query(`UPDATE installations SET invalid_reason = 'token refresh failed: Invalid grant', invalid_since = now() - make_interval(days => $2) WHERE user_id = $1`, [userId, daysAgo]);
+    const companies = async () => ((await db().query('SELECT id FROM companies ORDER BY id')) as Array<{ id: string }>).map((row) => Number(row.id));
+
+    // Acme: one user refused long ago, the other working. Beta: its only user refused 29 days ago.
+    await refuse(demo.regularUserId, 45);
+    await refuse(betaAdmin.id, 29);
+    expect(await s.app.app.get(AbandonedCompanies).erase()).toEqual([]);
+    expect(await companies()).toEqual([demo.companyId, beta.id].sort((x, y) => x - y));
+
+    // Acme's last working user refused 31 days ago too: nobody can act for it, and its data goes.
+    await refuse(demo.adminUserId, 31);
+    await s.app.app.get(JobQueue).send(ERASE_ABANDONED_COMPANIES, {});
+    await eventually(async () => !(await companies()).includes(demo.companyId), 'the daily job to erase Acme');
+    expect(await companies()).toEqual([beta.id]);
+    for (const table of ['installations', 'webhook_subscriptions', 'esign_connections']) {
+      expect(await db().query(`SELECT count(*)::int AS count FROM ${table} WHERE company_id = $1`, [demo.companyId])).toEqual([{ count: 0 }]);
+    }
   });
 });

@@ -6,6 +6,7 @@ import { InboxIndexes1764760000000 } from './1764760000000-inbox-indexes';
 import { InboxFillfactor1764770000000 } from './1764770000000-inbox-fillfactor';
 import { AutoSendWidened1764780000000 } from './1764780000000-auto-send-widened';
 import { EsignReconnectRequired1764790000000 } from './1764790000000-esign-reconnect-required';
+import { InstallationInvalidSince1764800000000 } from './1764800000000-installation-invalid-since';
 
 /** Every migration, in order. Listed explicitly so the same code runs under ts-node, Jest and the build. */
 export const migrations = [
@@ -17,4 +18,5 @@ export const migrations = [
   InboxFillfactor1764770000000,
   AutoSendWidened1764780000000,
   EsignReconnectRequired1764790000000,
+  InstallationInvalidSince1764800000000,
 ];
