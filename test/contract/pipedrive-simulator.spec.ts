@@ -95,6 +95,15 @@ class Client {
     return { status: res.status, body: (await res.json()) as Json };
   }
 
+  async revoke(refreshToken: string): Promise<number> {
+    const res = await fetch(`${this.sim.url}/oauth/revoke`, {
+      method: 'POST',
+      headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token: refreshToken, token_type_hint: 'refresh_token' }),
+    });
+    return res.status;
+  }
+
   async codeFor(userId: number, state = 'st4te'): Promise<string> {
     const res = await this.authorize({ _sim_user: String(userId), state });
     const location = new URL(res.headers.get('location') ?? '');
@@ -276,12 +285,7 @@ describe('Pipedrive simulator', () => {
     it('revoke uninstalls the user: tokens stop working and their webhooks are gone', async () => {
       const tokens = await client.install(sim.demo.adminUserId);
       await client.api(tokens, 'POST', '/api/v1/webhooks', { subscription_url: `${receiver.url}/hook`, event_action: '*', event_object: 'deal' });
-      const res = await fetch(`${sim.url}/oauth/revoke`, {
-        method: 'POST',
-        headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ token: tokens.refresh_token, token_type_hint: 'refresh_token' }),
-      });
-      expect(res.status).toBe(200);
+      expect(await client.revoke(tokens.refresh_token)).toBe(200);
       expect((await client.api(tokens, 'GET', '/api/v1/users/me')).status).toBe(401);
       expect((await client.token({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token })).status).toBe(400);
       expect((await client.control('GET', `/companies/${sim.demo.companyId}/webhooks`)).body).toEqual([]);
@@ -290,12 +294,7 @@ describe('Pipedrive simulator', () => {
     it('revoking a refresh token already exchanged answers 200 and uninstalls nobody (RFC 7009: an invalid token)', async () => {
       const first = await client.install(sim.demo.adminUserId);
       const rotated = (await client.token({ grant_type: 'refresh_token', refresh_token: first.refresh_token })).body;
-      const res = await fetch(`${sim.url}/oauth/revoke`, {
-        method: 'POST',
-        headers: { authorization: BASIC, 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ token: first.refresh_token, token_type_hint: 'refresh_token' }),
-      });
-      expect(res.status).toBe(200);
+      expect(await client.revoke(first.refresh_token)).toBe(200);
       expect((await client.api(rotated, 'GET', '/api/v1/users/me')).status).toBe(200);
       expect((await client.token({ grant_type: 'refresh_token', refresh_token: rotated.refresh_token })).status).toBe(200);
     });
