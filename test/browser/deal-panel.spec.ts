@@ -230,6 +230,26 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
     }
   });
 
+  it('follows a DottedSign connection changed while it was out of view: Send and the notice as soon as it is shown again', async () => {
+    const connection = (method: string, path: string) => s.api(admin().companyId, admin().userId, path, { method, body: method === 'POST' ? {} : undefined });
+    const send = frame.locator('[data-action="open-send"]');
+    await open('panel', scenario.demo.dealId);
+    await expect(send.isDisabled()).resolves.toBe(false);
+    try {
+      expect((await connection('DELETE', '/api/dottedsign/connection')).status).toBe(200);
+      await page.evaluate(() => window.extension.setVisible(false));
+      await page.evaluate(() => window.extension.setVisible(true));
+      await frame.locator('[data-state="not_connected"]').waitFor();
+      await expect(send.isDisabled()).resolves.toBe(true);
+    } finally {
+      expect((await connection('POST', '/api/dottedsign/connect-app-account')).status).toBe(200);
+    }
+    await page.evaluate(() => window.extension.setVisible(false));
+    await page.evaluate(() => window.extension.setVisible(true));
+    await frame.locator('[data-state="not_connected"]').waitFor({ state: 'detached' });
+    await expect(send.isDisabled()).resolves.toBe(false);
+  });
+
   it('follows the theme, and looks finished in light and dark (screenshots in test/artifacts)', async () => {
     await open('panel', scenario.demo.dealId, 'light');
     await badge(1).waitFor();

@@ -60,8 +60,29 @@ class DealPanel {
     if (this.canSend) void this.loadTemplates().then(() => this.renderList(true));
 
     const poller = visiblePoller(() => this.refresh(), POLL_MS);
-    this.host.onVisibility((visible) => poller.setVisible(visible));
+    this.host.onVisibility((visible) => {
+      poller.setVisible(visible);
+      if (visible) void this.reloadSettings();
+    });
     poller.start();
+  }
+
+  /**
+   * Coming back into view, the panel reads the settings again: DottedSign may have been connected (or disconnected)
+   * in the settings page meanwhile, and Send and the notices follow it.
+   */
+  private async reloadSettings(): Promise<void> {
+    let settings: SettingsView;
+    try {
+      settings = await this.api<SettingsView>('GET', '/settings');
+    } catch {
+      return; // the contracts poll reports what is wrong
+    }
+    if (JSON.stringify(settings) === JSON.stringify(this.settings)) return;
+    this.settings = settings;
+    this.renderHead();
+    this.renderNotices();
+    if (this.canSend) void this.loadTemplates().then(() => this.renderList(true));
   }
 
   private failedToLoad(error: unknown): void {
