@@ -27,8 +27,7 @@ export class ContractFilesController {
   @Get('api/contracts/:id/files/:kind')
   @UseGuards(PanelAuthGuard)
   async viaApi(@CurrentPanelUser() user: PanelUser, @Param('id') id: string, @Param('kind') kind: string, @Res() res: FastifyReply): Promise<void> {
-    const contract = await this.access.contract(user, id);
-    send(res, await this.files.fetch(user.companyId, contract.id, kind));
+    send(res, await this.files.download(await this.access.contract(user, id), kind));
   }
 
   @Get('downloads/contract-file')

@@ -51,12 +51,17 @@ export class ContractFiles {
 
   /** Another company's contract answers 404, exactly like a missing one. */
   async fetch(companyId: string, contractId: string, kind: string): Promise<ContractFile> {
-    if (!KINDS.includes(kind as TaskFileKind)) throw ApiError.notFound('No such file: kind is "completed" or "audit_trail"');
     const contract = /^\d{1,18}$/.test(contractId) ? await this.contracts.byId(contractId) : null;
     if (!contract || contract.companyId !== companyId) throw ApiError.notFound('No such contract');
+    return this.download(contract, kind);
+  }
+
+  /** The file of a contract the caller already read and may see. */
+  async download(contract: Contract, kind: string): Promise<ContractFile> {
+    if (!KINDS.includes(kind as TaskFileKind)) throw ApiError.notFound('No such file: kind is "completed" or "audit_trail"');
     if (contract.status !== 'completed' || !contract.taskId) throw ApiError.notFound('The files exist once every signer has signed');
     try {
-      const content = await this.provider.download(await this.connections.session(companyId), contract.taskId, kind as TaskFileKind);
+      const content = await this.provider.download(await this.connections.session(contract.companyId), contract.taskId, kind as TaskFileKind);
       return { fileName: `contract-${contract.id}-${FILE_SUFFIX[kind as TaskFileKind]}.pdf`, content };
     } catch (error) {
       if (error instanceof NotConnectedError) throw new ApiError(409, 'dottedsign_not_connected', 'Connect DottedSign in the app settings to download the files');
