@@ -230,13 +230,14 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
     }
   });
 
-  it('follows a DottedSign connection changed while it was out of view: Send and the notice as soon as it is shown again', async () => {
+  it('follows a DottedSign connection changed while it was out of view: Send, the notice and the templates as soon as it is shown again', async () => {
     const connection = (method: string, path: string) => s.api(admin().companyId, admin().userId, path, { method, body: method === 'POST' ? {} : undefined });
     const send = frame.locator('[data-action="open-send"]');
     await open('panel', scenario.demo.dealId);
     await expect(send.isDisabled()).resolves.toBe(false);
     try {
       expect((await connection('DELETE', '/api/dottedsign/connection')).status).toBe(200);
+      expect((await s.dsim('/templates', { body: { name: 'Offered after reconnecting' } })).status).toBe(201);
       await page.evaluate(() => window.extension.setVisible(false));
       await page.evaluate(() => window.extension.setVisible(true));
       await frame.locator('[data-state="not_connected"]').waitFor();
@@ -248,6 +249,10 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
     await page.evaluate(() => window.extension.setVisible(true));
     await frame.locator('[data-state="not_connected"]').waitFor({ state: 'detached' });
     await expect(send.isDisabled()).resolves.toBe(false);
+    await send.click();
+    await frame.locator('form select').waitFor();
+    await expect(frame.locator('form select option').allTextContents()).resolves.toContain('Offered after reconnecting');
+    await frame.locator('form button', { hasText: 'Cancel' }).click();
   });
 
   it('follows the theme, and looks finished in light and dark (screenshots in test/artifacts)', async () => {

@@ -79,6 +79,8 @@ class DealPanel {
       return; // the contracts poll reports what is wrong
     }
     if (JSON.stringify(settings) === JSON.stringify(this.settings)) return;
+    // Another DottedSign account (or the same one connected again) may offer other templates.
+    if (JSON.stringify(settings.dottedsign) !== JSON.stringify(this.settings?.dottedsign)) this.templates = null;
     this.settings = settings;
     this.renderHead();
     this.renderNotices();
