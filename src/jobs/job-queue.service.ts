@@ -37,6 +37,13 @@ export interface Job<T> {
   retryLimit: number;
 }
 
+/**
+ * Job data key, hidden from handlers: when a vendor first told this job to wait (a rate limit). Such waits use no
+ * retry for this long, so a Pipedrive daily budget spent until midnight defers the day's jobs instead of failing them.
+ */
+const DEFERRED_SINCE = '_deferredSince';
+const MAX_FREE_DEFERRAL_MS = 26 * 3600_000;
+
 /** A handler's error that knows when trying again makes sense (a rate limit's reset) carries `retryAt`. */
 function retryAtOf(error: unknown): Date | null {
   const retryAt = (error as { retryAt?: unknown } | null)?.retryAt;
@@ -243,23 +250,28 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   private async handle<T>(name: string, job: PgBoss.JobWithMetadata<T>, handler: JobHandler<T>): Promise<void | typeof JOB_COMPLETED> {
+    const { [DEFERRED_SINCE]: deferredSince, ...data } = job.data as Record<string, unknown>;
     try {
-      return await handler({ id: job.id, name, data: job.data, retryCount: job.retryCount, retryLimit: job.retryLimit });
+      return await handler({ id: job.id, name, data: data as T, retryCount: job.retryCount, retryLimit: job.retryLimit });
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
       const final = job.retryCount >= job.retryLimit;
-      this.logger.warn(`job ${name} ${job.id} failed (try ${job.retryCount + 1}/${job.retryLimit + 1}): ${message}`);
       const retryAt = retryAtOf(error);
       if (retryAt && !final) {
-        // Complete this attempt and schedule a fresh one at the known time, keeping the retry count.
-        await this.boss.send(name, job.data as object, {
+        // Complete this attempt and schedule a fresh one at the known time. Waiting out a rate limit is not a failed
+        // try, until the job has been put off for longer than any limit Pipedrive or DottedSign documents.
+        const since = typeof deferredSince === 'string' ? Date.parse(deferredSince) : Date.now();
+        const tryUsed = retryAt.getTime() - since > MAX_FREE_DEFERRAL_MS ? 1 : 0;
+        this.logger.warn(`job ${name} ${job.id} deferred to ${retryAt.toISOString()}${tryUsed ? ` (try ${job.retryCount + 1}/${job.retryLimit + 1})` : ''}: ${message}`);
+        await this.boss.send(name, { ...data, [DEFERRED_SINCE]: new Date(since).toISOString() }, {
           startAfter: retryAt,
-          retryLimit: job.retryLimit - job.retryCount - 1,
+          retryLimit: job.retryLimit - job.retryCount - tryUsed,
           retryDelay: job.retryDelay,
           retryBackoff: job.retryBackoff,
         });
         return;
       }
+      this.logger.warn(`job ${name} ${job.id} failed (try ${job.retryCount + 1}/${job.retryLimit + 1}): ${message}`);
       await settleJob(job, () => this.boss.fail(name, job.id, { message, final }));
     }
   }

@@ -22,6 +22,8 @@ interface Envelope<T> {
 /** Waiting longer than this inside a request is worse than handing the job back with a retry time. */
 const MAX_IN_PROCESS_WAIT_MS = 10_000;
 const MAX_RATE_LIMIT_WAITS = 3;
+/** The longest a token waits after repeated 429s: one probe an hour while a company's daily budget is spent. */
+const MAX_RATE_LIMIT_BACKOFF_MS = 3600_000;
 /** A deal's files or notes, read whole: 50 pages is 5,000 files or 25,000 notes. */
 const MAX_LIST_PAGES = 50;
 
@@ -41,6 +43,11 @@ export class PipedriveClient {
   private readonly logger = new Logger(PipedriveClient.name);
   /** Per token: no call before this time (the burst window said remaining 0, or a 429 said wait). */
   private readonly blockedUntil = new Map<string, number>();
+  /**
+   * Per token: 429s in a row with no other answer between them, and when the last one came. A spent daily budget
+   * answers 429 all day with the burst window's headers (a reset of about 2 s), so each such 429 doubles the wait.
+   */
+  private readonly strikes = new Map<string, { count: number; at: number }>();
 
   constructor(@Inject(CONFIG) private readonly config: AppConfig) {}
 
@@ -143,6 +150,7 @@ export class PipedriveClient {
     let refreshed = false;
     for (let waits = 0; ; ) {
       await this.respectBlock(credentials.accessToken);
+      const sentAt = Date.now();
       const headers: Record<string, string> = { authorization: `Bearer ${credentials.accessToken}`, accept: 'application/json' };
       if (body?.json !== undefined) headers['content-type'] = 'application/json';
       const response = await this.send(`${credentials.apiDomain}${path}`, {
@@ -150,15 +158,14 @@ export class PipedriveClient {
         headers,
         body: body?.form ?? (body?.json === undefined ? undefined : JSON.stringify(body.json)),
       });
-      this.noteRateLimit(credentials.accessToken, response);
+      const waitMs = this.noteRateLimit(credentials.accessToken, response, sentAt);
       if (response.status === 401 && !refreshed) {
         refreshed = true;
         credentials = await tokens.refreshAfterRejection(credentials.accessToken);
         continue;
       }
       if (response.status === 429) {
-        const waitMs = this.retryAfterMs(response);
-        if (waitMs <= MAX_IN_PROCESS_WAIT_MS && waits < MAX_RATE_LIMIT_WAITS) {
+        if (this.strikeCount(credentials.accessToken) <= 1 && waitMs <= MAX_IN_PROCESS_WAIT_MS && waits < MAX_RATE_LIMIT_WAITS) {
           waits += 1;
           this.logger.warn(`Pipedrive 429 on ${method} ${path}; waiting ${waitMs} ms`);
           await sleep(waitMs);
@@ -195,15 +202,32 @@ export class PipedriveClient {
     await sleep(waitMs);
   }
 
-  /** `x-ratelimit-reset` is read as seconds until the window resets (unit unverified in Pipedrive's docs). */
-  private noteRateLimit(token: string, response: HttpAnswer): void {
-    const remaining = optionalNumber(response.header('x-ratelimit-remaining'));
-    if (remaining === 0 || response.status === 429) {
-      this.blockedUntil.set(token, Date.now() + this.retryAfterMs(response));
+  /**
+   * Blocks the token for as long as the answer says (`x-ratelimit-reset`: seconds until the 2-second window resets),
+   * and after repeated 429s for longer: 1, 2, 4 … seconds up to an hour, however short the reset. Returns the wait.
+   */
+  private noteRateLimit(token: string, response: HttpAnswer, sentAt: number): number {
+    const now = Date.now();
+    if (response.status !== 429) {
+      this.strikes.delete(token);
+      const remaining = optionalNumber(response.header('x-ratelimit-remaining'));
+      if (remaining === 0) this.blockedUntil.set(token, now + this.resetMs(response));
+      return 0;
     }
+    const last = this.strikes.get(token);
+    // A 429 to a call sent before the last one was seen belongs to the same burst: it does not count again.
+    const count = !last ? 1 : sentAt > last.at ? last.count + 1 : last.count;
+    this.strikes.set(token, { count, at: now });
+    const waitMs = Math.max(this.resetMs(response), Math.min(MAX_RATE_LIMIT_BACKOFF_MS, 1000 * 2 ** (count - 1)));
+    this.blockedUntil.set(token, Math.max(this.blockedUntil.get(token) ?? 0, now + waitMs));
+    return waitMs;
   }
 
-  private retryAfterMs(response: HttpAnswer): number {
+  private strikeCount(token: string): number {
+    return this.strikes.get(token)?.count ?? 0;
+  }
+
+  private resetMs(response: HttpAnswer): number {
     const reset = optionalNumber(response.header('x-ratelimit-reset')) ?? optionalNumber(response.header('retry-after'));
     return Math.max(250, Math.ceil((reset ?? 2) * 1000));
   }

@@ -71,26 +71,44 @@ describe('Pipedrive API client: token refresh and rate limits (two app processes
     expect(meCalls.length).toBeLessThan(30);
   });
 
-  it('defers to the daily reset when the company budget is spent: one request, the job rescheduled, not failed', async () => {
+  it('while the company budget is spent, waits longer after each 429 in a row and defers jobs without using their retries', async () => {
     await new Promise((resolve) => setTimeout(resolve, 2100));
     const companyId = s.pipedrive.demo.companyId;
     await s.sim(`/rate-limits/${companyId}`, { method: 'PUT', body: { remaining: 0 } });
     await s.sim('/requests', { method: 'DELETE' });
-    await expect(api(s.app).me()).rejects.toBeInstanceOf(PipedriveRateLimitedError);
-    const error = await api(s.app).me().catch((failure: PipedriveRateLimitedError) => failure);
-    expect((error as PipedriveRateLimitedError).retryAt.getTime()).toBeGreaterThan(Date.now() + 60_000);
-    // The second call did not even reach Pipedrive: the client remembered the reset time.
-    expect((await requests('/c/*')).filter((call) => call.path.endsWith('/users/me'))).toHaveLength(1);
+    const meCalls = async () => (await requests('/c/*')).filter((call) => call.path.endsWith('/users/me'));
+    const refusal = async () => {
+      const error = await api(s.app).me().catch((failure: unknown) => failure);
+      expect(error).toBeInstanceOf(PipedriveRateLimitedError);
+      return (error as PipedriveRateLimitedError).retryAt.getTime() - Date.now();
+    };
 
-    const jobId = await s.app.app.get(JobQueue).send(ENSURE_WEBHOOKS, { companyId: String(companyId) });
+    // The 429 says what a full burst window says (a reset of about 2 s): waited out once, then handed back.
+    const firstWait = await refusal();
+    const [refused] = await meCalls();
+    expect(refused.status).toBe(429);
+    expect(await meCalls()).toHaveLength(2);
+    // Each further 429 in a row doubles the wait, whatever the reset says: a spent budget is not hammered.
+    const secondWait = await refusal();
+    expect(await meCalls()).toHaveLength(3);
+    expect(secondWait).toBeGreaterThan(firstWait + 1000);
+
     const db = s.app.app.get(DataSource);
+    const jobId = await s.app.app.get(JobQueue).send(ENSURE_WEBHOOKS, { companyId: String(companyId) });
+    const [{ retry_limit: retryLimit }] = await db.query('SELECT retry_limit FROM pgboss.job WHERE id = $1', [jobId]);
     const deferred = await eventually(async () => {
-      const rows = await db.query(`SELECT id, state, start_after FROM pgboss.job WHERE name = $1 AND id <> $2 AND start_after > now() + interval '1 minute'`, [ENSURE_WEBHOOKS, jobId]);
+      const rows = await db.query(`SELECT id, state, retry_limit, start_after > now() AS later FROM pgboss.job WHERE name = $1 AND data ? '_deferredSince'`, [ENSURE_WEBHOOKS]);
       return rows.length ? rows : undefined;
-    }, 'the job to be rescheduled for the reset');
-    expect(deferred[0].state).toBe('created');
+    }, 'the job to be deferred');
+    expect(deferred).toEqual([expect.objectContaining({ state: 'created', retry_limit: retryLimit, later: true })]);
     const [original] = await db.query('SELECT state FROM pgboss.job WHERE id = $1', [jobId]);
     expect(original.state).toBe('completed');
+
+    // Once the budget is back the deferred job runs and succeeds.
     await s.sim('/rate-limits/reset', { body: { companyId } });
+    await eventually(async () => {
+      const [row] = await db.query('SELECT state FROM pgboss.job WHERE id = $1', [deferred[0].id]);
+      return row.state === 'completed';
+    }, 'the deferred job to complete', 30_000);
   });
 });

@@ -1,4 +1,4 @@
-import { msUntilNextUtcMidnight, utcDay } from './timestamps';
+import { utcDay } from './timestamps';
 
 export interface RateLimitSettings {
   burstPerWindow: number;
@@ -53,8 +53,9 @@ export class RateLimiter {
     }
     const ledger = this.ledger(quota, new Date(now));
     if (ledger.spent + cost > ledger.budget) {
-      const secondsToMidnight = Math.ceil(msUntilNextUtcMidnight(new Date(now)) / 1000);
-      return { allowed: false, reason: 'budget', headers: { ...this.headers(recent, now, 0), 'x-ratelimit-reset': String(secondsToMidnight) } };
+      // The rate-limit headers describe the burst window only, on this answer too: nothing in them says how long
+      // the budget stays spent (until midnight UTC).
+      return { allowed: false, reason: 'budget', headers: this.headers(recent, now, this.settings.burstPerWindow - recent.length) };
     }
     recent.push(now);
     ledger.spent += cost;

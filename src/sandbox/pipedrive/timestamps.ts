@@ -8,11 +8,6 @@ export function v1DateTime(date: Date | null): string | null {
   return date ? date.toISOString().slice(0, 19).replace('T', ' ') : null;
 }
 
-export function msUntilNextUtcMidnight(now: Date): number {
-  const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
-  return midnight - now.getTime();
-}
-
 export function utcDay(now: Date): string {
   return now.toISOString().slice(0, 10);
 }
