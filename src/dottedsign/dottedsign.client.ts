@@ -128,7 +128,9 @@ export class DottedSignClient implements ESignProvider {
     });
     const taskId = String(data.task_id ?? (data.task as Json | undefined)?.task_id ?? '');
     if (!taskId) throw new ProviderError('DottedSign quick create returned no task_id', 'invalid_response', true);
-    return (await this.get(session, taskId)) ?? {
+    // The task exists from here on: a failed read of it must not tell the caller that nothing was created.
+    const created = await this.get(session, taskId).catch(() => null);
+    return created ?? {
       taskId,
       status: 'waiting',
       title: sanitizeFileName(request.title),

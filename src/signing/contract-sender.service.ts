@@ -24,6 +24,9 @@ const AWAITING_TASK: ReadonlyArray<Contract['status']> = ['pending', 'failed', '
 
 const NOT_CONNECTED = 'DottedSign is not connected. Connect it in the app settings, then press Retry.';
 
+/** DottedSign trouble after which a create may have gone through unseen (a timeout, a 5xx, a lost connection). */
+const outcomeUnknown = (error: unknown) => error instanceof ProviderError && error.retryable;
+
 /** Provider error keys whose cause is the company's set-up: shown to the user, not retried. */
 const COMPANY_ERRORS: Record<string, string> = {
   over_monthly_task_usage: 'The DottedSign monthly task quota is used up. Upgrade the DottedSign plan or wait for next month, then press Retry.',
@@ -62,9 +65,10 @@ export class ContractSender {
       const context = options.context ?? (await this.context.load(contract.companyId));
       if (!context) return contract;
       if (!context.connection) return this.fail(manager, contract, 'failed', NOT_CONNECTED);
+      let session: ProviderSession | undefined;
       try {
         // A disconnect since the context was read shows up here, or at the first call as the token is read.
-        const session = await this.connections.session(contract.companyId);
+        session = await this.connections.session(contract.companyId);
         // The deal is read while DottedSign is searched for an earlier try's task: sending needs both, and only
         // the rare adoption makes the read unneeded.
         const [earlierTasks, dealRead] = await Promise.allSettled([this.earlierTasks(session, contract), this.readDeal(context, contract, options.personIdHint)]);
@@ -81,6 +85,15 @@ export class ContractSender {
         }
         return await this.create(manager, session, context, contract, settledValue(dealRead));
       } catch (error) {
+        if (session && options.finalAttempt && outcomeUnknown(error)) {
+          // The create may have gone through with its answer lost (a timeout, a 5xx from a proxy). No retry comes
+          // after this try to find that task, so look for it once before calling the contract failed.
+          const found = await this.earlierTasks(session, contract).catch(() => []);
+          if (found.length) {
+            await this.adoptFound(manager, session, contract, found);
+            return (await this.contracts.byId(contract.id, manager))!;
+          }
+        }
         return this.handleFailure(manager, contract, error, options.finalAttempt);
       }
     });

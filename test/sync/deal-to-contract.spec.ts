@@ -507,6 +507,43 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     }
   });
 
+  /** A second contract intent for a settled deal, to send directly as a job's (or the panel's) last try would. */
+  async function secondIntent(title: string) {
+    const deal = await scenario.addDeal({ title, person_id: scenario.demo.personWithEmailId });
+    await scenario.contractSettled(deal.id);
+    const key = await s.app.app.get(ContractsRepository).createIntent({
+      companyId: String(scenario.demo.companyId),
+      dealId: String(deal.id),
+      intentKey: `test:${title}`,
+      templateId: String(templateId),
+      title: 'Second contract',
+    });
+    const tasksOfContract = async (contractId: string) => (await scenario.tasksForDeal(deal.id)).filter((task) => task.metadata.pipedrive_contract_id === contractId);
+    return { deal, key, tasksOfContract };
+  }
+
+  it('on a last try, a task DottedSign created whose read-back then failed is recorded, not reported as failed', async () => {
+    const { key, tasksOfContract } = await secondIntent('Read-back fails');
+    await s.dsim('/faults', { body: { method: 'GET', path: '/v1/sign_tasks/read', status: 503, count: 3 } });
+    try {
+      const contract = await s.app.app.get(ContractSender).send(key, { finalAttempt: true });
+      const [task] = await tasksOfContract(contract!.id);
+      expect(contract).toMatchObject({ status: 'waiting', taskId: String(task.task_id) });
+      expect(await tasksOfContract(contract!.id)).toHaveLength(1);
+    } finally {
+      await s.dsim('/faults', { method: 'DELETE' });
+    }
+  });
+
+  it('on a last try, a create DottedSign carried out but whose answer was lost adopts that task instead of failing', async () => {
+    const { key, tasksOfContract } = await secondIntent('Answer lost');
+    await s.dsim('/faults', { body: { method: 'POST', path: '/v1/sign_tasks/quick_create', status: 502, after: true } });
+    const contract = await s.app.app.get(ContractSender).send(key, { finalAttempt: true });
+    const tasks = await tasksOfContract(contract!.id);
+    expect(tasks).toHaveLength(1);
+    expect(contract).toMatchObject({ status: 'waiting', taskId: String(tasks[0].task_id) });
+  });
+
   it('DottedSign not connected → a failed contract that says so', async () => {
     const disconnected = await s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/dottedsign/connection', { method: 'DELETE' });
     expect(disconnected.status).toBe(200);

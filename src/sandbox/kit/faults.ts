@@ -14,6 +14,11 @@ export interface FaultRule {
   /** How many matching requests pass untouched before it applies (default 0): to hit the second call of a sequence. */
   skip?: number;
   latencyMs?: number;
+  /**
+   * The real handler runs (the vendor did the work) and `status` goes out instead of its answer: a reply lost on the
+   * way back, as from a proxy timing out after the upstream committed. For routes that answer with `send`/`json`/`end`.
+   */
+  after?: boolean;
 }
 
 interface ActiveRule extends FaultRule {
@@ -44,11 +49,24 @@ export class FaultInjector {
       }
       rule.remaining -= 1;
       this.rules = this.rules.filter((candidate) => candidate.remaining > 0);
+      const answer = (status: number) => {
+        for (const [name, value] of Object.entries(rule.headers ?? {})) res.setHeader(name, value);
+        if (rule.body === undefined) res.status(status).end();
+        else res.status(status).json(rule.body);
+      };
       const act = () => {
         if (rule.status === undefined) return next();
-        for (const [name, value] of Object.entries(rule.headers ?? {})) res.setHeader(name, value);
-        if (rule.body === undefined) res.status(rule.status).end();
-        else res.status(rule.status).json(rule.body);
+        if (!rule.after) return answer(rule.status);
+        const status = rule.status;
+        // Own properties shadow Express's methods for this response only; the handler's first answer is replaced.
+        const instead = () => {
+          Reflect.deleteProperty(res, 'send');
+          Reflect.deleteProperty(res, 'end');
+          answer(status);
+          return res;
+        };
+        Object.assign(res, { send: instead, end: instead });
+        next();
       };
       if (rule.latencyMs) setTimeout(act, rule.latencyMs);
       else act();
