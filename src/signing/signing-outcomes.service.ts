@@ -214,7 +214,7 @@ export class SigningOutcomes {
       try {
         await api.updateDeal(deal.id, target.action === 'won' ? { status: 'won' } : { stageId: target.stageId! });
       } catch (error) {
-        if (!(error instanceof PipedriveApiError) || error.retryable) throw error;
+        if (!(error instanceof PipedriveApiError) || error.retryable || refusesTheUser(error)) throw error;
         skipped = `Pipedrive refused the change (${error.message})`;
       }
     }
@@ -301,11 +301,19 @@ function recordedWhenBound(contract: Contract, event: StoredEvent): boolean {
 }
 
 /**
+ * Pipedrive refusing the acting user rather than the change (the authorization gone, the deal hidden from them) can
+ * pass: a role or visibility changed back, another admin acting. The step waits for it, as reconciliation does.
+ */
+function refusesTheUser(error: PipedriveApiError): boolean {
+  return error.status === 401 || error.status === 403;
+}
+
+/**
  * Why a step can never succeed, or null when trying again may help. DottedSign refusing the task's files (the task
  * deleted there, or the account connected now cannot see it) is permanent; its other errors may pass.
  */
 function permanentRefusal(error: unknown): string | null {
-  if (error instanceof PipedriveApiError && !error.retryable) {
+  if (error instanceof PipedriveApiError && !error.retryable && !refusesTheUser(error)) {
     return error.status === 404 ? 'the deal no longer exists in Pipedrive' : `Pipedrive refused it (${error.message})`;
   }
   // A refused authorization is not about the task: reconnecting mends it.

@@ -224,6 +224,24 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     expect((await dealOf(dealId)).status).toBe('won');
   });
 
+  it('a completed webhook while Pipedrive refuses to show the deal: the write-back waits, and wins the deal once Pipedrive shows it again', async () => {
+    const { dealId, contractId, taskId } = await waitingContract('Hidden deal at completion');
+    const dealPath = `/c/${scenario.demo.companyId}/api/v2/deals/${dealId}`;
+    await s.sim('/faults', { body: { method: 'GET', path: dealPath, status: 403, count: 1000, body: { success: false, error: 'You do not have permissions to view this deal' } } });
+    try {
+      await s.dsim(`/tasks/${taskId}/sign`, { body: { email: signer } });
+      await eventually(async () => (await pipedriveCalls('GET', dealPath)).some((call) => call.status === 403), 'the write-back to meet the refusal');
+      const row = await contract(contractId);
+      expect(row.effects?.skipped ?? {}).toEqual({});
+      expect(row.effects?.writeBackDone).toBeUndefined();
+    } finally {
+      await s.sim('/faults', { method: 'DELETE' });
+    }
+    expect((await writtenBack(contractId)).effects.skipped ?? {}).toEqual({});
+    expect((await dealOf(dealId)).status).toBe('won');
+    expect(await filesOf(dealId)).toHaveLength(2);
+  });
+
   it('a lost webhook of one of two signers: one reconciliation cycle shows that signer as signed, the contract still waiting', async () => {
     const deal = await scenario.addDeal({ title: 'Two signers' });
     const sent = await s.api(scenario.demo.companyId, scenario.demo.adminUserId, `/api/deals/${deal.id}/contracts`, {
