@@ -2,14 +2,14 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import type { InboxEvent } from '../inbox/inbox-event.entity';
 import { InboxService, type Outcome } from '../inbox/inbox.service';
-import { DottedSignConnections } from '../dottedsign/dottedsign-connections.service';
+import { DottedSignConnections, NotConnectedError } from '../dottedsign/dottedsign-connections.service';
 import { parsePipedriveEvent } from '../pipedrive/pipedrive-event';
 import { CompanyContext } from './company-context.service';
 import type { Contract } from './contract.entity';
 import { ContractSender, E_SIGN_PROVIDER } from './contract-sender.service';
 import { ContractsRepository } from './contracts.repository';
 import { isFinal, mergeSigners, nextStatus } from './contract-status';
-import { type ESignProvider, FINAL_STATUSES, type ProviderSession } from './esign-provider.port';
+import { type ESignProvider, FINAL_STATUSES, ProviderError, type ProviderSession } from './esign-provider.port';
 
 /** The inbox event type of a deal found by `DealSweep`; its payload is an `AddedDeal`. */
 export const DEAL_MISSED = 'deal:missed';
@@ -132,20 +132,28 @@ export class DealSync {
           ended += 1;
           continue;
         }
-        const task = await this.provider.get(await dottedSign(), contract.taskId);
-        if (task && FINAL_STATUSES.has(task.status)) {
-          // It ended at DottedSign before its webhook reached us.
-          await this.keepOver(manager, { ...contract, status: nextStatus(contract.status, task.status), signers: mergeSigners(contract.signers, task.signers) });
-          continue;
-        }
         let final: 'voided' | 'discarded' = 'discarded';
-        if (task?.status === 'waiting') {
-          await this.provider.void(await dottedSign(), contract.taskId, DEAL_DELETED);
-          final = 'voided';
-        } else if (task?.status === 'draft') {
-          await this.provider.discard(await dottedSign(), contract.taskId);
+        let reason = DEAL_DELETED;
+        try {
+          const task = await this.provider.get(await dottedSign(), contract.taskId);
+          if (task && FINAL_STATUSES.has(task.status)) {
+            // It ended at DottedSign before its webhook reached us.
+            await this.keepOver(manager, { ...contract, status: nextStatus(contract.status, task.status), signers: mergeSigners(contract.signers, task.signers) });
+            continue;
+          }
+          if (task?.status === 'waiting') {
+            await this.provider.void(await dottedSign(), contract.taskId, DEAL_DELETED);
+            final = 'voided';
+          } else if (task?.status === 'draft') {
+            await this.provider.discard(await dottedSign(), contract.taskId);
+          }
+        } catch (error) {
+          // One task DottedSign will never let us end (another account connected since, or none) must not keep the
+          // deal's other contracts, and the delete itself, from being recorded: it is ended here with the reason.
+          if (!(error instanceof NotConnectedError || (error instanceof ProviderError && !error.retryable))) throw error;
+          reason = `${DEAL_DELETED}. Its DottedSign task could not be ended (${(error as Error).message}): end it in DottedSign if it is still out for signature`;
         }
-        await this.contracts.update(manager, contract.id, { status: final, statusReason: DEAL_DELETED }, { type: final, details: { reason: DEAL_DELETED }, dedupeKey: final });
+        await this.contracts.update(manager, contract.id, { status: final, statusReason: reason }, { type: final, details: { reason }, dedupeKey: final });
         ended += 1;
       }
       this.logger.log(`company ${companyId} deal ${dealId} deleted: ${ended} contract(s) ended`);

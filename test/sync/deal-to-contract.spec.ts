@@ -195,6 +195,21 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect((await scenario.tasksForDeal(deal.id))[0].status).toBe('voided');
   });
 
+  it('deal deleted while DottedSign refuses its task for good (another account connected since): the contract ends with a reason that says so', async () => {
+    const deal = await scenario.addDeal({ title: 'Task out of reach', person_id: scenario.demo.personWithEmailId });
+    await scenario.contractSettled(deal.id);
+    await s.dsim('/faults', { body: { method: 'GET', path: '/v1/sign_tasks/read', status: 403, count: 1000, body: { error_code: 403036, error_key: 'task_not_accessible', error_message: 'task not accessible' } } });
+    try {
+      await scenario.deleteDeal(deal.id);
+      const contract = await scenario.contractSettled(deal.id, (status) => status === 'discarded');
+      expect(contract.status_reason).toMatch(/deleted in Pipedrive.*could not be ended.*end it in DottedSign/);
+      const [{ deleted }] = await scenario.db().query('SELECT count(*)::int AS deleted FROM deal_deletions WHERE deal_id = $1', [deal.id]);
+      expect(deleted).toBe(1);
+    } finally {
+      await s.dsim('/faults', { method: 'DELETE' });
+    }
+  });
+
   it('deal deleted → its draft task is discarded', async () => {
     // A draft (not started) task bound to the deal, as a contract prepared but not sent yet would be.
     const deal = await scenario.addDeal({ title: 'Draft only' });
