@@ -84,6 +84,8 @@ function catalogue(stack: Stack): HostileRequest[] {
     ['GET', '/api/templates', undefined],
     ['POST', '/api/dottedsign/connect-app-account', '{}'],
     ['DELETE', '/api/dottedsign/connection', undefined],
+    ['GET', `/api/deals/${stack.demo.dealId}/signers`, undefined],
+    ['POST', '/api/pipedrive/disconnect', '{}'],
   ];
   for (const [method, path, body] of apiRoutes) {
     for (const [kind, headers] of tokens) requests.push({ kind: `api ${method} ${path.slice(0, 30)}: ${kind}`, method, path, headers: { ...json, ...headers }, body });
@@ -111,16 +113,83 @@ function catalogue(stack: Stack): HostileRequest[] {
       body: JSON.stringify({ client_id: 'x', company_id: company, user_id: stack.demo.adminUserId, timestamp: new Date().toISOString() }),
     });
   }
+  for (const query of [`token=${forged.wrongSecret}`, `token=${forged.none}`, `token=${encodeURIComponent(sql)}`, '', 'token=']) {
+    requests.push({ kind: 'file download forged link', method: 'GET', path: `/downloads/contract-file?${query}` });
+  }
+  for (const name of ['..%2F..%2F..%2Fetc%2Fpasswd', '%2e%2e%2fpackage.json', encodeURIComponent(html), 'x'.repeat(5000), '%00.js']) {
+    requests.push({ kind: 'asset path traversal', method: 'GET', path: `/assets/${name}` });
+  }
+  requests.push({ kind: 'install start with junk', method: 'GET', path: `/auth/pipedrive?x=${encodeURIComponent(sql)}` });
   requests.push({ kind: 'unknown route', method: 'POST', path: `/${encodeURIComponent(sql)}`, body: 'x' });
   requests.push({ kind: 'health with junk', method: 'GET', path: '/healthz?x=<script>' });
+  requests.push({ kind: 'readiness with junk', method: 'GET', path: '/readyz?x=<script>' });
   return requests;
 }
 
-async function rowCounts(stack: Stack): Promise<Record<string, number>> {
-  const counts: Record<string, number> = {};
-  for (const table of TABLES) counts[table] = await stack.count(`SELECT count(*) FROM ${table}`);
-  return counts;
+/**
+ * Requests with valid credentials (the admin's panel token, the webhook's Basic auth) and a wrong body or id, which
+ * must get a 4xx and change nothing: wrong types, deep nesting, 2 MB, SQL and HTML where an id or a choice goes,
+ * ids of contracts that are not the company's.
+ */
+function authenticatedCatalogue(stack: Stack): HostileRequest[] {
+  const sql = `1'; DROP TABLE contracts; --`;
+  const panel = { 'content-type': 'application/json', authorization: `Bearer ${stack.panelToken(stack.demo.companyId, stack.demo.adminUserId)}` };
+  const webhook = { 'content-type': 'application/json', authorization: stack.webhookAuthorization('create') };
+  const invalid: Array<[string, string]> = [
+    ['bad JSON', '{"meta": {'],
+    ['deep nesting', deep(5000)],
+    ['2 MB body', 'a'.repeat(2 * 1024 * 1024)],
+    ['array', '[1,2,3]'],
+    ['null', 'null'],
+  ];
+  const requests: HostileRequest[] = [];
+  const settingsBodies: Array<[string, string]> = [
+    ...invalid,
+    ['wrong types', JSON.stringify({ templateId: sql, autoSend: { enabled: 'yes', pipelineIds: 'all' }, onCompleted: { action: 'explode' } })],
+    ['SQL and HTML in choices', JSON.stringify({ onCompleted: { action: 'stage', stageId: sql }, writeNotes: '<script>' })],
+  ];
+  for (const [kind, body] of settingsBodies) requests.push({ kind: `settings with a valid token: ${kind}`, method: 'PUT', path: '/api/settings', headers: panel, body });
+  const sendBodies: Array<[string, string]> = [
+    ...invalid,
+    ['wrong types', JSON.stringify({ signers: 'everyone', templateId: {} })],
+    ['SQL and HTML for an email', JSON.stringify({ signers: [{ name: '<img src=x onerror=alert(1)>', email: sql }] })],
+    ['10,000 signers', JSON.stringify({ signers: Array.from({ length: 10_000 }, (_, i) => ({ name: 'x', email: `x${i}@example.test` })) })],
+  ];
+  for (const [kind, body] of sendBodies) {
+    requests.push({ kind: `send with a valid token: ${kind}`, method: 'POST', path: `/api/deals/${stack.demo.dealId}/contracts`, headers: panel, body });
+  }
+  for (const id of [encodeURIComponent(sql), '-1', '0', '1e99', '99999999999999999999', '9007199254740993']) {
+    requests.push({ kind: 'contracts of a foreign or absurd deal id', method: 'GET', path: `/api/deals/${id}/contracts`, headers: panel });
+    requests.push({ kind: 'void of a foreign or absurd contract id', method: 'POST', path: `/api/contracts/${id}/void`, headers: panel, body: '{}' });
+    requests.push({ kind: 'retry of a foreign or absurd contract id', method: 'POST', path: `/api/contracts/${id}/retry`, headers: panel, body: '{}' });
+    requests.push({ kind: 'file of a foreign or absurd contract id', method: 'GET', path: `/api/contracts/${id}/files/${encodeURIComponent(sql)}`, headers: panel });
+  }
+  const events: Array<[string, string]> = [
+    ...invalid,
+    ['wrong types', JSON.stringify({ meta: { id: 5, action: [], entity: {}, company_id: 'x' }, data: 'deal' })],
+    ['another company', JSON.stringify({ meta: { id: randomUUID(), action: 'create', entity: 'deal', entity_id: '5', company_id: stack.demo.companyId + 1 }, data: { id: 5 }, previous: null })],
+  ];
+  for (const [kind, body] of events) requests.push({ kind: `pipedrive webhook with valid credentials: ${kind}`, method: 'POST', path: '/webhooks/pipedrive', headers: webhook, body });
+  return requests;
 }
+
+/**
+ * Each table's rows and a digest of their contents, so an update in place (a forged request changing settings, say)
+ * shows as well as an insert. pg-boss's jobs count too, but for the queues the app schedules itself.
+ */
+async function contents(stack: Stack): Promise<Record<string, string>> {
+  const digest = async (from: string) => {
+    const [row] = await stack.query<{ rows: string; digest: string }>(`SELECT count(*)::text AS rows, md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS digest FROM ${from}`);
+    return `${row.rows} rows, ${row.digest.slice(0, 8)}`;
+  };
+  const result: Record<string, string> = {};
+  for (const table of TABLES) result[table] = await digest(`${table} t`);
+  result['pgboss.job'] = await digest(`(SELECT id, name, data FROM pgboss.job WHERE name NOT IN (SELECT name FROM pgboss.schedule)) t`);
+  return result;
+}
+
+const changed = (before: Record<string, string>, after: Record<string, string>) =>
+  Object.keys(before).filter((table) => after[table] !== before[table]).map((table) => `${table}: ${before[table]} → ${after[table]}`);
 
 export async function hostileInputDrill(databaseUrl: string, total: number): Promise<Invariant[]> {
   const stack = await Stack.start({ databaseUrl, mode: 'processes', ...UNTHROTTLED });
@@ -128,11 +197,13 @@ export async function hostileInputDrill(databaseUrl: string, total: number): Pro
     await stack.installAndConnect();
     const app = stack.apps[0];
     const pid = app.pid;
-    const before = await rowCounts(stack);
+    await stack.until(async () => (await stack.count(`SELECT count(*) FROM pgboss.job WHERE state < 'completed' AND name NOT IN (SELECT name FROM pgboss.schedule)`)) === 0, 'the set-up jobs to finish', 30_000);
+    const before = await contents(stack);
     const catalogueOf = catalogue(stack);
     const work = Array.from({ length: total }, (_, index) => catalogueOf[index % catalogueOf.length]);
     const statuses = new Map<number, number>();
     const fivexx: string[] = [];
+    const answered2xx = new Set<string>();
     let networkErrors = 0;
     const send = async (request: (typeof work)[number]) => {
       const response = await fetch(`${stack.url}${request.path}`, { method: request.method, headers: request.headers, body: request.body, redirect: 'manual' }).catch(() => null);
@@ -143,6 +214,7 @@ export async function hostileInputDrill(databaseUrl: string, total: number): Pro
       await response.arrayBuffer().catch(() => undefined);
       statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
       if (response.status >= 500 && fivexx.length < 5) fivexx.push(`${response.status} ${request.kind}`);
+      if (response.status < 300) answered2xx.add(request.kind);
     };
     // The catalogue runs twice: the first round grows the heap and allocator to their working size (about 100 MB,
     // mostly the 2 MB bodies), a leak keeps growing in the second, measured round.
@@ -150,15 +222,33 @@ export async function hostileInputDrill(databaseUrl: string, total: number): Pro
     await pool(work, 16, send);
     const rssAfterFirst = memoryOf(pid).currentMb;
     await pool(work, 16, send);
-    const after = await rowCounts(stack);
-    const written = TABLES.filter((table) => after[table] !== before[table]).map((table) => `${table} ${before[table]}→${after[table]}`);
+    const afterUnauthenticated = await contents(stack);
+    const written = changed(before, afterUnauthenticated);
     const rssEnd = memoryOf(pid).currentMb;
+    const authenticated = authenticatedCatalogue(stack);
+    const authenticatedWork = Array.from({ length: Math.ceil(total / 5) }, (_, index) => authenticated[index % authenticated.length]);
+    const statusesBefore = new Map(statuses);
+    answered2xx.clear();
+    await pool(authenticatedWork, 16, send);
+    const authenticated2xx = [...statuses].filter(([status]) => status < 300).reduce((sum, [status, n]) => sum + n - (statusesBefore.get(status) ?? 0), 0);
+    const writtenAuthenticated = changed(afterUnauthenticated, await contents(stack));
     const alive = (await fetch(`${stack.url}/healthz`).then((r) => r.status, () => 0)) === 200 && app.exits === 0;
     const count5xx = [...statuses].filter(([status]) => status >= 500).reduce((sum, [, n]) => sum + n, 0);
     return [
-      check(DRILL, 'zero 5xx', count5xx === 0, `${2 * work.length} requests (${catalogueOf.length} kinds, two rounds); statuses ${JSON.stringify(Object.fromEntries(statuses))}${fivexx.length ? `; e.g. ${fivexx.join(' | ')}` : ''}`),
+      check(
+        DRILL,
+        'zero 5xx',
+        count5xx === 0,
+        `${2 * work.length} requests without valid credentials (${catalogueOf.length} kinds, two rounds) and ${authenticatedWork.length} with valid credentials and a wrong body or id (${authenticated.length} kinds); statuses ${JSON.stringify(Object.fromEntries(statuses))}${fivexx.length ? `; e.g. ${fivexx.join(' | ')}` : ''}`,
+      ),
       check(DRILL, 'zero crashes', alive && networkErrors === 0, `same pid ${pid} answering /healthz: ${alive}; connection errors ${networkErrors}`),
-      check(DRILL, 'zero rows written', written.length === 0, written.length ? written.join(', ') : `row counts unchanged in ${TABLES.length} tables`),
+      check(DRILL, 'zero rows written by unauthenticated requests', written.length === 0, written.length ? written.join('; ') : `rows and contents unchanged in ${TABLES.length} tables and pg-boss's jobs`),
+      check(
+        DRILL,
+        'valid credentials with a wrong body or id: refused, nothing written',
+        writtenAuthenticated.length === 0 && authenticated2xx === 0,
+        `${authenticated2xx} answered 2xx${answered2xx.size ? ` (${[...answered2xx].join(' | ')})` : ''}; ${writtenAuthenticated.length ? writtenAuthenticated.join('; ') : 'rows and contents unchanged'}`,
+      ),
       check(
         DRILL,
         'memory stable (second round grows < 30 MB)',

@@ -160,9 +160,13 @@ export class Stack {
     return [...(await this.databaseCpuMs())].reduce((sum, [pid, ms]) => sum + ms - (before.get(pid) ?? 0), 0);
   }
 
+  async query<T>(sql: string, params: unknown[] = []): Promise<T[]> {
+    return (await this.db.query(sql, params)).rows as T[];
+  }
+
   async count(sql: string, params: unknown[] = []): Promise<number> {
-    const { rows } = await this.db.query(sql, params);
-    return Number(Object.values(rows[0] as object)[0]);
+    const [row] = await this.query<object>(sql, params);
+    return Number(Object.values(row)[0]);
   }
 
   async until(check: () => Promise<boolean>, what: string, timeoutMs: number): Promise<void> {

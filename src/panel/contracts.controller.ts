@@ -16,7 +16,11 @@ import { DealSigners } from './deal-signers.service';
 import { PanelAccess } from './panel-access.service';
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from './panel-auth.guard';
 
-const id = z.string().regex(/^\d{1,18}$/, 'must be a numeric id');
+/** A deal's or contract's id: Pipedrive's are numbers, so above 2^53 one would silently turn into another. */
+const id = z
+  .string()
+  .regex(/^[1-9]\d{0,15}$/, 'must be a positive numeric id')
+  .refine((value) => Number(value) <= Number.MAX_SAFE_INTEGER, 'must be a positive numeric id');
 const sendRequest = z
   .object({
     templateId: z.union([z.number().int().positive(), z.string().regex(/^\d{1,18}$/)]).transform(String).optional(),

@@ -177,6 +177,22 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
     expect((await s.api(a.companyId, a.userId, `/api/deals/${deleted.id}/contracts`)).status).toBe(200);
   });
 
+  it('refuses ids no deal or contract can have (0, above 2^53, not a number) with 400, before asking Pipedrive', async () => {
+    await s.sim('/requests', { method: 'DELETE' });
+    for (const bad of ['0', '9007199254740993', '99999999999999999999', '-1', '1e3']) {
+      for (const [method, path] of [
+        ['GET', `/api/deals/${bad}/contracts`],
+        ['GET', `/api/deals/${bad}/signers`],
+        ['POST', `/api/contracts/${bad}/void`],
+      ]) {
+        const response = await s.api(a.companyId, a.userId, path, { method, body: method === 'POST' ? {} : undefined });
+        expect({ path, status: response.status }).toEqual({ path, status: 400 });
+      }
+    }
+    const reads = (await (await s.sim('/requests?method=GET')).json()) as Array<{ path: string }>;
+    expect(reads.filter((read) => read.path.includes('/deals/'))).toEqual([]);
+  });
+
   it('streams a completed contract’s PDFs to its own company, through the API or a short-lived signed link', async () => {
     const token = s.panelToken(a.companyId, a.userId);
     for (const kind of ['completed', 'audit_trail']) {
