@@ -151,10 +151,14 @@ export class ContractSender {
     return found.length > 0;
   }
 
-  /** Tasks of this contract that a previous try created (one normally; more only after a provider glitch). */
+  /**
+   * Tasks of this contract that a previous try created (one normally; more only after a provider glitch), the one
+   * to follow first: a completed one (its signature must reach the deal), then a live one, then the provider's order.
+   */
   private async earlierTasks(session: ProviderSession, contract: Contract): Promise<SignTask[]> {
     const tasks = await this.provider.findByMetadata(session, 'pipedrive_deal_id', contract.dealId);
-    return tasks.filter((task) => task.metadata.pipedrive_contract_id === contract.id);
+    const rank = (task: SignTask) => (task.status === 'completed' ? 0 : task.status === 'waiting' || task.status === 'draft' ? 1 : 2);
+    return tasks.filter((task) => task.metadata.pipedrive_contract_id === contract.id).sort((a, b) => rank(a) - rank(b));
   }
 
   /** The first earlier task is adopted (or, for a deleted deal, ended); any others are ended as duplicates. */
@@ -190,7 +194,12 @@ export class ContractSender {
   }
 
   private async create(manager: EntityManager, session: ProviderSession, context: CompanyContextValue, contract: Contract, { api, deal, person }: DealRead): Promise<Contract> {
-    if (!deal || deal.isDeleted) return this.fail(manager, contract, 'discarded', 'The deal no longer exists in Pipedrive');
+    if (!deal || deal.isDeleted) {
+      // Recorded as a delete webhook would (which may be late or lost): a task an earlier, crashed try created for
+      // this contract is then ended by its first webhook instead of left live on a deal that is gone.
+      await this.contracts.markDealDeleted(manager, contract.companyId, contract.dealId);
+      return this.fail(manager, contract, 'discarded', 'The deal no longer exists in Pipedrive');
+    }
     const templateId = contract.templateId ?? context.settings.templateId;
     if (!templateId) return this.fail(manager, contract, 'failed', 'No contract template is chosen. Choose one in the app settings, then press Retry.');
     const signers = contract.signers.length ? contract.signers : await this.signersFromDeal(manager, api, context, contract, person);

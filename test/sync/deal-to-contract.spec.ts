@@ -308,6 +308,18 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect((await scenario.contracts(deal.id))[0]).toMatchObject({ status: 'voided', task_id: taskId });
   });
 
+  it('a contract discarded because its deal was gone when sent (its delete webhook lost): a task that turns up for it is voided by its first webhook', async () => {
+    const { deal, deliver } = await dealWithHeldWebhook('Gone before the send');
+    await s.sim('/webhooks/drop', { body: { count: 1 } });
+    await scenario.deleteDeal(deal.id);
+    expect((await deliver()).status).toBe(200);
+    const contract = await scenario.contractSettled(deal.id, (status) => status === 'discarded');
+    const metadata = { pipedrive_deal_id: String(deal.id), pipedrive_company_id: String(scenario.demo.companyId), pipedrive_contract_id: String(contract.id) };
+    const taskId = await createTaskAtDottedSign('Gone before the send', metadata, true);
+    await eventually(async () => (await liveTasks(deal.id)).length === 0, 'the late task to be ended');
+    expect((await scenario.contracts(deal.id))[0]).toMatchObject({ status: 'voided', task_id: taskId });
+  });
+
   it('a second task that turns up for a contract already sent (a create that timed out yet went through) is voided by its first webhook; the sent one stays', async () => {
     const deal = await scenario.addDeal({ title: 'Created twice', person_id: scenario.demo.personWithEmailId });
     const contract = await scenario.contractSettled(deal.id);
@@ -557,6 +569,23 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     const tasks = await tasksOfContract(contract!.id);
     expect(tasks).toHaveLength(1);
     expect(contract).toMatchObject({ status: 'waiting', taskId: String(tasks[0].task_id) });
+  });
+
+  it('two tasks found for one contract, one already signed: the send follows the signed one and voids the other', async () => {
+    const { deal, key } = await secondIntent('Signed twin');
+    const [intent] = (await scenario.contracts(deal.id)).filter((row) => row.status === 'pending');
+    const metadata = { pipedrive_deal_id: String(deal.id), pipedrive_company_id: String(scenario.demo.companyId), pipedrive_contract_id: String(intent.id) };
+    // Their webhooks are lost, so only the send's search finds them: the signed one first, the other updated later.
+    await s.dsim('/webhooks/drop', { body: { count: 6 } });
+    const signed = await createTaskAtDottedSign('Signed twin', metadata, true);
+    expect((await s.dsim(`/tasks/${signed}/sign`, { body: { email: 'pia@customer.test' } })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const later = await createTaskAtDottedSign('Signed twin', metadata, true);
+
+    const contract = await s.app.app.get(ContractSender).send(key, { finalAttempt: false });
+    expect(contract).toMatchObject({ status: 'completed', taskId: signed });
+    const statusOf = async (taskId: string) => (await scenario.tasksForDeal(deal.id)).find((task) => String(task.task_id) === taskId)?.status;
+    expect(await statusOf(later)).toBe('voided');
   });
 
   it('DottedSign not connected → a failed contract that says so', async () => {
