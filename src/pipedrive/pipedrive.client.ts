@@ -165,7 +165,7 @@ export class PipedriveClient {
         continue;
       }
       if (response.status === 429) {
-        if (this.strikeCount(credentials.accessToken) <= 1 && waitMs <= MAX_IN_PROCESS_WAIT_MS && waits < MAX_RATE_LIMIT_WAITS) {
+        if (waitMs <= MAX_IN_PROCESS_WAIT_MS && waits < MAX_RATE_LIMIT_WAITS) {
           waits += 1;
           this.logger.warn(`Pipedrive 429 on ${method} ${path}; waiting ${waitMs} ms`);
           await sleep(waitMs);
@@ -215,16 +215,13 @@ export class PipedriveClient {
       return 0;
     }
     const last = this.strikes.get(token);
-    // A 429 to a call sent before the last one was seen belongs to the same burst: it does not count again.
+    // A 429 to a call sent before the last one was seen belongs to the same burst: it does not count again. (Calls
+    // sent together after a wait can still count once more before their successes arrive: a wait of 2 s, not 2.)
     const count = !last ? 1 : sentAt > last.at ? last.count + 1 : last.count;
     this.strikes.set(token, { count, at: now });
     const waitMs = Math.max(this.resetMs(response), Math.min(MAX_RATE_LIMIT_BACKOFF_MS, 1000 * 2 ** (count - 1)));
     this.blockedUntil.set(token, Math.max(this.blockedUntil.get(token) ?? 0, now + waitMs));
     return waitMs;
-  }
-
-  private strikeCount(token: string): number {
-    return this.strikes.get(token)?.count ?? 0;
   }
 
   private resetMs(response: HttpAnswer): number {
