@@ -112,7 +112,7 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
             const deal = byDeal.get(Number(row.deal_id))!;
             // Its `signed` and `completed`, until the reconciliation cycle starts: a deal only that cycle's deal sweep
             // sent (its create webhook lost to a ban) is signed after it, and no later cycle would repair a drop then.
-            if (deal.dropCompleted && !reconciling) await stack.dsim('/webhooks/drop', { count: 2 });
+            if (deal.dropCompleted && !reconciling) await stack.dsim('/webhooks/drop', { count: 2, match: { taskId: row.task_id } });
             const response = await stack.dsim(`/tasks/${row.task_id}/sign`, { email: SIGNER });
             if (response.status !== 200) signErrors += 1;
             deal.signed = true;
@@ -358,7 +358,15 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
       check(
         DRILL,
         'chaos applied',
-        observed.status5xx > 0 && observed.status429 > 0 && observed.slow > 0 && duplicatedEvents > 0 && droppedCompleted > 0 && earlyDeleted.length > 0 && kill.pidAfter > 0,
+        // The shares the issue names, within the slack of fault rules topped up every 250 ms (and of deals that only
+        // the final cycle's sweep sent, whose webhooks are no longer dropped).
+        observed.status5xx >= 0.09 * observed.requests &&
+          observed.status429 > 0 &&
+          observed.slow >= 0.009 * observed.requests &&
+          duplicatedEvents >= 0.09 * createEvents &&
+          droppedCompleted >= 0.09 * completedWebhooks &&
+          earlyDeleted.length >= 0.01 * deals.length &&
+          kill.pidAfter > 0,
         `${fmt(deals.length)} deals at ${options.ratePerSecond}/s (${loadSeconds.toFixed(0)} s); ${duplicatedEvents} of ${fmt(createEvents)} create events delivered twice; ` +
           `${earlyDeleted.length} deleted early; DottedSign /v1: ${fmt(observed.requests)} answers, ${observed.status5xx} × 503, ${observed.status429} × 429, ${observed.slow} ≥ 2 s; ` +
           `${signedCount} tasks signed, ${droppedCompleted} of ${completedWebhooks} completed webhooks dropped; ` +

@@ -141,6 +141,17 @@ describe('simulator kit', () => {
       expect(bodies).toEqual(['{"n":3}', '{"n":2}', '{"n":1}']);
     });
 
+    it('drops only the deliveries whose meta matches, when asked to', async () => {
+      const dispatcher = new WebhookDispatcher({ retryDelaysMs: [], timeoutMs: 1000 });
+      dispatcher.dropNext(1, { taskId: 7, action: 'completed' });
+      for (const [taskId, action] of [[8, 'completed'], [7, 'signed'], [7, 'completed'], [7, 'completed']] as const) {
+        dispatcher.send({ url, body: `{"task":${taskId},"action":"${action}"}`, headers: {}, meta: { taskId, action } });
+      }
+      await dispatcher.idle();
+      expect(bodies.sort()).toEqual(['{"task":7,"action":"completed"}', '{"task":7,"action":"signed"}', '{"task":8,"action":"completed"}']);
+      expect(dispatcher.attempts().filter((attempt) => attempt.outcome === 'dropped').map((attempt) => attempt.meta)).toEqual([{ taskId: 7, action: 'completed' }]);
+    });
+
     it('clear() cancels scheduled retries', async () => {
       const dispatcher = new WebhookDispatcher({ retryDelaysMs: [50], timeoutMs: 1000 });
       statuses = [500];

@@ -55,7 +55,12 @@ export function controlRouter(parts: ControlParts): Router {
     return value;
   };
   router.post('/webhooks/drop', (req, res) => {
-    webhooks(res)?.dropNext(count(req));
+    const match = (req.body as { match?: unknown })?.match;
+    const scalar = (value: unknown) => typeof value === 'string' || typeof value === 'number';
+    if (match !== undefined && (typeof match !== 'object' || match === null || Array.isArray(match) || !Object.values(match).every(scalar))) {
+      return res.status(400).json({ error: 'match must be an object of strings and numbers' });
+    }
+    webhooks(res)?.dropNext(count(req), match as Record<string, string | number> | undefined);
     if (!res.headersSent) res.json({ ok: true });
   });
   router.post('/webhooks/duplicate', (req, res) => {

@@ -54,7 +54,8 @@ export class WebhookDispatcher {
   private readonly log: WebhookAttempt[] = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private held: Pending[] | null = null;
-  private toDrop = 0;
+  /** Deliveries to drop: the next `remaining` whose `meta` has every field of `match` (any delivery without one). */
+  private drops: Array<{ remaining: number; match?: Record<string, string | number> }> = [];
   private toDuplicate = 0;
   private inFlight = 0;
   private idleWaiters: Array<() => void> = [];
@@ -75,8 +76,9 @@ export class WebhookDispatcher {
     void this.dispatch(pending);
   }
 
-  dropNext(count: number): void {
-    this.toDrop += count;
+  /** The next `count` deliveries vanish; with `match`, only those whose `meta` has those values (compared as text). */
+  dropNext(count: number, match?: Record<string, string | number>): void {
+    this.drops.push({ remaining: count, match });
   }
 
   duplicateNext(count: number): void {
@@ -122,7 +124,7 @@ export class WebhookDispatcher {
     this.generation += 1;
     this.log.length = 0;
     this.held = null;
-    this.toDrop = 0;
+    this.drops = [];
     this.toDuplicate = 0;
     this.inFlight = 0;
     this.releasing = 0;
@@ -144,8 +146,11 @@ export class WebhookDispatcher {
 
   /** Starts the first attempt (twice for a duplicate); resolves when those first attempts have finished. */
   private async dispatch(pending: Pending): Promise<void> {
-    if (this.toDrop > 0) {
-      this.toDrop -= 1;
+    const meta = pending.delivery.meta ?? {};
+    const drop = this.drops.find((rule) => !rule.match || Object.entries(rule.match).every(([key, value]) => String(meta[key]) === String(value)));
+    if (drop) {
+      drop.remaining -= 1;
+      if (drop.remaining === 0) this.drops = this.drops.filter((rule) => rule !== drop);
       this.record(pending, 1, null, 'dropped', 0);
       return;
     }
