@@ -29,6 +29,7 @@ export class DealRecords {
   constructor(
     private readonly store: SimulatorStore,
     private readonly emit: EntityEventListener,
+    private readonly deletedDeals: 'not_found' | 'flagged' = 'not_found',
   ) {}
 
   create(companyId: number, input: DealInput, actor: Actor, now = new Date()): Deal {
@@ -133,6 +134,16 @@ export class DealRecords {
   }
 
   /** Pipedrive answers 403 for a deal the caller may not see (documented for the single-deal GET and update). */
+  /** A deal as `GET /v2/deals/:id` shows it: with the `flagged` option a deleted one too (with `is_deleted: true`). */
+  readable(companyId: number, dealId: number, caller: User): Deal {
+    const deleted = this.store.deals.get(dealId);
+    if (this.deletedDeals === 'flagged' && deleted?.companyId === companyId && deleted.isDeleted) {
+      if (!visibleTo(deleted, caller)) throw new PipedriveApiError(403, API_ERRORS.dealNotVisible);
+      return deleted;
+    }
+    return this.requireVisible(companyId, dealId, caller);
+  }
+
   requireVisible(companyId: number, dealId: number, caller: User): Deal {
     const deal = this.require(companyId, dealId);
     if (!visibleTo(deal, caller)) throw new PipedriveApiError(403, API_ERRORS.dealNotVisible);

@@ -32,7 +32,7 @@ export function dealEndpoints(deals: DealRecords): ApiEndpoint[] {
       path: '/v2/deals/:id',
       scope: 'deals:read',
       cost: 'v2Get',
-      handle: (req, res, caller) => sendData(res, dealV2(deals.requireVisible(caller.company.id, idParam(req), caller.user))),
+      handle: (req, res, caller) => sendData(res, dealV2(deals.readable(caller.company.id, idParam(req), caller.user))),
     },
     {
       method: 'patch',

@@ -50,6 +50,12 @@ export interface PipedriveSimulatorOptions {
   rateLimit?: { burstPer2s?: number; dailyBudget?: number };
   /** Skip the consent page: approve at once as the demo company's admin. */
   autoApprove?: boolean;
+  /**
+   * How `GET /v2/deals/:id` answers for a deleted deal: 404 (`not_found`, the default) or 200 with `is_deleted: true`
+   * (`flagged`). The reference lists `is_deleted` among the deal's fields; which answer Pipedrive gives is unverified,
+   * so the app must handle both.
+   */
+  deletedDeals?: 'not_found' | 'flagged';
 }
 
 export type PipedriveSimulator = RunningServer & {
@@ -93,7 +99,7 @@ export async function startPipedriveSimulator(options: PipedriveSimulatorOptions
   });
   const publisher = new WebhookPublisher(store, timeScale);
   const emit = (event: EntityEvent) => publisher.publish(event);
-  const deals = new DealRecords(store, emit);
+  const deals = new DealRecords(store, emit, options.deletedDeals ?? 'not_found');
   const persons = new PersonRecords(store, emit);
   const requests = new RequestLog();
   const faults = new FaultInjector();
