@@ -103,14 +103,15 @@ export class InstallationsRepository {
   }
 
   /**
-   * Who acts for the company in background work: the preferred user's install if it can act, else the most
-   * recently refreshed admin install that can.
+   * Who acts for the company in background work: the preferred user's install while they are an admin (as when they
+   * connected DottedSign or set up the webhooks), else the most recently refreshed admin install that can act, else
+   * the preferred user's. An admin sees every deal; a demoted user may not see the deal the work is about.
    */
   async acting(companyId: string, preferredUserId?: string | null): Promise<Installation | null> {
     const [installation] = this.toInstallations(
       await this.installations.query(
         `SELECT * FROM installations WHERE company_id = $1 AND invalid_reason IS NULL AND (user_id = $2 OR is_admin)
-         ORDER BY user_id = $2 DESC, refreshed_at DESC LIMIT 1`,
+         ORDER BY is_admin DESC, user_id = $2 DESC, refreshed_at DESC LIMIT 1`,
         [companyId, preferredUserId ?? '-1'],
       ),
     );

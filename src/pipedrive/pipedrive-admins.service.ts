@@ -2,6 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
 import { RecentValues } from '../common/recent-values';
 import { InstallationsRepository } from '../installations/installations.repository';
+import { JobQueue } from '../jobs/job-queue.service';
+import { ENSURE_WEBHOOKS } from './pipedrive.jobs';
 import { InstallationRevokedError } from './pipedrive.errors';
 import { PipedriveTokens } from './pipedrive-tokens.service';
 
@@ -23,6 +25,7 @@ export class PipedriveAdmins {
   constructor(
     private readonly installations: InstallationsRepository,
     private readonly tokens: PipedriveTokens,
+    private readonly jobs: JobQueue,
   ) {}
 
   async check(companyId: string, userId: string): Promise<AdminCheck> {
@@ -37,7 +40,11 @@ export class PipedriveAdmins {
       this.logger.warn(`company ${companyId} user ${userId}: Pipedrive did not say whether they are an admin: ${(error as Error).message}`);
       return 'unavailable';
     }
-    if (isAdmin !== installation.isAdmin) await this.installations.setAdmin(installation.id, isAdmin);
+    if (isAdmin !== installation.isAdmin) {
+      await this.installations.setAdmin(installation.id, isAdmin);
+      // The deal webhooks belong with an admin (Pipedrive filters their events by their user's permissions).
+      await this.jobs.send(ENSURE_WEBHOOKS, { companyId }, { singletonKey: `ensure-webhooks:${companyId}` });
+    }
     this.shown.set(`${companyId}:${userId}`, isAdmin, Number.POSITIVE_INFINITY);
     return isAdmin ? 'admin' : 'not_admin';
   }

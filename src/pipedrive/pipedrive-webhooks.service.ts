@@ -42,17 +42,27 @@ export class PipedriveWebhooks {
       // That transaction only holds the lock: rows are written outside it, so each commits as it is written.
       const db = this.dataSource.manager;
       const local = await db.findBy(WebhookSubscription, { companyId });
-      const acting = await this.installations.acting(companyId, local[0]?.ownerUserId);
+      // Pipedrive sends a webhook's events only for what its user may see: an admin sees every deal. Roles change
+      // after the install, so the chosen user's is read again; a demoted owner hands the webhooks to an admin.
+      const owner = local[0]?.ownerUserId;
+      let acting = await this.installations.acting(companyId, owner);
       if (!acting) {
         this.logger.warn(`company ${companyId}: no installed user can manage webhooks`);
         return 'no_installation';
+      }
+      const { isAdmin } = await this.tokens.apiFor(acting).me();
+      if (isAdmin !== acting.isAdmin) {
+        await this.installations.setAdmin(acting.id, isAdmin);
+        acting = (await this.installations.acting(companyId, owner)) ?? acting;
       }
       const api = this.tokens.apiFor(acting);
       const ours = (await api.webhooks()).filter((hook) => hook.subscriptionUrl === this.receiverUrl);
       const kept = new Set<number>();
       for (const wanted of REQUIRED_WEBHOOKS) {
         const row = local.find((sub) => sub.eventObject === wanted.eventObject && sub.eventAction === wanted.eventAction);
-        if (row && ours.some((hook) => hook.id === Number(row.pipedriveWebhookId))) {
+        // A webhook of a user who is no longer the one to own them (demoted, say) is made again for the new owner;
+        // the old one is then deleted below as unrecorded.
+        if (row && row.ownerUserId === acting.userId && ours.some((hook) => hook.id === Number(row.pipedriveWebhookId))) {
           kept.add(Number(row.pipedriveWebhookId));
           continue;
         }

@@ -580,6 +580,20 @@ describe('Pipedrive simulator', () => {
       expect(byEntity.person.data.emails).toEqual([{ value: 'new@customer.test', primary: true, label: 'work' }]);
     });
 
+    it('sends a deal event only to webhooks whose user may see the deal (owner-only deals: their owner and admins)', async () => {
+      const regular = await client.install(sim.demo.regularUserId);
+      await subscribe(regular, { event_action: 'create' });
+      await subscribe(tokens, { event_action: 'create' });
+      const hidden = (await client.control('POST', deals(), { title: 'Owner only', owner_id: sim.demo.adminUserId, visible_to: 1 })).body;
+      const shared = (await client.control('POST', deals(), { title: 'Everyone', visible_to: 3 })).body;
+      await waitFor(() => receiver.received.length >= 3);
+      await sleep(30);
+      const seen = receiver.received.map((request) => `${request.body.meta.webhook_owner_id}:${request.body.meta.entity_id}`).sort();
+      expect(seen).toEqual(
+        [`${sim.demo.adminUserId}:${hidden.id}`, `${sim.demo.adminUserId}:${shared.id}`, `${sim.demo.regularUserId}:${shared.id}`].sort(),
+      );
+    });
+
     it('sends the v1 payload to a webhook created with version 1.0', async () => {
       await subscribe(tokens, { version: '1.0', event_action: 'create' });
       const deal = (await client.control('POST', deals(), { title: 'Old style' })).body;

@@ -41,6 +41,34 @@ describe('webhook upkeep and disconnecting from the settings page (app + Pipedri
     expect((await scenario.contractSettled(deal.id)).status).toBe('waiting');
   });
 
+  it('webhooks owned by an admin who is demoted move to another admin, so deals only admins and their owner see still raise events', async () => {
+    const { companyId, adminUserId, regularUserId } = scenario.demo;
+    const owners = async () => ((await db().query('SELECT DISTINCT owner_user_id FROM webhook_subscriptions')) as Array<{ owner_user_id: string }>).map((row) => row.owner_user_id);
+    expect(await owners()).toEqual([String(adminUserId)]);
+    const created = await s.sim(`/companies/${companyId}/users`, { body: { name: 'Second Admin', isAdmin: true } });
+    const { id: secondAdmin } = (await created.json()) as { id: number };
+    await s.install(secondAdmin);
+    await scenario.drained();
+    expect(await owners()).toEqual([String(adminUserId)]);
+    expect((await s.sim(`/companies/${companyId}/users/${adminUserId}`, { method: 'PATCH', body: { isAdmin: false } })).status).toBe(200);
+    try {
+      // A deal visible to its owner (a regular user) and admins only: Pipedrive sends its events to admins' webhooks.
+      await s.app.app.get(JobQueue).send(WEBHOOK_HEALTH, {});
+      await eventually(async () => JSON.stringify(await owners()) === JSON.stringify([String(secondAdmin)]), 'the webhooks to move to the other admin');
+      await eventually(async () => (await ourWebhooks()).length === 2, 'the old webhooks to be deleted');
+      const deal = await scenario.addDeal({ title: 'Owner-only deal', person_id: scenario.demo.personWithEmailId, owner_id: regularUserId, visible_to: 1 });
+      expect((await scenario.contractSettled(deal.id)).status).toBe('waiting');
+    } finally {
+      // Back as the other tests expect it: the first admin an admin again (they save the settings, an admin's action,
+      // so the app asks Pipedrive and learns it) and the second one uninstalled, which hands the webhooks back.
+      await s.sim(`/companies/${companyId}/users/${adminUserId}`, { method: 'PATCH', body: { isAdmin: true } });
+      expect((await s.api(companyId, adminUserId, '/api/settings', { method: 'PUT', body: {} })).status).toBe(200);
+      await s.sim('/uninstall', { body: { companyId, userId: secondAdmin } });
+      await eventually(async () => JSON.stringify(await owners()) === JSON.stringify([String(adminUserId)]) && (await ourWebhooks()).length === 2, 'the webhooks back with the first admin');
+      await scenario.drained();
+    }
+  });
+
   it('only an admin may disconnect; disconnecting revokes the token at Pipedrive and erases the company', async () => {
     await s.install(scenario.demo.regularUserId);
     const refused = await s.api(scenario.demo.companyId, scenario.demo.regularUserId, '/api/pipedrive/disconnect', { method: 'POST', body: {} });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { WebhookDispatcher } from '../kit/webhook-dispatcher';
 import type { WebhookAttempt, WebhookDelivery } from '../kit/webhook-dispatcher';
 import { basicAuthHeader } from './basic-auth';
+import { visibleTo } from './deal-records';
 import type { EntityEvent } from './entity-events';
 import type { Webhook } from './pipedrive.entities';
 import { TIMINGS } from './platform-facts';
@@ -58,7 +59,7 @@ export class WebhookPublisher {
     if (!company) return;
     const identity = { eventId: randomUUID(), correlationId: randomUUID(), host: `${company.domain}.pipedrive.com` };
     for (const webhook of this.store.webhooksOf(event.companyId)) {
-      if (!subscribed(webhook, event)) continue;
+      if (!subscribed(webhook, event) || !this.visibleToWebhookUser(webhook, event)) continue;
       const meta: DeliveryMeta = { webhookId: webhook.id, eventId: identity.eventId, object: event.object, action: event.action, entityId: event.entityId };
       if (isBanned(webhook)) {
         this.lose(meta, 1, 'banned');
@@ -67,6 +68,17 @@ export class WebhookPublisher {
       const headers: Record<string, string> = webhook.httpAuthUser !== null ? { authorization: basicAuthHeader(webhook.httpAuthUser, webhook.httpAuthPassword ?? '') } : {};
       this.dispatcher.send({ url: webhook.subscriptionUrl, body: JSON.stringify(webhookPayload(webhook, event, identity, 1)), headers, meta: { ...meta } });
     }
+  }
+
+  /**
+   * Pipedrive checks each event against the permissions of the webhook's user and sends it only if that user can
+   * see the object: a deal visible to its owner only (and admins) raises no event for another regular user's webhook.
+   */
+  private visibleToWebhookUser(webhook: Webhook, event: EntityEvent): boolean {
+    if (event.object !== 'deal') return true;
+    const deal = this.store.deals.get(event.entityId);
+    const user = this.store.users.get(webhook.userId);
+    return !deal || !user || visibleTo(deal, user);
   }
 
   lostEvents(): LostEvent[] {
