@@ -81,7 +81,7 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
   }
 
   /** Creates a task straight at DottedSign, as our own send would (or a try whose answer we lost). */
-  async function createTaskAtDottedSign(title: string, metadata: Record<string, string>, start: boolean): Promise<string> {
+  async function createTaskAtDottedSign(title: string, metadata: Record<string, string | number>, start: boolean): Promise<string> {
     const dottedsign = (path: string, body: unknown, bearer?: string) =>
       fetch(`${s.dottedsign.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
     const { access_token: token } = await dottedsign('/v1/oauth/token', { grant_type: 'client_credentials', client_id: s.credentials.dottedsignClientId, client_secret: s.credentials.dottedsignClientSecret });
@@ -330,6 +330,17 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect((await liveTasks(deal.id)).map((task) => String(task.task_id))).toEqual([contract.task_id]);
     expect((await scenario.tasksForDeal(deal.id)).find((task) => String(task.task_id) === late)?.status).toBe('voided');
     expect(await scenario.contracts(deal.id)).toEqual([expect.objectContaining({ status: 'waiting', task_id: contract.task_id })]);
+  });
+
+  it('a task whose metadata DottedSign holds as numbers (as its webhook example shows) is still matched to its contract', async () => {
+    const deal = await scenario.addDeal({ title: 'Numeric metadata', person_id: scenario.demo.personWithEmailId });
+    const contract = await scenario.contractSettled(deal.id);
+    const metadata = { pipedrive_deal_id: deal.id, pipedrive_company_id: scenario.demo.companyId, pipedrive_contract_id: Number(contract.id) };
+    const late = await createTaskAtDottedSign('Numeric metadata', metadata, true);
+    const [created] = (await scenario.tasksForDeal(deal.id)).filter((task) => String(task.task_id) === late);
+    expect(created.metadata.pipedrive_contract_id).toBe(Number(contract.id));
+    await eventually(async () => (await liveTasks(deal.id)).length === 1, 'the second task to be ended');
+    expect((await scenario.tasksForDeal(deal.id)).find((task) => String(task.task_id) === late)?.status).toBe('voided');
   });
 
   it('a deal without a contact, or whose contact has no email, waits for a signer with a reason and a note', async () => {

@@ -84,7 +84,7 @@ export function dottedSignApiRoutes(deps: ApiDeps): Router {
     const tasks = [...store.tasks.values()]
       .filter((task) => task.account === account(req) && !task.discarded)
       .filter((task) => !query.status || task.status === query.status)
-      .filter((task) => !key || (key in task.metadata && (value === undefined || task.metadata[key] === value)))
+      .filter((task) => !key || (key in task.metadata && (value === undefined || String(task.metadata[key]) === value)))
       .sort((a, b) => direction * (sortKey(a).localeCompare(sortKey(b)) || a.id - b.id));
     const { items, pagination } = paged(tasks.map(taskJson), req);
     res.json({ data: { tasks: items, ...pagination } });

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import type { SimClock } from '../kit/sim-clock';
 import { DottedSignError } from './dottedsign-error';
 
+export type MetadataValue = string | number | boolean;
+
 export type TaskStatus = 'draft' | 'waiting' | 'completed' | 'declined' | 'voided' | 'expired';
 export type SignerStatus = 'waiting' | 'viewed' | 'signed' | 'declined';
 
@@ -38,7 +40,7 @@ export interface Task {
   fileName: string;
   templateId: number;
   status: TaskStatus;
-  metadata: Record<string, string>;
+  metadata: Record<string, MetadataValue>;
   ordered: boolean;
   stages: Array<{ order: number; signers: Signer[] }>;
   discarded: boolean;
@@ -55,7 +57,7 @@ export interface TaskInput {
   signers: Array<{ name: string; email: string }>;
   ordered: boolean;
   start: boolean;
-  metadata: Record<string, string>;
+  metadata: Record<string, MetadataValue>;
 }
 
 export const TASK_STATUSES: readonly TaskStatus[] = ['draft', 'waiting', 'completed', 'declined', 'voided', 'expired'];

@@ -1,5 +1,5 @@
 import { DottedSignError } from './dottedsign-error';
-import type { TaskInput } from './dottedsign-store';
+import type { MetadataValue, TaskInput } from './dottedsign-store';
 
 /** DottedSign's documented pattern: none of `"*:<>?/\|~#%&{}` and no leading dot. */
 const FILE_NAME = /^(?!.*["*:<>?/\\|~#%&{}])[^.].*$/;
@@ -46,7 +46,8 @@ function validateStages(stages: unknown, withFieldSettings: boolean): TaskInput[
   });
 }
 
-function validateMetadata(metadata: unknown): Record<string, string> {
+/** Values keep their JSON type (the reference's webhook example carries `"pipedrive_deal_id": 999`, a number). */
+function validateMetadata(metadata: unknown): Record<string, MetadataValue> {
   if (metadata === undefined || metadata === null) return {};
   if (typeof metadata !== 'object' || Array.isArray(metadata)) throw DottedSignError.invalidParams('metadata must be an object');
   const entries = Object.entries(metadata);
@@ -58,7 +59,7 @@ function validateMetadata(metadata: unknown): Record<string, string> {
       if (!key || key.length > METADATA_LIMITS.keyLength || text.length > METADATA_LIMITS.valueLength) {
         throw DottedSignError.invalidParams(`metadata keys are 1-${METADATA_LIMITS.keyLength} characters, values at most ${METADATA_LIMITS.valueLength}`);
       }
-      return [key, text];
+      return [key, value as MetadataValue];
     }),
   );
 }
