@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import { DottedSignConnections } from '../dottedsign/dottedsign-connections.service';
 import { JobQueue } from '../jobs/job-queue.service';
+import { cronEvery } from '../jobs/cron-every';
 import { CompanyContext } from './company-context.service';
 import { ContractSender, E_SIGN_PROVIDER } from './contract-sender.service';
 import { DealSweep } from './deal-sweep.service';
@@ -65,8 +66,7 @@ export class Reconciler implements OnApplicationBootstrap {
     await this.jobs.work(RECONCILE, async () => {
       await this.runCycle();
     }, { concurrency: 1 });
-    const minutes = Math.max(1, Math.round(this.config.reconcile.intervalSeconds / 60));
-    await this.jobs.schedule(RECONCILE, minutes === 1 ? '* * * * *' : `*/${minutes} * * * *`);
+    await this.jobs.schedule(RECONCILE, cronEvery(this.config.reconcile.intervalSeconds));
   }
 
   async runCycle(): Promise<ReconcileReport> {
