@@ -68,9 +68,11 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
     const byDeal = new Map<number, TrackedDeal>();
 
     // ---- DottedSign faults, topped up as traffic flows ----
-    const injected = { status503: 0, status429: 0, slow: 0 };
+    const injected = { status503: 0, status429: 0, slow: 0, file503: 0, lostCreates: 0 };
     let faulting = true;
     const apiRequests = () => stack.dottedsign.log.entries({ path: /^\/v1\// });
+    const fileRequests = () => stack.dottedsign.log.entries({ path: /^\/files\// });
+    const createRequests = () => stack.dottedsign.log.entries({ path: /^\/v1\/sign_tasks\/quick_create$/ });
     const faults = (async () => {
       let lastBurst = Date.now();
       while (faulting) {
@@ -85,6 +87,19 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
         if (wantSlow > 0) {
           rules.push({ path: '/v1/*', latencyMs: 2_000, count: wantSlow });
           injected.slow += wantSlow;
+        }
+        // 2% of the signed-PDF and audit-trail downloads fail (at 10%, as for the API, a write-back attempt fails about
+        // two times in five and the retries' backoff alone keeps the drain going for minutes); 1% of creates go
+        // through with their answer lost.
+        const wantFile503 = Math.floor(fileRequests().length * 0.02) - injected.file503;
+        if (wantFile503 > 0) {
+          rules.push({ path: '/files/*', status: 503, count: wantFile503, body: { error_code: 503000, error_key: 'service_unavailable', error_message: 'chaos drill' } });
+          injected.file503 += wantFile503;
+        }
+        const wantLost = Math.floor(createRequests().length * 0.01) - injected.lostCreates;
+        if (wantLost > 0) {
+          rules.push({ method: 'POST', path: '/v1/sign_tasks/quick_create', status: 502, after: true, count: wantLost });
+          injected.lostCreates += wantLost;
         }
         if (Date.now() - lastBurst > 8_000) {
           lastBurst = Date.now();
@@ -181,6 +196,9 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
     const answers = apiRequests();
     const observed = {
       requests: answers.length,
+      files: fileRequests().length,
+      file503: fileRequests().filter((entry) => entry.status === 503).length,
+      lostCreates: createRequests().filter((entry) => entry.status === 502).length,
       status5xx: answers.filter((entry) => (entry.status ?? 0) >= 500).length,
       status429: answers.filter((entry) => entry.status === 429).length,
       slow: answers.filter((entry) => (entry.durationMs ?? 0) >= 2_000).length,
@@ -366,9 +384,12 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
           duplicatedEvents >= 0.09 * createEvents &&
           droppedCompleted >= 0.09 * completedWebhooks &&
           earlyDeleted.length >= 0.01 * deals.length &&
+          observed.file503 >= 0.015 * observed.files &&
+          observed.lostCreates > 0 &&
           kill.pidAfter > 0,
         `${fmt(deals.length)} deals at ${options.ratePerSecond}/s (${loadSeconds.toFixed(0)} s); ${duplicatedEvents} of ${fmt(createEvents)} create events delivered twice; ` +
-          `${earlyDeleted.length} deleted early; DottedSign /v1: ${fmt(observed.requests)} answers, ${observed.status5xx} × 503, ${observed.status429} × 429, ${observed.slow} ≥ 2 s; ` +
+          `${earlyDeleted.length} deleted early; DottedSign /v1: ${fmt(observed.requests)} answers, ${observed.status5xx} × 5xx (${observed.lostCreates} of them creates whose answer was lost after the task was made), ${observed.status429} × 429, ${observed.slow} ≥ 2 s; ` +
+          `file downloads: ${fmt(observed.files)}, ${observed.file503} × 503; ` +
           `${signedCount} tasks signed, ${droppedCompleted} of ${completedWebhooks} completed webhooks dropped; ` +
           `pid ${kill.pidBefore} SIGKILLed after ${killAfter} deals, back as ${kill.pidAfter || `never (${kill.error})`} ${kill.upAt ? `${kill.upAt - kill.at} ms later` : ''}`,
       ),
