@@ -133,19 +133,19 @@ export class DealRecords {
     return [...this.store.deals.values()].filter((deal) => deal.companyId === companyId && !deal.isDeleted && !deal.isArchived);
   }
 
-  /** Pipedrive answers 403 for a deal the caller may not see (documented for the single-deal GET and update). */
   /** A deal as `GET /v2/deals/:id` shows it: with the `flagged` option a deleted one too (with `is_deleted: true`). */
   readable(companyId: number, dealId: number, caller: User): Deal {
-    const deleted = this.store.deals.get(dealId);
-    if (this.deletedDeals === 'flagged' && deleted?.companyId === companyId && deleted.isDeleted) {
-      if (!visibleTo(deleted, caller)) throw new PipedriveApiError(403, API_ERRORS.dealNotVisible);
-      return deleted;
-    }
-    return this.requireVisible(companyId, dealId, caller);
+    const stored = this.store.deals.get(dealId);
+    const flagged = this.deletedDeals === 'flagged' && stored?.companyId === companyId && stored.isDeleted;
+    return this.visible(flagged ? stored : this.require(companyId, dealId), caller);
   }
 
   requireVisible(companyId: number, dealId: number, caller: User): Deal {
-    const deal = this.require(companyId, dealId);
+    return this.visible(this.require(companyId, dealId), caller);
+  }
+
+  /** Pipedrive answers 403 for a deal the caller may not see (documented for the single-deal GET and update). */
+  private visible(deal: Deal, caller: User): Deal {
     if (!visibleTo(deal, caller)) throw new PipedriveApiError(403, API_ERRORS.dealNotVisible);
     return deal;
   }
