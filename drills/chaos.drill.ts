@@ -4,7 +4,7 @@ import PgBoss from 'pg-boss';
 import type { FreshDatabase } from '../bench/support/database-servers';
 import { Stack, UNTHROTTLED } from '../bench/support/stack';
 import { percentile } from '../bench/support/stats';
-import { type Invariant, check } from './invariants';
+import { type Invariant, check, countBy } from './invariants';
 import { LoadBalancer } from './load-balancer';
 
 const DRILL = 'chaos';
@@ -472,11 +472,4 @@ function countDuplicatedEvents(attempts: Array<{ id: string; attempt: number; bo
     deliveriesOf.set(eventId, (deliveriesOf.get(eventId) ?? new Set()).add(attempt.id));
   }
   return [...deliveriesOf.values()].filter((ids) => ids.size > 1).length;
-}
-
-/** `a × 3, b × 1`: how often each key occurs, most frequent first. */
-function countBy<T>(items: T[], key: (item: T) => string): string {
-  const counts = new Map<string, number>();
-  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1]).map(([name, count]) => `${name} × ${count}`).join(', ');
 }

@@ -24,3 +24,10 @@ export async function pool<T>(items: T[], concurrency: number, work: (item: T) =
     }),
   );
 }
+
+/** `a × 3, b × 1`: how often each key occurs, most frequent first. */
+export function countBy<T>(items: T[], key: (item: T) => string): string {
+  const counts = new Map<string, number>();
+  for (const item of items) counts.set(key(item), (counts.get(key(item)) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1]).map(([name, count]) => `${name} × ${count}`).join(', ');
+}
