@@ -72,8 +72,9 @@ export class Stack {
     const urls = ports.map((port) => `http://127.0.0.1:${port}`);
     const world = await startSimulatedWorld({
       appUrl: urls[0],
-      pipedrive: { timeScale: 0.001, ...options.pipedrive },
-      dottedsign: { timeScale: 0.001, ...options.dottedsign },
+      // Runs are bounded, and the drills read back every request and webhook attempt of theirs.
+      pipedrive: { timeScale: 0.001, logLimit: Number.POSITIVE_INFINITY, ...options.pipedrive },
+      dottedsign: { timeScale: 0.001, logLimit: Number.POSITIVE_INFINITY, ...options.dottedsign },
     });
     const encryptionKey = randomBytes(32);
     const stack = new Stack(world, urls, encryptionKey);

@@ -40,6 +40,23 @@ describe('simulator kit', () => {
       expect(log.entries()).toHaveLength(1);
     });
 
+    it('keeps only the latest requests, so a long-running sandbox does not fill its heap', async () => {
+      const latest = new RequestLog(4);
+      const app = express();
+      app.use(latest.middleware());
+      app.get('/n/:n', (_req, res) => res.end());
+      const small = await listen(app);
+      try {
+        for (let n = 1; n <= 20; n += 1) await fetch(`${small.url}/n/${n}`);
+      } finally {
+        await small.close();
+      }
+      const paths = latest.entries().map((entry) => entry.path);
+      expect(paths.length).toBeGreaterThanOrEqual(4);
+      expect(paths.length).toBeLessThanOrEqual(5);
+      expect(paths.slice(-4)).toEqual(['/n/17', '/n/18', '/n/19', '/n/20']);
+    });
+
     it('answers a fault for count requests of a method and path prefix, and leaves /_sim alone', async () => {
       await call('/_sim/faults', { method: 'POST', body: { rules: [{ method: 'GET', path: '/v1/*', status: 503, count: 2, body: { down: true }, headers: { 'retry-after': '7' } }, { path: '/_sim/requests', status: 500 }] } });
       const first = await call('/v1/a');
@@ -150,6 +167,16 @@ describe('simulator kit', () => {
       await dispatcher.idle();
       expect(bodies.sort()).toEqual(['{"task":7,"action":"completed"}', '{"task":7,"action":"signed"}', '{"task":8,"action":"completed"}']);
       expect(dispatcher.attempts().filter((attempt) => attempt.outcome === 'dropped').map((attempt) => attempt.meta)).toEqual([{ taskId: 7, action: 'completed' }]);
+    });
+
+    it('keeps only its latest attempts', async () => {
+      const dispatcher = new WebhookDispatcher({ retryDelaysMs: [], timeoutMs: 1000, logLimit: 3 });
+      for (let n = 1; n <= 10; n += 1) dispatcher.send({ url, body: `{"n":${n}}`, headers: {}, meta: { n } });
+      await dispatcher.idle();
+      const kept = dispatcher.attempts().map((attempt) => Number(attempt.meta?.n));
+      expect(kept.length).toBeGreaterThanOrEqual(3);
+      expect(kept.length).toBeLessThanOrEqual(4);
+      expect(kept.sort((a, b) => a - b).slice(-3)).toEqual([8, 9, 10]);
     });
 
     it('clear() cancels scheduled retries', async () => {

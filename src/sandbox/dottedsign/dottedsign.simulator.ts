@@ -32,6 +32,8 @@ export interface DottedSignSimulatorOptions {
   autoApprove?: boolean;
   /** The account `client_credentials` acts as (the owner of the DottedSign application). */
   ownerAccount?: string;
+  /** How many of the latest requests and webhook attempts are kept for reading back (default DEFAULT_LOG_LIMIT). */
+  logLimit?: number;
 }
 
 export interface DottedSignSimulator extends RunningServer {
@@ -51,9 +53,9 @@ export async function startDottedSignSimulator(options: DottedSignSimulatorOptio
   const ownerAccount = options.ownerAccount ?? DEFAULT_OWNER;
   let baseUrl = '';
   const clock = new SimClock();
-  const log = new RequestLog();
+  const log = new RequestLog(options.logLimit);
   const faults = new FaultInjector();
-  const webhooks = new WebhookDispatcher({ retryDelaysMs: WEBHOOK_RETRY_DELAYS_MS, timeoutMs: WEBHOOK_TIMEOUT_MS, timeScale: options.timeScale });
+  const webhooks = new WebhookDispatcher({ retryDelaysMs: WEBHOOK_RETRY_DELAYS_MS, timeoutMs: WEBHOOK_TIMEOUT_MS, timeScale: options.timeScale, logLimit: options.logLimit });
   const taskWebhooks = new TaskWebhooks(webhooks, options.clientSecret, options.webhookUrl);
   const store = new DottedSignStore(clock, (task, event) => taskWebhooks.publish(task, event));
   const oauth: OAuthState = {

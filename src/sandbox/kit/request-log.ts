@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { isControlPath } from './control-path';
+import { DEFAULT_LOG_LIMIT, LatestEntries } from './latest-entries';
 
 export interface LoggedRequest {
   seq: number;
@@ -13,10 +14,14 @@ export interface LoggedRequest {
   durationMs: number | null;
 }
 
-/** Every request a simulator received (except its own `/_sim` controls), for tests to read back. */
+/** The latest requests a simulator received (except its own `/_sim` controls), for tests to read back. */
 export class RequestLog {
-  private readonly logged: LoggedRequest[] = [];
+  private readonly logged: LatestEntries<LoggedRequest>;
   private seq = 0;
+
+  constructor(limit = DEFAULT_LOG_LIMIT) {
+    this.logged = new LatestEntries(limit);
+  }
 
   middleware(): RequestHandler {
     return (req: Request, res: Response, next: NextFunction) => {
@@ -45,14 +50,14 @@ export class RequestLog {
 
   entries(filter: { method?: string; path?: string | RegExp } = {}): LoggedRequest[] {
     return this.logged.filter(
-      (entry) =>
+      (entry: LoggedRequest) =>
         (!filter.method || entry.method === filter.method.toUpperCase()) &&
         (!filter.path || (typeof filter.path === 'string' ? entry.path === filter.path : filter.path.test(entry.path))),
     );
   }
 
   clear(): void {
-    this.logged.length = 0;
+    this.logged.clear();
   }
 }
 

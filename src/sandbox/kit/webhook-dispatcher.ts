@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { request } from 'undici';
+import { DEFAULT_LOG_LIMIT, LatestEntries } from './latest-entries';
 
 export interface WebhookDelivery {
   url: string;
@@ -37,6 +38,8 @@ export interface WebhookDispatcherOptions {
   shouldAttempt?: (delivery: WebhookDelivery, attempt: number) => boolean;
   /** Lets a simulator adjust each attempt's delivery (e.g. Pipedrive's `meta.attempt`). */
   prepare?: (delivery: WebhookDelivery, attempt: number) => WebhookDelivery;
+  /** How many of the latest attempts `attempts()` keeps (default DEFAULT_LOG_LIMIT). */
+  logLimit?: number;
 }
 
 const MIN_TIMEOUT_MS = 1000;
@@ -51,7 +54,7 @@ interface Pending {
  * duplicates, and held deliveries released in reverse (out of order).
  */
 export class WebhookDispatcher {
-  private readonly log: WebhookAttempt[] = [];
+  private readonly log: LatestEntries<WebhookAttempt>;
   private readonly timers = new Set<NodeJS.Timeout>();
   private held: Pending[] | null = null;
   /** Deliveries to drop: the next `remaining` whose `meta` has every field of `match` (any delivery without one). */
@@ -65,7 +68,9 @@ export class WebhookDispatcher {
   /** Released deliveries still waiting for their turn. */
   private releasing = 0;
 
-  constructor(private readonly options: WebhookDispatcherOptions) {}
+  constructor(private readonly options: WebhookDispatcherOptions) {
+    this.log = new LatestEntries(options.logLimit ?? DEFAULT_LOG_LIMIT);
+  }
 
   send(delivery: WebhookDelivery): void {
     const pending = { id: randomUUID(), delivery };
@@ -105,7 +110,7 @@ export class WebhookDispatcher {
   }
 
   attempts(): WebhookAttempt[] {
-    return [...this.log];
+    return this.log.all();
   }
 
   pending(): number {
@@ -122,7 +127,7 @@ export class WebhookDispatcher {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     this.generation += 1;
-    this.log.length = 0;
+    this.log.clear();
     this.held = null;
     this.drops = [];
     this.toDuplicate = 0;

@@ -56,6 +56,8 @@ export interface PipedriveSimulatorOptions {
    * so the app must handle both.
    */
   deletedDeals?: 'not_found' | 'flagged';
+  /** How many of the latest requests, webhook attempts and lost events are kept for reading back (default DEFAULT_LOG_LIMIT). */
+  logLimit?: number;
 }
 
 export type PipedriveSimulator = RunningServer & {
@@ -97,11 +99,11 @@ export async function startPipedriveSimulator(options: PipedriveSimulatorOptions
     dailyBudget: options.rateLimit?.dailyBudget,
     dailyTokensPerSeat: RATE_LIMITS.dailyTokensPerSeat,
   });
-  const publisher = new WebhookPublisher(store, timeScale);
+  const publisher = new WebhookPublisher(store, timeScale, options.logLimit);
   const emit = (event: EntityEvent) => publisher.publish(event);
   const deals = new DealRecords(store, emit, options.deletedDeals ?? 'not_found');
   const persons = new PersonRecords(store, emit);
-  const requests = new RequestLog();
+  const requests = new RequestLog(options.logLimit);
   const faults = new FaultInjector();
 
   let baseUrl = '';

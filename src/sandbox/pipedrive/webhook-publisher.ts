@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DEFAULT_LOG_LIMIT, LatestEntries } from '../kit/latest-entries';
 import { WebhookDispatcher } from '../kit/webhook-dispatcher';
 import type { WebhookAttempt, WebhookDelivery } from '../kit/webhook-dispatcher';
 import { basicAuthHeader } from './basic-auth';
@@ -39,13 +40,16 @@ const MIN_SCALED_TIMEOUT_MS = 1_000;
  */
 export class WebhookPublisher {
   readonly dispatcher: WebhookDispatcher;
-  private readonly lost: LostEvent[] = [];
+  private readonly lost: LatestEntries<LostEvent>;
 
   constructor(
     private readonly store: SimulatorStore,
     private readonly timeScale: number,
+    logLimit = DEFAULT_LOG_LIMIT,
   ) {
+    this.lost = new LatestEntries(logLimit);
     this.dispatcher = new WebhookDispatcher({
+      logLimit,
       retryDelaysMs: TIMINGS.webhookRetryDelaysMs.map((ms) => scaled(ms, timeScale)),
       timeoutMs: Math.max(MIN_SCALED_TIMEOUT_MS, scaled(TIMINGS.webhookTimeoutMs, timeScale)),
       shouldAttempt: (delivery, attempt) => this.mayAttempt(delivery, attempt),
@@ -82,11 +86,11 @@ export class WebhookPublisher {
   }
 
   lostEvents(): LostEvent[] {
-    return [...this.lost];
+    return this.lost.all();
   }
 
   clear(): void {
-    this.lost.length = 0;
+    this.lost.clear();
     this.dispatcher.clear();
   }
 
