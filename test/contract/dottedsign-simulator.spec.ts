@@ -442,6 +442,31 @@ describe('DottedSign simulator, pinned to shared/reference/dottedsign.md', () =>
       expect(createHmac('sha256', 'wrong-secret').update(byAction('completed')[0].body).digest('hex')).not.toBe(byAction('completed')[0].signature);
     });
 
+    it('can be signed in base64 and name the resource "task" (the reference accepts both readings); reset restores hex and SignTask', async () => {
+      expect((await control('/webhook-format', { signature: 'base64', resourceType: 'task' }, 'PUT')).json).toEqual({ signature: 'base64', resourceType: 'task' });
+      expect((await control('/webhook-format', { signature: 'utf8' }, 'PUT')).status).toBe(400);
+      const id = await createTask({ start: false });
+      await waitFor(() => hooksFor(id).length === 1, 'created');
+      const [created] = hooksFor(id);
+      expect(created.signature).toBe(createHmac('sha256', CLIENT.clientSecret).update(created.body).digest('base64'));
+      expect(created.json.resource_type).toBe('task');
+      await control('/reset');
+      expect((await controlGet('/webhook-format')).json).toEqual({ signature: 'hex', resourceType: 'SignTask' });
+    });
+
+    it('send an event that changes nothing the simulator models (archived, an unknown one) on request, never one that follows from the state', async () => {
+      const id = await createTask();
+      expect((await control(`/tasks/${id}/events`, { action_name: 'archived' })).status).toBe(200);
+      expect((await control(`/tasks/${id}/events`, { action_name: 'teleported', email: 'jane@acme.com' })).status).toBe(200);
+      expect((await control(`/tasks/${id}/events`, { action_name: 'completed' })).status).toBe(400);
+      expect((await control(`/tasks/${id}/events`, { action_name: 'Bad Name' })).status).toBe(400);
+      await waitFor(() => hooksFor(id).length === 4, 'four webhooks');
+      expect(sentOrder(id)).toEqual(['created', 'sent', 'archived', 'teleported']);
+      expect(hooksFor(id).find((hook) => hook.json.action_name === 'teleported')!.json).toMatchObject({ event_email: 'jane@acme.com', task: { status: 'waiting' } });
+      expect((await read(id)).json.data.status).toBe('waiting');
+      received.forEach(verify);
+    });
+
     it('report a decline with the signer, and the reason on the task; voided and expired too', async () => {
       const declined = await createTask();
       await control(`/tasks/${declined}/decline`, { email: 'jane@acme.com', reason: 'Price too high' });

@@ -449,6 +449,30 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     ]);
   });
 
+  it('the other readings of the webhook format (base64 signature, resource_type "task") and actions the app does not follow, as the simulator sends them: signing still wins the deal, "archived" is stored and ignored', async () => {
+    expect((await s.dsim('/webhook-format', { method: 'PUT', body: { signature: 'base64', resourceType: 'task' } })).status).toBe(200);
+    try {
+      const { dealId, contractId, taskId } = await waitingContract('Globex base64');
+      expect((await s.dsim(`/tasks/${taskId}/sign`, { body: { email: signer } })).status).toBe(200);
+      expect((await writtenBack(contractId)).status).toBe('completed');
+      expect((await dealOf(dealId)).status).toBe('won');
+      const completed = (await dottedsignDeliveries(taskId)).find((delivery) => delivery.action === 'completed')!;
+      expect(JSON.parse(completed.body)).toMatchObject({ resource_type: 'task' });
+      expect(completed.headers.Signature).toBe(createHmac('sha256', s.credentials.dottedsignClientSecret).update(completed.body).digest('base64'));
+
+      expect((await s.dsim(`/tasks/${taskId}/events`, { body: { action_name: 'archived' } })).status).toBe(200);
+      await eventually(async () => (await dottedsignDeliveries(taskId)).some((delivery) => delivery.action === 'archived' && delivery.outcome === 'delivered'), 'archived delivered');
+      await scenario.drained();
+      const archived = await scenario.db().query(`SELECT status, status_reason FROM inbox_events WHERE source = 'dottedsign' AND event_type = 'task:archived' AND dedupe_key LIKE $1`, [`${taskId}:%`]);
+      expect(archived).toEqual([{ status: 'ignored', status_reason: 'no handler for task:archived' }]);
+      expect((await contract(contractId)).status).toBe('completed');
+      // An action that follows from the task's state is only ever raised by the state changing.
+      expect((await s.dsim(`/tasks/${taskId}/events`, { body: { action_name: 'completed' } })).status).toBe(400);
+    } finally {
+      await s.dsim('/webhook-format', { method: 'PUT', body: { signature: 'hex', resourceType: 'SignTask' } });
+    }
+  });
+
   it('declined with a reason: the contract, its timeline and the deal note all say why', async () => {
     const { dealId, contractId, taskId } = await waitingContract('Declined deal');
     const reason = 'Price is 20% too high';

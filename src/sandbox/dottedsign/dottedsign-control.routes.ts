@@ -3,7 +3,7 @@ import { DottedSignError } from './dottedsign-error';
 import type { OAuthState } from './dottedsign-oauth.routes';
 import { taskJson } from './dottedsign-shapes';
 import type { DottedSignStore, Task } from './dottedsign-store';
-import type { TaskWebhooks } from './task-webhooks';
+import type { TaskWebhooks, WebhookFormat } from './task-webhooks';
 
 export interface ControlDeps {
   store: DottedSignStore;
@@ -45,6 +45,13 @@ export function addDottedSignControlRoutes(router: Router, { store, oauth, taskW
     store.expire(task(req));
     res.json(simTask(task(req)));
   });
+  router.post('/tasks/:taskId/events', (req, res) => {
+    const { action_name: action, email: actor } = body(req);
+    if (typeof action !== 'string' || !/^[a-z_]{1,40}$/.test(action)) throw DottedSignError.invalidParams('action_name must be 1–40 lower-case letters or underscores');
+    if (actor !== undefined && (typeof actor !== 'string' || !actor)) throw DottedSignError.invalidParams('email must be a non-empty string');
+    store.announce(task(req), action, (actor as string | undefined) ?? task(req).account);
+    res.json(simTask(task(req)));
+  });
 
   router.get('/accounts', (_req, res) => res.json([...store.accounts.values()]));
   router.post('/accounts', (req, res) => {
@@ -72,6 +79,14 @@ export function addDottedSignControlRoutes(router: Router, { store, oauth, taskW
     res.json({ expired: oauth.accessTokens.size });
   });
 
+  router.get('/webhook-format', (_req, res) => res.json(taskWebhooks.format));
+  router.put('/webhook-format', (req, res) => {
+    const { signature, resourceType } = body(req);
+    if (signature !== undefined && signature !== 'hex' && signature !== 'base64') throw DottedSignError.invalidParams('signature must be "hex" or "base64"');
+    if (resourceType !== undefined && resourceType !== 'SignTask' && resourceType !== 'task') throw DottedSignError.invalidParams('resourceType must be "SignTask" or "task"');
+    taskWebhooks.setFormat({ ...taskWebhooks.format, ...(signature ? { signature } : {}), ...(resourceType ? { resourceType } : {}) } as WebhookFormat);
+    res.json(taskWebhooks.format);
+  });
   router.get('/webhook-url', (_req, res) => res.json({ url: taskWebhooks.webhookUrl ?? null }));
   router.put('/webhook-url', (req, res) => {
     const { url } = body(req);

@@ -62,6 +62,8 @@ export interface TaskInput {
 
 export const TASK_STATUSES: readonly TaskStatus[] = ['draft', 'waiting', 'completed', 'declined', 'voided', 'expired'];
 const FINAL = new Set<TaskStatus>(['completed', 'declined', 'voided', 'expired']);
+/** Events that the simulator raises itself, as the task's state changes. */
+const STATE_ACTIONS = new Set(['created', 'sent', 'viewed', 'signed', 'completed', 'declined', 'voided', 'expired']);
 const DEFAULT_QUOTA = 1000;
 
 /** What tests may read of the simulator's state (the handle's `state`); changes go through the API or `/_sim`. */
@@ -207,6 +209,15 @@ export class DottedSignStore implements DottedSignState {
     signer.status = 'declined';
     signer.declineReason = reason;
     this.transition(task, 'declined', 'declined', signer.email);
+  }
+
+  /**
+   * One of DottedSign's events that change nothing this simulator models (`modified`, `archived`, `review_passed` …,
+   * or one it does not know): recorded and sent as a webhook, the task left as it is.
+   */
+  announce(task: Task, action: string, email: string | null): void {
+    if (STATE_ACTIONS.has(action)) throw DottedSignError.invalidParams(`"${action}" follows from the task's state: use its own route`);
+    this.emit(task, action, email);
   }
 
   /** The signer with this email (any letter case), or undefined. */

@@ -12,7 +12,7 @@ import { DottedSignError } from './dottedsign-error';
 import { type OAuthState, dottedSignOAuthRoutes } from './dottedsign-oauth.routes';
 import { type DottedSignState, DottedSignStore } from './dottedsign-store';
 import { signingPageRoutes } from './signing-page.routes';
-import { TaskWebhooks, WEBHOOK_RETRY_DELAYS_MS, WEBHOOK_TIMEOUT_MS } from './task-webhooks';
+import { DEFAULT_WEBHOOK_FORMAT, TaskWebhooks, WEBHOOK_RETRY_DELAYS_MS, WEBHOOK_TIMEOUT_MS } from './task-webhooks';
 
 export interface DottedSignSimulatorOptions {
   port?: number;
@@ -93,6 +93,7 @@ export async function startDottedSignSimulator(options: DottedSignSimulatorOptio
       faults.clear();
       clock.reset();
       taskWebhooks.setUrl(options.webhookUrl);
+      taskWebhooks.setFormat(DEFAULT_WEBHOOK_FORMAT);
       seed();
     },
   });
