@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { SCOPES } from '../../src/sandbox/dottedsign/dottedsign-oauth.routes';
 import { type DottedSignSimulator, type DottedSignSimulatorOptions, startDottedSignSimulator } from '../../src/sandbox/dottedsign/dottedsign.simulator';
 
 interface WebhookJson {
@@ -54,7 +55,8 @@ describe('DottedSign simulator, pinned to shared/reference/dottedsign.md', () =>
   const controlGet = (path: string) => http(`${sim.url}/_sim${path}`);
   const grant = (body: Record<string, string>, target = sim) =>
     http(`${target.url}/v1/oauth/token`, { body: { client_id: CLIENT.clientId, client_secret: CLIENT.clientSecret, ...body } });
-  const ownerToken = async (target = sim) => (await grant({ grant_type: 'client_credentials' }, target)).json.access_token as string;
+  const ALL_SCOPES = SCOPES.join(' ');
+  const ownerToken = async (target = sim, scope = ALL_SCOPES) => (await grant({ grant_type: 'client_credentials', scope }, target)).json.access_token as string;
   const quickCreate = (overrides: Record<string, unknown> = {}, bearer: string = token) =>
     api(
       'POST',
@@ -88,8 +90,8 @@ describe('DottedSign simulator, pinned to shared/reference/dottedsign.md', () =>
     if (!predicate()) throw new Error(`timed out waiting for ${what}`);
   };
   /** A code from the authorization endpoint, approved at once for `account`. */
-  const authorizationCode = async (account: string, redirectUri = REDIRECT) => {
-    const query = new URLSearchParams({ client_id: CLIENT.clientId, response_type: 'code', redirect_uri: redirectUri, scope: 'sign_tasks.general.read', state: 'st-1', _sim_account: account });
+  const authorizationCode = async (account: string, redirectUri = REDIRECT, scope = ALL_SCOPES) => {
+    const query = new URLSearchParams({ client_id: CLIENT.clientId, response_type: 'code', redirect_uri: redirectUri, scope, state: 'st-1', _sim_account: account });
     const response = await fetch(`${sim.url}/v1/oauth/authorize?${query}`, { redirect: 'manual' });
     expect(response.status).toBe(302);
     const location = new URL(response.headers.get('location')!);
@@ -134,7 +136,7 @@ describe('DottedSign simulator, pinned to shared/reference/dottedsign.md', () =>
 
   describe('OAuth token grants', () => {
     it('client_credentials acts as the owner account and answers the documented token shape', async () => {
-      const tokens = await grant({ grant_type: 'client_credentials' });
+      const tokens = await grant({ grant_type: 'client_credentials', scope: ALL_SCOPES });
       expect(tokens.status).toBe(200);
       expect(tokens.json).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 3600, created_at: expect.any(Number) });
       const templates = await api('GET', '/v1/templates/list', undefined, tokens.json.access_token);
@@ -171,6 +173,30 @@ describe('DottedSign simulator, pinned to shared/reference/dottedsign.md', () =>
       expect(reused.status).toBe(400);
       expect(reused.json.error_key).toBe('invalid_grant');
       expect((await grant({ grant_type: 'refresh_token', refresh_token: refreshed.json.refresh_token })).status).toBe(200);
+    });
+
+    it('a token carries the known scopes it was asked for, through codes and refreshes; a route needing another answers 403 insufficient_scope', async () => {
+      const insufficient = { error_code: 403010, error_key: 'insufficient_scope', error_message: expect.any(String) };
+      const id = await createTask();
+      const readOnly = await ownerToken(sim, 'sign_tasks.general.read calendar.general.read');
+      expect((await read(id, readOnly)).status).toBe(200);
+      expect((await api('GET', '/v1/templates/list', undefined, readOnly)).status).toBe(200);
+      const refused = await api('POST', '/v1/sign_tasks/void', { task_id: id }, readOnly);
+      expect(refused.status).toBe(403);
+      expect(refused.json).toEqual(insufficient);
+      expect((await api('GET', `/v1/sign_tasks/download_link?task_id=${id}&file_types=original`, undefined, readOnly)).status).toBe(403);
+      expect((await quickCreate({}, readOnly)).status).toBe(403);
+
+      const none = (await grant({ grant_type: 'client_credentials' })).json.access_token as string;
+      expect((await read(id, none)).json).toEqual(insufficient);
+
+      const code = await authorizationCode(OWNER, REDIRECT, 'sign_tasks.general.read,sign_tasks.download.read');
+      const tokens = (await grant({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT })).json;
+      const refreshed = (await grant({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token })).json.access_token as string;
+      for (const bearer of [tokens.access_token as string, refreshed]) {
+        expect((await api('GET', `/v1/sign_tasks/download_link?task_id=${id}&file_types=original`, undefined, bearer)).status).toBe(200);
+        expect((await api('POST', '/v1/sign_tasks/discard', { task_id: id }, bearer)).json).toEqual(insufficient);
+      }
     });
 
     it('an authorization code expires after five minutes of simulator time', async () => {

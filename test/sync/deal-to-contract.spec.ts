@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { DOTTEDSIGN_SCOPES } from '../../src/dottedsign/dottedsign.client';
 import { FAIL_ABANDONED_EVENTS } from '../../src/inbox/abandoned-events.service';
 import { PROCESS_INBOX } from '../../src/inbox/inbox.service';
 import { PRUNE_INBOX } from '../../src/inbox/inbox-retention.service';
@@ -84,7 +85,7 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
   async function createTaskAtDottedSign(title: string, metadata: Record<string, string | number>, start: boolean): Promise<string> {
     const dottedsign = (path: string, body: unknown, bearer?: string) =>
       fetch(`${s.dottedsign.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...(bearer ? { authorization: `Bearer ${bearer}` } : {}) }, body: JSON.stringify(body) }).then((r) => r.json() as Promise<any>);
-    const { access_token: token } = await dottedsign('/v1/oauth/token', { grant_type: 'client_credentials', client_id: s.credentials.dottedsignClientId, client_secret: s.credentials.dottedsignClientSecret });
+    const { access_token: token } = await dottedsign('/v1/oauth/token', { grant_type: 'client_credentials', scope: DOTTEDSIGN_SCOPES.join(' '), client_id: s.credentials.dottedsignClientId, client_secret: s.credentials.dottedsignClientSecret });
     const created = await dottedsign('/v1/sign_tasks/quick_create', { file_name: title, template_id: templateId, stages: [{ email: 'pia@customer.test', name: 'Pia Buyer' }], start, metadata }, token);
     return String(created.data.task_id);
   }

@@ -3,7 +3,7 @@ import { type NextFunction, type Request, type Response, Router } from 'express'
 import { renderPdf } from '../kit/pdf';
 import type { SimClock } from '../kit/sim-clock';
 import { DottedSignError } from './dottedsign-error';
-import type { OAuthState } from './dottedsign-oauth.routes';
+import type { OAuthState, Scope } from './dottedsign-oauth.routes';
 import { taskJson, templateJson } from './dottedsign-shapes';
 import { type DottedSignStore, TASK_STATUSES, type Task, type TaskStatus } from './dottedsign-store';
 import { FixedWindowLimiter } from './fixed-window-limiter';
@@ -20,7 +20,7 @@ export interface ApiDeps {
   linkSecret: string;
 }
 
-type AuthedRequest = Request & { account?: string };
+type AuthedRequest = Request & { account?: string; scopes?: Scope[] };
 
 /** Which files a task has in which status (reference: "Files of a task"). */
 const FILES_OF: Record<string, (status: TaskStatus) => boolean> = {
@@ -48,8 +48,21 @@ export function dottedSignApiRoutes(deps: ApiDeps): Router {
     const grant = deps.oauth.accessTokens.get(header.slice(7));
     if (!grant || grant.expiresAt <= clock.now()) throw DottedSignError.invalidToken();
     req.account = grant.account;
+    req.scopes = grant.scopes;
     next();
   });
+
+  /**
+   * Which scope each route needs. Simulator choice beyond the reference's three names: listing templates needs the
+   * general read scope (the reference names no template scope among those this app needs).
+   */
+  const needs = (scope: Scope) => (req: AuthedRequest, _res: Response, next: NextFunction) => {
+    if (!req.scopes?.includes(scope)) throw DottedSignError.insufficientScope(scope);
+    next();
+  };
+  const read = needs('sign_tasks.general.read');
+  const write = needs('sign_tasks.general.write');
+  const download = needs('sign_tasks.download.read');
 
   const account = (req: AuthedRequest) => req.account!;
   const body = (req: Request) => (req.body ?? {}) as Record<string, unknown>;
@@ -71,10 +84,10 @@ export function dottedSignApiRoutes(deps: ApiDeps): Router {
     return { data: { task_id: task.id } };
   };
 
-  router.post('/v1/sign_tasks/quick_create', (req: AuthedRequest, res) => res.json(create(req, false)));
-  router.post('/v1/sign_tasks', (req: AuthedRequest, res) => res.json(create(req, true)));
+  router.post('/v1/sign_tasks/quick_create', write, (req: AuthedRequest, res) => res.json(create(req, false)));
+  router.post('/v1/sign_tasks', write, (req: AuthedRequest, res) => res.json(create(req, true)));
 
-  router.get('/v1/sign_tasks/list', (req: AuthedRequest, res) => {
+  router.get('/v1/sign_tasks/list', read, (req: AuthedRequest, res) => {
     const query = req.query as Record<string, string | undefined>;
     if (query.status && !TASK_STATUSES.includes(query.status as TaskStatus)) throw DottedSignError.invalidParams(`unknown status ${query.status}`);
     const sortKey = SORTABLE[query.sort_type ?? 'updated_at'];
@@ -90,9 +103,9 @@ export function dottedSignApiRoutes(deps: ApiDeps): Router {
     res.json({ data: { tasks: items, ...pagination } });
   });
 
-  router.get('/v1/sign_tasks/read', (req: AuthedRequest, res) => res.json({ data: taskJson(store.taskFor(account(req), taskId(req.query.task_id))) }));
+  router.get('/v1/sign_tasks/read', read, (req: AuthedRequest, res) => res.json({ data: taskJson(store.taskFor(account(req), taskId(req.query.task_id))) }));
 
-  router.post('/v1/sign_tasks/void', (req: AuthedRequest, res) => {
+  router.post('/v1/sign_tasks/void', write, (req: AuthedRequest, res) => {
     const task = store.taskFor(account(req), taskId(body(req).task_id));
     const reason = body(req).reason;
     if (reason !== undefined && typeof reason !== 'string') throw DottedSignError.invalidParams('reason must be a string');
@@ -100,13 +113,13 @@ export function dottedSignApiRoutes(deps: ApiDeps): Router {
     res.json({ data: { task_id: task.id, status: task.status } });
   });
 
-  router.post('/v1/sign_tasks/discard', (req: AuthedRequest, res) => {
+  router.post('/v1/sign_tasks/discard', write, (req: AuthedRequest, res) => {
     const task = store.taskFor(account(req), taskId(body(req).task_id));
     store.discard(task);
     res.json({ data: { task_id: task.id } });
   });
 
-  router.get('/v1/sign_tasks/download_link', (req: AuthedRequest, res) => {
+  router.get('/v1/sign_tasks/download_link', download, (req: AuthedRequest, res) => {
     const task = store.taskFor(account(req), taskId(req.query.task_id));
     const kinds = String(req.query.file_types ?? 'completed').split(',').map((kind) => kind.trim()).filter(Boolean);
     const links: Record<string, string> = {};
@@ -120,14 +133,14 @@ export function dottedSignApiRoutes(deps: ApiDeps): Router {
     res.json({ data: links });
   });
 
-  router.get('/v1/sign_tasks/audit_trails', (req: AuthedRequest, res) => {
+  router.get('/v1/sign_tasks/audit_trails', read, (req: AuthedRequest, res) => {
     const task = store.taskFor(account(req), taskId(req.query.task_id));
     const events = task.events.map((event) => ({ action: event.action, email: event.email, ip_address: '127.0.0.1', created_at: event.at }));
     const { items, pagination } = paged(events, req);
     res.json({ data: { audit_trails: items, ...pagination } });
   });
 
-  router.get('/v1/templates/list', (req: AuthedRequest, res) => {
+  router.get('/v1/templates/list', read, (req: AuthedRequest, res) => {
     const { items, pagination } = paged(store.templatesOf(account(req)).map(templateJson), req);
     res.json({ data: { templates: items, ...pagination } });
   });

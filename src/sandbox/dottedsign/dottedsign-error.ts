@@ -21,6 +21,8 @@ export class DottedSignError extends Error {
   static missingToken = () => new DottedSignError(400002, 'invalid_token', 'missing bearer token');
   /** Unknown or expired token: our reading is a 401 (the reference documents only 400002) so clients refresh. */
   static invalidToken = () => new DottedSignError(401002, 'invalid_token', 'invalid or expired access token');
+  /** Simulator choice: DottedSign documents its scopes but not the refusal of a token without one. */
+  static insufficientScope = (scope: string) => new DottedSignError(403010, 'insufficient_scope', `the access token lacks the ${scope} scope`);
   static invalidClient = () => new DottedSignError(400005, 'invalid_client', 'invalid client');
   static invalidGrant = (message: string) => new DottedSignError(400006, 'invalid_grant', message);
   static taskDeleted = () => new DottedSignError(400033, 'task_deleted', 'task deleted');
