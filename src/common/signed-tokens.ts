@@ -23,8 +23,9 @@ export class SignedTokens {
   }
 
   /** The data, or null when the token is forged, of another purpose, malformed or expired. */
-  verify<T extends Record<string, unknown>>(purpose: string, token: string | undefined): T | null {
-    if (!token) return null;
+  verify<T extends Record<string, unknown>>(purpose: string, token: unknown): T | null {
+    // A query parameter given twice arrives as an array: as altered as any other.
+    if (typeof token !== 'string' || !token) return null;
     const [body, mac] = token.split('.');
     if (!body || !mac || !constantTimeEqual(mac, this.mac(body))) return null;
     try {

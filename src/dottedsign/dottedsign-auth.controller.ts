@@ -1,6 +1,7 @@
-import { Controller, Delete, Get, HttpCode, Inject, Logger, Post, Query, Res, UseGuards } from '@nestjs/common';
+import { Controller, Delete, Get, Headers, HttpCode, Inject, Logger, Post, Query, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { ApiError } from '../common/api-error';
+import { bindToBrowser, forgetFlow, isSameBrowser } from '../common/browser-binding';
 import { resultPage, sendHtml } from '../common/html-page';
 import { SignedTokens } from '../common/signed-tokens';
 import { type AppConfig, CONFIG } from '../config/app-config';
@@ -11,6 +12,8 @@ import { DottedSignClient } from './dottedsign.client';
 import { DottedSignConnections } from './dottedsign-connections.service';
 
 const STATE_PURPOSE = 'dottedsign-connect';
+const STATE_TTL_SECONDS = 15 * 60;
+const CALLBACK_PATH = '/auth/dottedsign/callback';
 
 /** Connecting a company's DottedSign account: OAuth from the settings page, or the app's own account. */
 @Controller()
@@ -26,7 +29,11 @@ export class DottedSignAuthController {
   ) {}
 
   private get callbackUrl(): string {
-    return `${this.config.appUrl}/auth/dottedsign/callback`;
+    return `${this.config.appUrl}${CALLBACK_PATH}`;
+  }
+
+  private get secureCookies(): boolean {
+    return this.config.appUrl.startsWith('https:');
   }
 
   /** `?token=<panel JWT>` identifies company and user (the settings page opens this in a new window). */
@@ -35,17 +42,23 @@ export class DottedSignAuthController {
     const user = token ? verifyPanelToken(token, this.config.pipedrive.jwtSecret) : null;
     if (!user) return this.page(res, 401, 'Cannot connect DottedSign', 'The link has expired. Open the app settings in Pipedrive and try again.');
     if (!(await this.adminOrPage(res, user, 'Cannot connect DottedSign', 'Install the app in Pipedrive first.'))) return;
-    const state = this.signed.sign(STATE_PURPOSE, { companyId: user.companyId, userId: user.userId }, 15 * 60);
-    res.redirect(this.client.authorizeUrl(this.callbackUrl, state), 302);
+    const binding = bindToBrowser(CALLBACK_PATH, STATE_TTL_SECONDS, this.secureCookies);
+    const state = this.signed.sign(STATE_PURPOSE, { companyId: user.companyId, userId: user.userId, flow: binding.flow, proof: binding.proof }, STATE_TTL_SECONDS);
+    res.header('set-cookie', binding.setCookie).redirect(this.client.authorizeUrl(this.callbackUrl, state), 302);
   }
 
   @Get('auth/dottedsign/callback')
-  async callback(@Query() query: Record<string, unknown>, @Res() res: FastifyReply): Promise<void> {
+  async callback(@Query() query: Record<string, unknown>, @Headers('cookie') cookies: string | undefined, @Res() res: FastifyReply): Promise<void> {
     if (typeof query.error === 'string') {
       return this.page(res, 200, 'DottedSign not connected', 'You cancelled the connection. Nothing was changed; you can connect again from the app settings.');
     }
-    const state = this.signed.verify<{ companyId: string; userId: string }>(STATE_PURPOSE, typeof query.state === 'string' ? query.state : undefined);
+    const state = this.signed.verify<{ companyId: string; userId: string; flow?: string; proof?: string }>(STATE_PURPOSE, query.state);
     if (!state) return this.page(res, 400, 'DottedSign not connected', 'The connection link expired or was altered. Start again from the app settings.');
+    const forget = forgetFlow(state.flow, CALLBACK_PATH, this.secureCookies);
+    if (forget) res.header('set-cookie', forget);
+    if (!isSameBrowser(cookies, state)) {
+      return this.page(res, 400, 'DottedSign not connected', 'This connection was started in another browser. Start again from the app settings in this browser.');
+    }
     if (typeof query.code !== 'string' || !query.code) return this.page(res, 400, 'DottedSign not connected', 'DottedSign sent no authorization code. Start again from the app settings.');
     // The user may have been uninstalled or lost admin rights since the connection was started.
     if (!(await this.adminOrPage(res, state, 'DottedSign not connected', 'The app is no longer installed for you in this company.'))) return;

@@ -41,7 +41,7 @@ export class PipedriveOAuth {
         store: {
           store: (_req: unknown, _meta: unknown, done: (error: Error | null, state?: string) => void) =>
             done(null, signed.sign(STATE_PURPOSE, {}, STATE_TTL_SECONDS)),
-          verify: (_req: unknown, state: string | undefined, _meta: unknown, done: (error: Error | null, ok: boolean, info?: unknown) => void) =>
+          verify: (_req: unknown, state: unknown, _meta: unknown, done: (error: Error | null, ok: boolean, info?: unknown) => void) =>
             !state || signed.verify(STATE_PURPOSE, state)
               ? done(null, true)
               : done(null, false, { message: 'The installation link expired or was altered. Start the installation again.' }),

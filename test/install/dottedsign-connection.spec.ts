@@ -67,9 +67,30 @@ describe('the company’s DottedSign connection: who may change it, and what the
 
     await s.sim('/uninstall', { body: { companyId, userId: admin } });
     const approved = await fetch(authorize, { redirect: 'manual' });
-    const callback = await fetch(approved.headers.get('location')!, { redirect: 'manual' });
+    const cookie = start.headers.get('set-cookie')!.split(';')[0];
+    const callback = await fetch(approved.headers.get('location')!, { redirect: 'manual', headers: { cookie } });
     expect(callback.status).toBe(403);
     expect(await callback.text()).toContain('no longer installed');
+    expect(await connectionOf(companyId)).toEqual(before);
+  });
+
+  it('a connect link approved in another browser connects nothing: the account of whoever approved it never reaches the company', async () => {
+    const { companyId, adminUserId } = scenario.demo;
+    const before = await connectionOf(companyId);
+    const start = await fetch(`${s.app.url}/auth/dottedsign?token=${s.panelToken(companyId, adminUserId)}`, { redirect: 'manual' });
+    expect(start.status).toBe(302);
+    expect(start.headers.get('set-cookie')).toMatch(/^flow_[0-9a-f]{12}=[\w-]+; Path=\/auth\/dottedsign\/callback; Max-Age=900; HttpOnly; SameSite=Lax$/);
+    // The admin sends the DottedSign link to someone else, who approves it with their own account.
+    const authorize = new URL(start.headers.get('location')!);
+    authorize.searchParams.set('_sim_account', 'stranger@elsewhere.test');
+    const approved = await fetch(authorize, { redirect: 'manual' });
+    const callbackUrl = approved.headers.get('location')!;
+    const ownCookie = start.headers.get('set-cookie')!.split(';')[0];
+    for (const cookie of [undefined, `${ownCookie.split('=')[0]}=another-secret`, `flow_0123456789ab=${ownCookie.split('=')[1]}`]) {
+      const callback = await fetch(callbackUrl, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+      expect(callback.status).toBe(400);
+      expect(await callback.text()).toContain('started in another browser');
+    }
     expect(await connectionOf(companyId)).toEqual(before);
   });
 

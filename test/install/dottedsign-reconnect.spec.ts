@@ -25,7 +25,9 @@ describe('the settings API tells the page what it may offer: a DottedSign connec
     const authorize = new URL(start.headers.get('location')!);
     authorize.searchParams.set('_sim_account', account);
     const approved = await fetch(authorize, { redirect: 'manual' });
-    const callback = await fetch(approved.headers.get('location')!, { redirect: 'manual' });
+    // The same browser: it sends back the cookie the start set.
+    const cookie = start.headers.get('set-cookie')!.split(';')[0];
+    const callback = await fetch(approved.headers.get('location')!, { redirect: 'manual', headers: { cookie } });
     expect(await callback.text()).toContain('is now connected');
     expect(callback.status).toBe(200);
   }

@@ -72,9 +72,11 @@ describe('install from the Pipedrive Marketplace (app + Pipedrive simulator over
     expect(denied.status).toBe(200);
     expect(await denied.text()).toContain('You cancelled the installation');
 
-    const badState = await fetch(`${s.app.url}/auth/pipedrive/callback?code=abc&state=forged.state`);
-    expect(badState.status).toBe(400);
-    expect(await badState.text()).toContain('expired or was altered');
+    for (const state of ['state=forged.state', 'state=a.b&state=c.d']) {
+      const badState = await fetch(`${s.app.url}/auth/pipedrive/callback?code=abc&${state}`);
+      expect(badState.status).toBe(400);
+      expect(await badState.text()).toContain('expired or was altered');
+    }
 
     const unknownCode = await fetch(`${s.app.url}/auth/pipedrive/callback?code=not-a-real-code`);
     expect(unknownCode.status).toBe(400);
