@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { Batcher } from '../common/batcher';
+import { boundedKey } from '../common/bounded-key';
 import { entityRows } from '../database/entity-rows';
 import { isDataException } from '../database/postgres-errors';
 import { type Job, JOB_COMPLETED, JobQueue } from '../jobs/job-queue.service';
@@ -72,10 +73,14 @@ export class InboxService {
    */
   async accept(event: IncomingEvent): Promise<AcceptOutcome> {
     try {
-      return await this.accepts.add(event);
+      return await this.accepts.add({ ...event, dedupeKey: boundedKey(event.dedupeKey) });
     } catch (error) {
       // Retrying the same delivery would fail the same way: tell the sender, as for any other bad input.
-      if (isDataException(error)) throw ApiError.badRequest(`The event cannot be stored: ${(error as Error).message}`);
+      if (isDataException(error)) {
+        // The database's words stay in the log: they describe our schema, which is no business of the sender's.
+        this.logger.warn(`${event.source} event ${event.eventType} refused, it cannot be stored: ${(error as Error).message.slice(0, 200)}`);
+        throw ApiError.badRequest('The event cannot be stored: one of its values is out of range or malformed');
+      }
       throw error;
     }
   }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { PoolClient, QueryResult } from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
+import { boundedKey } from '../common/bounded-key';
 import { entityRows } from '../database/entity-rows';
 import type { Contract as ContractRow } from './contract.entity';
 import { Contract } from './contract.entity';
@@ -66,7 +67,7 @@ function insertTimeline(values: unknown[], timeline: TimelineEntry[]): string {
     lines.map((line) => line.actor ?? null),
     lines.map((line) => line.at),
     lines.map((line) => JSON.stringify(line.details ?? {})),
-    lines.map((line) => line.dedupeKey ?? `${line.type}:${line.at.toISOString()}`),
+    lines.map((line) => boundedKey(line.dedupeKey ?? `${line.type}:${line.at.toISOString()}`)),
   );
   return `INSERT INTO contract_events (contract_id, type, actor, at, details, dedupe_key)
     SELECT $1::bigint, * FROM unnest($${first}::text[], $${first + 1}::text[], $${first + 2}::timestamptz[], $${first + 3}::jsonb[], $${first + 4}::text[])

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { ContractsRepository } from '../../src/signing/contracts.repository';
 import { Reconciler } from '../../src/signing/reconciler.service';
 import { SigningOutcomes } from '../../src/signing/signing-outcomes.service';
@@ -447,6 +447,25 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
       { event_type: 'task:teleported', status: 'ignored', status_reason: 'no handler for task:teleported' },
       { event_type: 'task:completed', status: 'ignored', status_reason: 'no contract for task 992' },
     ]);
+  });
+
+  it('a signed event whose fields make a dedupe key too long for an index is stored once, and its redelivery is a duplicate', async () => {
+    const sign = (body: string) => createHmac('sha256', s.credentials.dottedsignClientSecret).update(body).digest('hex');
+    // Random, so PostgreSQL cannot compress the key below its index limit.
+    const email = `${randomBytes(3000).toString('base64url')}@customer.test`;
+    const body = JSON.stringify({ resource_type: 'SignTask', resource_id: 994, action_name: 'teleported', event_datetime: '1700000000', event_email: email, task: { task_id: 994 } });
+    const answers = [];
+    for (let delivery = 0; delivery < 2; delivery += 1) {
+      const answer = await fetch(`${s.app.url}/webhooks/dottedsign`, { method: 'POST', headers: { 'content-type': 'application/json', signature: sign(body) }, body });
+      answers.push({ status: answer.status, body: await answer.json() });
+    }
+    expect(answers).toEqual([
+      { status: 200, body: { status: 'accepted' } },
+      { status: 200, body: { status: 'duplicate' } },
+    ]);
+    await scenario.drained();
+    const stored = await scenario.db().query(`SELECT dedupe_key, status FROM inbox_events WHERE source = 'dottedsign' AND event_type = 'task:teleported' AND payload->'body'->>'resource_id' = '994'`);
+    expect(stored).toEqual([{ dedupe_key: expect.stringMatching(/^sha256:[0-9a-f]{64}$/), status: 'ignored' }]);
   });
 
   it('the other readings of the webhook format (base64 signature, resource_type "task") and actions the app does not follow, as the simulator sends them: signing still wins the deal, "archived" is stored and ignored', async () => {
