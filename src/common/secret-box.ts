@@ -41,6 +41,11 @@ export class SecretBox {
     return Buffer.concat([decipher.update(Buffer.from(ciphertext, 'base64url')), decipher.final()]).toString('utf8');
   }
 
+  /** The id every value sealed now names (the second part of the sealed format). */
+  get currentKeyId(): string {
+    return this.current.id;
+  }
+
   /** True when the value was sealed with an older key and should be re-encrypted. */
   isStale(sealed: string): boolean {
     return sealed.split('.')[1] !== this.current.id;

@@ -4,10 +4,11 @@ import { AbandonedCompanies } from './abandoned-companies.service';
 import { Company } from './company.entity';
 import { Installation } from './installation.entity';
 import { InstallationsRepository } from './installations.repository';
+import { SecretsReseal } from './secrets-reseal.service';
 
 @Module({
   imports: [TypeOrmModule.forFeature([Company, Installation])],
-  providers: [InstallationsRepository, AbandonedCompanies],
+  providers: [InstallationsRepository, AbandonedCompanies, SecretsReseal],
   exports: [InstallationsRepository],
 })
 export class InstallationsModule {}

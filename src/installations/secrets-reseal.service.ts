@@ -1,0 +1,77 @@
+import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { SecretBox } from '../common/secret-box';
+import { JobQueue } from '../jobs/job-queue.service';
+
+export const RESEAL_SECRETS = 'secrets.reseal';
+
+/** Every sealed column, by table, with the table's key. */
+const SEALED = [
+  { table: 'installations', key: 'id', columns: ['access_token', 'refresh_token'] },
+  { table: 'esign_connections', key: 'company_id', columns: ['access_token', 'refresh_token'] },
+] as const;
+
+const BATCH = 500;
+
+/**
+ * After a key rotation (`ENCRYPTION_KEY` new, the old one in `ENCRYPTION_PREVIOUS_KEYS`), values are re-sealed only
+ * when they change, and some never do: the tokens of an installation Pipedrive refused, a DottedSign refresh token
+ * its refreshes do not replace. A daily job re-seals every value that names an older key, so within a day of a
+ * rotation the old key can be dropped. A value changed meanwhile (a refresh) is left to the change.
+ */
+@Injectable()
+export class SecretsReseal implements OnApplicationBootstrap {
+  private readonly logger = new Logger(SecretsReseal.name);
+
+  constructor(
+    private readonly jobs: JobQueue,
+    private readonly dataSource: DataSource,
+    private readonly box: SecretBox,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.jobs.work(RESEAL_SECRETS, async () => {
+      await this.reseal();
+    });
+    await this.jobs.schedule(RESEAL_SECRETS, '29 3 * * *');
+  }
+
+  /** Re-seals the values sealed with an older key; answers how many were re-sealed and how many no key opens. */
+  async reseal(): Promise<{ resealed: number; unreadable: number }> {
+    let resealed = 0;
+    let unreadable = 0;
+    for (const { table, key, columns } of SEALED) {
+      const stale = columns.map((column) => `split_part(${column}, '.', 2) <> $1`).join(' OR ');
+      for (let after = '0'; ; ) {
+        const rows = (await this.dataSource.query(
+          `SELECT ${key}::text AS id, ${columns.join(', ')} FROM ${table} WHERE (${stale}) AND ${key} > $2 ORDER BY ${key} LIMIT $3`,
+          [this.box.currentKeyId, after, BATCH],
+        )) as Array<Record<string, string | null>>;
+        for (const row of rows) {
+          for (const column of columns) {
+            const sealed = row[column];
+            if (!sealed || !this.box.isStale(sealed)) continue;
+            let fresh: string;
+            try {
+              fresh = this.box.encrypt(this.box.decrypt(sealed));
+            } catch {
+              unreadable += 1;
+              continue;
+            }
+            // Compare and set: a refresh that wrote a new value meanwhile keeps it.
+            const [{ count }] = (await this.dataSource.query(
+              `WITH changed AS (UPDATE ${table} SET ${column} = $1 WHERE ${key} = $2 AND ${column} = $3 RETURNING 1) SELECT count(*)::int AS count FROM changed`,
+              [fresh, row.id, sealed],
+            )) as Array<{ count: number }>;
+            resealed += count;
+          }
+        }
+        if (rows.length < BATCH) break;
+        after = rows[rows.length - 1].id!;
+      }
+    }
+    if (resealed) this.logger.log(`re-sealed ${resealed} secrets with the current encryption key`);
+    if (unreadable) this.logger.error(`${unreadable} sealed secrets name a key that is neither ENCRYPTION_KEY nor in ENCRYPTION_PREVIOUS_KEYS: they cannot be read`);
+    return { resealed, unreadable };
+  }
+}
