@@ -48,7 +48,9 @@ async function main(): Promise<void> {
       const database = await startAppDatabase(config.dataDir, config.sandbox ? { database: 'sandbox', fresh: true } : {});
       embedded = database.server;
       config = { ...config, databaseUrl: database.url };
-      logger.log(`embedded PostgreSQL started: ${database.url} (data in ${config.dataDir}/postgres)`);
+      const shown = new URL(database.url);
+      shown.password = '';
+      logger.log(`embedded PostgreSQL started: ${shown} (data in ${config.dataDir}/postgres)`);
     }
     if (config.sandbox) {
       sandbox = await startSandboxWorld(config);

@@ -11,9 +11,13 @@ import { createTestDatabase } from '../support/test-database';
 
 const DEVELOPMENT_CREDENTIALS = { PIPEDRIVE_CLIENT_ID: 'dev-id', PIPEDRIVE_CLIENT_SECRET: 'dev-secret', DOTTEDSIGN_CLIENT_ID: 'ds-id', DOTTEDSIGN_CLIENT_SECRET: 'ds-secret' };
 
+/** The embedded database's URL as the app logs it (without its password), with the cluster's fixed loopback password. */
 async function readyUrl(started: AppProcess, port: number): Promise<string> {
   await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 'app to be ready', 45000);
-  return started.output().match(/embedded PostgreSQL started: (\S+)/)![1];
+  const logged = new URL(started.output().match(/embedded PostgreSQL started: (\S+)/)![1]);
+  expect(logged.password).toBe('');
+  logged.password = 'postgres';
+  return logged.toString();
 }
 
 describe('the app process (npm start)', () => {
