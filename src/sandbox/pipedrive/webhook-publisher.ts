@@ -30,9 +30,6 @@ interface DeliveryMeta {
   entityId: number;
 }
 
-/** The delivery timeout is compressed with everything else, but never below this, so loopback receivers keep up. */
-const MIN_SCALED_TIMEOUT_MS = 1_000;
-
 /**
  * Pipedrive's webhook rules on top of the kit's dispatcher: which webhooks an event goes to, the payload per
  * attempt, the ban after consecutive first-attempt failures (events meanwhile are lost), and deletion after
@@ -51,7 +48,7 @@ export class WebhookPublisher {
     this.dispatcher = new WebhookDispatcher({
       logLimit,
       retryDelaysMs: TIMINGS.webhookRetryDelaysMs.map((ms) => scaled(ms, timeScale)),
-      timeoutMs: Math.max(MIN_SCALED_TIMEOUT_MS, scaled(TIMINGS.webhookTimeoutMs, timeScale)),
+      timeoutMs: TIMINGS.webhookTimeoutMs,
       shouldAttempt: (delivery, attempt) => this.mayAttempt(delivery, attempt),
       prepare: (delivery, attempt) => ({ ...delivery, body: stampAttempt(delivery.body, attempt) }),
       onAttempt: (attempt) => this.recordOutcome(attempt),
