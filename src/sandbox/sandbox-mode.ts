@@ -35,7 +35,13 @@ export async function startSandboxWorld(base: AppConfig): Promise<SandboxWorld> 
     };
 
     const prepare = async () => {
-      const { templateName } = await setUpDemoCompany({ appUrl: config.appUrl, userId: demo.adminUserId, token: signedToken() });
+      const setup = { appUrl: config.appUrl, userId: demo.adminUserId, token: signedToken() };
+      if (!config.dottedsign.appAccount) {
+        await setUpDemoCompany({ ...setup, connectAppAccount: false });
+        logger.log(`demo company "${demo.companyId}" installed; connect DottedSign from the app settings (DOTTEDSIGN_APP_ACCOUNT is off, so through the simulator's approval page)`);
+        return;
+      }
+      const { templateName } = await setUpDemoCompany(setup);
       logger.log(`demo company "${demo.companyId}" installed, DottedSign connected, template "${templateName}" chosen`);
     };
     const close = async () => {

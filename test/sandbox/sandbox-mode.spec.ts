@@ -56,4 +56,27 @@ describe('npm start with no accounts (sandbox mode)', () => {
     expect(postgresRunningIn(dataDir)).toBe(false);
     await expect(fetch(consoleUrl)).rejects.toThrow();
   }, 120000);
+
+  it('with DOTTEDSIGN_APP_ACCOUNT=false, the demo company is only installed and its admin connects DottedSign through the simulator\'s approval page', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'pdds-sandbox-'));
+    app = startAppProcess({ DATA_DIR: dataDir, PORT: String(await freeLoopbackPort()), DOTTEDSIGN_APP_ACCOUNT: 'false' });
+    const started = app;
+    const consoleUrl = await eventually(async () => started.output().match(/Open the sandbox console:\s+(http\S+)/)?.[1], 'the console URL to be printed', 60000);
+    expect(started.output()).toContain('connect DottedSign from the app settings');
+
+    browser ??= await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
+    await page.goto(`${consoleUrl}#/settings`);
+    const settings = page.frameLocator('[data-testid=settings-frame]');
+    await expect(settings.locator('[data-action="connect-app-account"]').count()).resolves.toBe(0);
+    const popupOpened = page.context().waitForEvent('page');
+    await settings.locator('[data-action="connect"]').click();
+    const popup = await popupOpened;
+    await popup.locator('[data-testid="allow"]').click();
+    await popup.waitForURL(/\/auth\/dottedsign\/callback/);
+    await expect(popup.locator('body').textContent()).resolves.toContain('is now connected');
+
+    started.interrupt();
+    expect(await started.exited).toBe(0);
+  }, 120000);
 });
