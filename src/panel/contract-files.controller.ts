@@ -2,9 +2,11 @@ import { Controller, Get, Param, Query, Res, UseGuards } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { ApiError } from '../common/api-error';
 import { resultPage, sendHtml } from '../common/html-page';
+import { validate } from '../common/validation';
 import { type ContractFile, ContractFiles } from './contract-files.service';
 import { PanelAccess } from './panel-access.service';
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from './panel-auth.guard';
+import { recordId } from './record-id';
 
 const LINK_FAILURE_TITLE: Record<number, string> = {
   401: 'Download link expired',
@@ -27,7 +29,7 @@ export class ContractFilesController {
   @Get('api/contracts/:id/files/:kind')
   @UseGuards(PanelAuthGuard)
   async viaApi(@CurrentPanelUser() user: PanelUser, @Param('id') id: string, @Param('kind') kind: string, @Res() res: FastifyReply): Promise<void> {
-    send(res, await this.files.download(await this.access.contract(user, id), kind));
+    send(res, await this.files.download(await this.access.contract(user, validate(recordId, id)), kind));
   }
 
   @Get('downloads/contract-file')

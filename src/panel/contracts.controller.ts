@@ -15,12 +15,8 @@ import { ContractFiles } from './contract-files.service';
 import { DealSigners } from './deal-signers.service';
 import { PanelAccess } from './panel-access.service';
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from './panel-auth.guard';
+import { recordId } from './record-id';
 
-/** A deal's or contract's id: Pipedrive's are numbers, so above 2^53 one would silently turn into another. */
-const id = z
-  .string()
-  .regex(/^[1-9]\d{0,15}$/, 'must be a positive numeric id')
-  .refine((value) => Number(value) <= Number.MAX_SAFE_INTEGER, 'must be a positive numeric id');
 const sendRequest = z
   .object({
     templateId: z.union([z.number().int().positive(), z.string().regex(/^\d{1,18}$/)]).transform(String).optional(),
@@ -49,7 +45,7 @@ export class ContractsController {
 
   @Get('deals/:dealId/contracts')
   async list(@CurrentPanelUser() user: PanelUser, @Param('dealId') dealId: string) {
-    const deal = validate(id, dealId);
+    const deal = validate(recordId, dealId);
     const [, contracts] = await Promise.all([this.access.dealUser(user, deal), this.contracts.forDealWithTimeline(user.companyId, deal)]);
     return { contracts: contracts.map(({ contract, timeline }) => this.view(contract, timeline)) };
   }
@@ -57,7 +53,7 @@ export class ContractsController {
   /** Signers to prefill the send form with: the deal's contact, or why there is none. */
   @Get('deals/:dealId/signers')
   async suggestedSigners(@CurrentPanelUser() user: PanelUser, @Param('dealId') dealId: string) {
-    const deal = validate(id, dealId);
+    const deal = validate(recordId, dealId);
     await this.access.dealUser(user, deal);
     return this.dealSigners.suggest(user.companyId, user.userId, Number(deal));
   }
@@ -65,7 +61,7 @@ export class ContractsController {
   @Post('deals/:dealId/contracts')
   @HttpCode(201)
   async send(@CurrentPanelUser() user: PanelUser, @Param('dealId') dealId: string, @Body() body: unknown) {
-    const deal = validate(id, dealId);
+    const deal = validate(recordId, dealId);
     const request = validate(sendRequest, body ?? {});
     const company = await this.access.dealUser(user, deal);
     const templateId = request.templateId ?? readSettings(company.settings).templateId;
@@ -87,7 +83,7 @@ export class ContractsController {
   @Post('contracts/:id/retry')
   @HttpCode(200)
   async retry(@CurrentPanelUser() user: PanelUser, @Param('id') contractId: string) {
-    const contract = await this.access.contract(user, validate(id, contractId));
+    const contract = await this.access.contract(user, validate(recordId, contractId));
     if (!['failed', 'needs_signer'].includes(contract.status)) throw ApiError.conflict(`A ${contract.status} contract cannot be retried`);
     const sent = await this.sender.send(contract, { finalAttempt: true });
     return { contract: (await this.views([sent!]))[0] };
@@ -96,7 +92,7 @@ export class ContractsController {
   @Post('contracts/:id/void')
   @HttpCode(200)
   async void(@CurrentPanelUser() user: PanelUser, @Param('id') contractId: string) {
-    const contract = await this.access.contract(user, validate(id, contractId));
+    const contract = await this.access.contract(user, validate(recordId, contractId));
     const voided = await this.contracts.withLockedContract(contract, async (manager, current) => {
       if (!current) throw ApiError.notFound('Contract not found');
       if (!current.taskId || !['waiting', 'draft'].includes(current.status)) throw ApiError.conflict(`A ${current.status} contract cannot be voided`);

@@ -184,6 +184,8 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
         ['GET', `/api/deals/${bad}/contracts`],
         ['GET', `/api/deals/${bad}/signers`],
         ['POST', `/api/contracts/${bad}/void`],
+        ['POST', `/api/contracts/${bad}/retry`],
+        ['GET', `/api/contracts/${bad}/files/completed`],
       ]) {
         const response = await s.api(a.companyId, a.userId, path, { method, body: method === 'POST' ? {} : undefined });
         expect({ path, status: response.status }).toEqual({ path, status: 400 });
