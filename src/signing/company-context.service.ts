@@ -69,7 +69,7 @@ export class CompanyContext {
     return companyIds.map((id) => byId.get(id));
   }
 
-  /** Pipedrive for background work: as the user who connected the e-sign account, else the most recently refreshed admin. */
+  /** Pipedrive for background work: as the user who connected the e-sign account while they are an admin, else another admin (`InstallationsRepository.acting`). */
   async pipedrive(context: CompanyContextValue): Promise<PipedriveApi> {
     const acting = await this.installations.acting(context.companyId, context.connection?.connectedByUserId);
     if (!acting) throw new NoActingInstallationError(context.companyId);
