@@ -62,7 +62,8 @@ describe('npm start with no accounts (sandbox mode)', () => {
     app = startAppProcess({ DATA_DIR: dataDir, PORT: String(await freeLoopbackPort()), DOTTEDSIGN_APP_ACCOUNT: 'false' });
     const started = app;
     const consoleUrl = await eventually(async () => started.output().match(/Open the sandbox console:\s+(http\S+)/)?.[1], 'the console URL to be printed', 60000);
-    expect(started.output()).toContain('connect DottedSign from the app settings');
+    // Logged just before the URL is printed, through the logger's own (asynchronous) stream.
+    await eventually(async () => started.output().includes('connect DottedSign from the app settings'), 'the set-up to say DottedSign is left to the settings', 10000);
 
     browser ??= await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
     const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
