@@ -24,10 +24,7 @@ export class AbandonedEvents implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.jobs.work(FAIL_ABANDONED_EVENTS, async () => {
-      await this.failAbandoned();
-    });
-    await this.jobs.schedule(FAIL_ABANDONED_EVENTS, '*/10 * * * *');
+    await this.jobs.scheduled(FAIL_ABANDONED_EVENTS, '*/10 * * * *', () => this.failAbandoned());
   }
 
   /** Marks abandoned events failed with the reason; returns how many. */

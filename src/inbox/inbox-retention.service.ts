@@ -25,10 +25,7 @@ export class InboxRetention implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.jobs.work(PRUNE_INBOX, async () => {
-      await this.prune();
-    });
-    await this.jobs.schedule(PRUNE_INBOX, '17 3 * * *');
+    await this.jobs.scheduled(PRUNE_INBOX, '17 3 * * *', () => this.prune());
   }
 
   /**

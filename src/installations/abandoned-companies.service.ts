@@ -31,10 +31,7 @@ export class AbandonedCompanies implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.jobs.work(ERASE_ABANDONED_COMPANIES, async () => {
-      await this.erase();
-    });
-    await this.jobs.schedule(ERASE_ABANDONED_COMPANIES, '41 3 * * *');
+    await this.jobs.scheduled(ERASE_ABANDONED_COMPANIES, '41 3 * * *', () => this.erase());
   }
 
   /** Erases the abandoned companies; answers their ids. */

@@ -30,10 +30,7 @@ export class SecretsReseal implements OnApplicationBootstrap {
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.jobs.work(RESEAL_SECRETS, async () => {
-      await this.reseal();
-    });
-    await this.jobs.schedule(RESEAL_SECRETS, '29 3 * * *');
+    await this.jobs.scheduled(RESEAL_SECRETS, '29 3 * * *', () => this.reseal());
   }
 
   /** Re-seals the values sealed with an older key; answers how many were re-sealed and how many no key opens. */

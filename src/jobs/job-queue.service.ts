@@ -210,10 +210,15 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
     this.pools.set(name, [...(this.pools.get(name) ?? []), pool as JobPool<unknown>]);
   }
 
-  /** A cron schedule, run once per cluster whatever the number of processes. */
-  async schedule(name: string, cron: string, data: object = {}): Promise<void> {
-    if (!this.policies.has(name)) await this.define(name);
-    await this.boss.schedule(name, cron, data);
+  /**
+   * Periodic work: `run` on a cron schedule, once per cluster whatever the number of processes (the schedule is
+   * shared, each process offers a worker), one run at a time per process.
+   */
+  async scheduled(name: string, cron: string, run: () => Promise<unknown>): Promise<void> {
+    await this.work(name, async () => {
+      await run();
+    }, { concurrency: 1 });
+    await this.boss.schedule(name, cron, {});
   }
 
   async get(name: string, id: string): Promise<PgBoss.JobWithMetadata | null> {

@@ -19,10 +19,9 @@ export class PipedriveJobs implements OnApplicationBootstrap {
     await this.jobs.work<{ companyId: string }>(ENSURE_WEBHOOKS, async (job) => {
       await this.webhooks.ensure(job.data.companyId);
     });
-    await this.jobs.work(WEBHOOK_HEALTH, async () => {
+    await this.jobs.scheduled(WEBHOOK_HEALTH, '*/30 * * * *', async () => {
       const companies = (await this.dataSource.query('SELECT id FROM companies ORDER BY id')) as Array<{ id: string }>;
       for (const { id } of companies) await this.jobs.send(ENSURE_WEBHOOKS, { companyId: id });
     });
-    await this.jobs.schedule(WEBHOOK_HEALTH, '*/30 * * * *');
   }
 }

@@ -63,10 +63,7 @@ export class Reconciler implements OnApplicationBootstrap {
 
   async onApplicationBootstrap(): Promise<void> {
     await this.jobs.define(RECONCILE, { retryLimit: 0 });
-    await this.jobs.work(RECONCILE, async () => {
-      await this.runCycle();
-    }, { concurrency: 1 });
-    await this.jobs.schedule(RECONCILE, cronEvery(this.config.reconcile.intervalSeconds));
+    await this.jobs.scheduled(RECONCILE, cronEvery(this.config.reconcile.intervalSeconds), () => this.runCycle());
   }
 
   async runCycle(): Promise<ReconcileReport> {
