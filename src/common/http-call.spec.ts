@@ -18,6 +18,7 @@ describe('httpCall', () => {
         if (req.url === '/text') return void res.writeHead(503).end('upstream down');
         if (req.url === '/moved') return void res.writeHead(302, { location: '/json' }).end();
         if (req.url === '/slow') return void setTimeout(() => res.end('late'), 3000).unref();
+        if (req.url === '/busy-once') return void (seen.filter((request) => request.path === '/busy-once').length === 1 ? res.writeHead(503).end() : res.end('{"ok":true}'));
         res.writeHead(404).end();
       });
     });
@@ -39,11 +40,20 @@ describe('httpCall', () => {
     expect(seen[0].authorization).toBe('Bearer t');
   });
 
-  it('resolves every HTTP status, with json() null for a body that is not JSON', async () => {
+  it('resolves every HTTP status, with json() null for a body that is not JSON; a read answered 5xx is tried once more first', async () => {
     const answer = await httpCall(`${base}/text`, { method: 'GET' });
     expect(answer).toMatchObject({ status: 503, ok: false });
     expect(answer.body.toString()).toBe('upstream down');
     expect(answer.json()).toBeNull();
+    expect(seen.map((request) => request.path)).toEqual(['/text', '/text']);
+  });
+
+  it('gets past one 5xx on a read, and never repeats a write', async () => {
+    expect((await httpCall(`${base}/busy-once`, { method: 'GET' })).json()).toEqual({ ok: true });
+    expect(seen.map((request) => request.path)).toEqual(['/busy-once', '/busy-once']);
+    seen.length = 0;
+    expect((await httpCall(`${base}/text`, { method: 'POST', body: '{}' })).status).toBe(503);
+    expect(seen.map((request) => request.path)).toEqual(['/text']);
   });
 
   it('follows a redirect', async () => {
@@ -66,7 +76,7 @@ describe('httpCall', () => {
     await expect(httpCall(`${base}/slow`, { method: 'GET', timeoutMs: 200 })).rejects.toThrow(/timeout/i);
   });
 
-  it('rejects when nothing listens', async () => {
+  it('rejects when nothing listens (a read after trying twice)', async () => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const { port } = closed.address() as AddressInfo;

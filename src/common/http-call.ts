@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, type FormData, interceptors, request } from 'undici';
 import { parseStorableJson } from './storable-text';
 
@@ -24,12 +25,34 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 /** Keep-alive connections per origin; redirects followed as `fetch` would (short-lived download links may redirect). */
 const dispatcher = new Agent().compose(interceptors.redirect({ maxRedirections: 5 }));
 
+/** A read that meets a 5xx or a network failure is tried this many times in all, this far apart. */
+const READ_ATTEMPTS = 2;
+const READ_RETRY_DELAY_MS = 250;
+
 /**
  * One HTTP call to a vendor API. undici's `request`, not `fetch`: the benchmarks showed `fetch`'s web-standard
  * layers (Request, Response, Headers, streams, an AbortSignal per call) costing about three times as much CPU per
  * call as the request itself. Network failures and timeouts reject; every HTTP status resolves.
+ *
+ * A read (GET) that meets a 5xx or a network failure is tried once more a moment later: a busy or restarting host
+ * usually answers the second time, and without it one such answer fails the whole job (a write-back makes about
+ * ten calls) and puts it back by seconds of backoff. Writes are never repeated here: whether one went through is
+ * for its caller to find out (a create's sender searches for the task).
  */
 export async function httpCall(url: string, init: HttpCallInit): Promise<HttpAnswer> {
+  for (let attempt = 1; ; attempt++) {
+    const again = init.method === 'GET' && attempt < READ_ATTEMPTS;
+    try {
+      const answer = await callOnce(url, init);
+      if (!again || answer.status < 500) return answer;
+    } catch (error) {
+      if (!again) throw error;
+    }
+    await sleep(READ_RETRY_DELAY_MS);
+  }
+}
+
+async function callOnce(url: string, init: HttpCallInit): Promise<HttpAnswer> {
   const response = await request(url, {
     method: init.method,
     headers: init.headers,

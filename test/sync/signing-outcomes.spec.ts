@@ -364,6 +364,31 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     expect(((await (await s.dsim(`/tasks/${taskId}`)).json()) as { status: string }).status).toBe('voided');
   });
 
+  it('DottedSign answering 503 once to a file download and once to its link: each read is tried again at once, and the write-back finishes without being put back', async () => {
+    const { dealId, contractId, taskId } = await waitingContract('Busy DottedSign files');
+    await s.dsim('/faults', {
+      body: {
+        rules: [
+          { method: 'GET', path: '/files/*', status: 503, count: 1 },
+          { method: 'GET', path: '/v1/sign_tasks/download_link', status: 503, count: 1, body: { error_code: 503000, error_key: 'service_unavailable', error_message: 'busy' } },
+        ],
+      },
+    });
+    await s.dsim('/requests', { method: 'DELETE' });
+    await s.dsim(`/tasks/${taskId}/sign`, { body: { email: signer } });
+    await writtenBack(contractId);
+    const reads = (await (await s.dsim('/requests?method=GET')).json()) as Array<{ path: string; status: number }>;
+    expect(reads.filter((read) => read.status === 503)).toHaveLength(2);
+    expect(await filesOf(dealId)).toHaveLength(2);
+    expect((await dealOf(dealId)).status).toBe('won');
+    const [{ retried }] = await scenario.db().query(
+      `SELECT count(*)::int AS retried FROM pgboss.job j JOIN inbox_events i ON i.id = (j.data->>'inboxId')::bigint
+       WHERE j.name = 'inbox.process' AND j.retry_count > 0 AND i.source = 'dottedsign' AND i.dedupe_key LIKE $1`,
+      [`${taskId}:%`],
+    );
+    expect(retried).toBe(0);
+  });
+
   it('Pipedrive answering 429 and then 500 on the upload: retried, and each file is attached once', async () => {
     const { dealId, contractId, taskId } = await waitingContract('Busy Pipedrive');
     const filesPath = `/c/${scenario.demo.companyId}/api/v1/files`;
