@@ -191,6 +191,16 @@ async function contents(stack: Stack): Promise<Record<string, string>> {
 const changed = (before: Record<string, string>, after: Record<string, string>) =>
   Object.keys(before).filter((table) => after[table] !== before[table]).map((table) => `${table}: ${before[table]} → ${after[table]}`);
 
+/** The queue, data and state of jobs not among `known` (ids): what a changed pg-boss digest is about. */
+async function newJobs(stack: Stack, known: Set<string>): Promise<string[]> {
+  const jobs = await stack.query<{ id: string; name: string; data: unknown; state: string }>(
+    `SELECT id, name, data, state FROM pgboss.job WHERE name NOT IN (SELECT name FROM pgboss.schedule) ORDER BY created_on`,
+  );
+  return jobs.filter((job) => !known.has(job.id)).map((job) => `${job.name} ${JSON.stringify(job.data)} ${job.state}`);
+}
+
+const jobIds = async (stack: Stack) => new Set((await stack.query<{ id: string }>('SELECT id FROM pgboss.job')).map((job) => job.id));
+
 export async function hostileInputDrill(databaseUrl: string, total: number): Promise<Invariant[]> {
   const stack = await Stack.start({ databaseUrl, mode: 'processes', ...UNTHROTTLED });
   try {
@@ -199,6 +209,7 @@ export async function hostileInputDrill(databaseUrl: string, total: number): Pro
     const pid = app.pid;
     await stack.until(async () => (await stack.count(`SELECT count(*) FROM pgboss.job WHERE state < 'completed' AND name NOT IN (SELECT name FROM pgboss.schedule)`)) === 0, 'the set-up jobs to finish', 30_000);
     const before = await contents(stack);
+    const jobsBefore = await jobIds(stack);
     const catalogueOf = catalogue(stack);
     const work = Array.from({ length: total }, (_, index) => catalogueOf[index % catalogueOf.length]);
     const statuses = new Map<number, number>();
@@ -224,6 +235,8 @@ export async function hostileInputDrill(databaseUrl: string, total: number): Pro
     await pool(work, 16, send);
     const afterUnauthenticated = await contents(stack);
     const written = changed(before, afterUnauthenticated);
+    const jobsUnauthenticated = written.length ? await newJobs(stack, jobsBefore) : [];
+    const jobsAfterUnauthenticated = await jobIds(stack);
     const rssEnd = memoryOf(pid).currentMb;
     const authenticated = authenticatedCatalogue(stack);
     const authenticatedWork = Array.from({ length: Math.ceil(total / 5) }, (_, index) => authenticated[index % authenticated.length]);
@@ -232,6 +245,7 @@ export async function hostileInputDrill(databaseUrl: string, total: number): Pro
     await pool(authenticatedWork, 16, send);
     const authenticated2xx = [...statuses].filter(([status]) => status < 300).reduce((sum, [status, n]) => sum + n - (statusesBefore.get(status) ?? 0), 0);
     const writtenAuthenticated = changed(afterUnauthenticated, await contents(stack));
+    const jobsAuthenticated = writtenAuthenticated.length ? await newJobs(stack, jobsAfterUnauthenticated) : [];
     const alive = (await fetch(`${stack.url}/healthz`).then((r) => r.status, () => 0)) === 200 && app.exits === 0;
     const count5xx = [...statuses].filter(([status]) => status >= 500).reduce((sum, [, n]) => sum + n, 0);
     return [
@@ -242,12 +256,18 @@ export async function hostileInputDrill(databaseUrl: string, total: number): Pro
         `${2 * work.length} requests without valid credentials (${catalogueOf.length} kinds, two rounds) and ${authenticatedWork.length} with valid credentials and a wrong body or id (${authenticated.length} kinds); statuses ${JSON.stringify(Object.fromEntries(statuses))}${fivexx.length ? `; e.g. ${fivexx.join(' | ')}` : ''}`,
       ),
       check(DRILL, 'zero crashes', alive && networkErrors === 0, `same pid ${pid} answering /healthz: ${alive}; connection errors ${networkErrors}`),
-      check(DRILL, 'zero rows written by unauthenticated requests', written.length === 0, written.length ? written.join('; ') : `rows and contents unchanged in ${TABLES.length} tables and pg-boss's jobs`),
+      check(
+        DRILL,
+        'zero rows written by unauthenticated requests',
+        written.length === 0,
+        written.length ? `${written.join('; ')}${jobsUnauthenticated.length ? `; new jobs: ${jobsUnauthenticated.join(' | ')}` : ''}` : `rows and contents unchanged in ${TABLES.length} tables and pg-boss's jobs`,
+      ),
       check(
         DRILL,
         'valid credentials with a wrong body or id: refused, nothing written',
         writtenAuthenticated.length === 0 && authenticated2xx === 0,
-        `${authenticated2xx} answered 2xx${answered2xx.size ? ` (${[...answered2xx].join(' | ')})` : ''}; ${writtenAuthenticated.length ? writtenAuthenticated.join('; ') : 'rows and contents unchanged'}`,
+        `${authenticated2xx} answered 2xx${answered2xx.size ? ` (${[...answered2xx].join(' | ')})` : ''}; ${writtenAuthenticated.length ? writtenAuthenticated.join('; ') : 'rows and contents unchanged'}` +
+          (jobsAuthenticated.length ? `; new jobs: ${jobsAuthenticated.join(' | ')}` : ''),
       ),
       check(
         DRILL,
