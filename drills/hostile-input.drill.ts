@@ -174,8 +174,14 @@ function authenticatedCatalogue(stack: Stack): HostileRequest[] {
 }
 
 /**
+ * The jobs that requests could have caused: not those of the queues the app schedules itself, nor pg-boss's own
+ * (`__pgboss__send-it` carries each scheduled job when its cron time comes, whenever that falls in the drill).
+ */
+const OWN_QUEUES = `name NOT IN (SELECT name FROM pgboss.schedule) AND name NOT LIKE '\\_\\_pgboss\\_\\_%'`;
+
+/**
  * Each table's rows and a digest of their contents, so an update in place (a forged request changing settings, say)
- * shows as well as an insert. pg-boss's jobs count too, but for the queues the app schedules itself.
+ * shows as well as an insert. pg-boss's jobs count too (see OWN_QUEUES).
  */
 async function contents(stack: Stack): Promise<Record<string, string>> {
   const digest = async (from: string) => {
@@ -184,7 +190,7 @@ async function contents(stack: Stack): Promise<Record<string, string>> {
   };
   const result: Record<string, string> = {};
   for (const table of TABLES) result[table] = await digest(`${table} t`);
-  result['pgboss.job'] = await digest(`(SELECT id, name, data FROM pgboss.job WHERE name NOT IN (SELECT name FROM pgboss.schedule)) t`);
+  result['pgboss.job'] = await digest(`(SELECT id, name, data FROM pgboss.job WHERE ${OWN_QUEUES}) t`);
   return result;
 }
 
@@ -194,7 +200,7 @@ const changed = (before: Record<string, string>, after: Record<string, string>) 
 /** The queue, data and state of jobs not among `known` (ids): what a changed pg-boss digest is about. */
 async function newJobs(stack: Stack, known: Set<string>): Promise<string[]> {
   const jobs = await stack.query<{ id: string; name: string; data: unknown; state: string }>(
-    `SELECT id, name, data, state FROM pgboss.job WHERE name NOT IN (SELECT name FROM pgboss.schedule) ORDER BY created_on`,
+    `SELECT id, name, data, state FROM pgboss.job WHERE ${OWN_QUEUES} ORDER BY created_on`,
   );
   return jobs.filter((job) => !known.has(job.id)).map((job) => `${job.name} ${JSON.stringify(job.data)} ${job.state}`);
 }
@@ -207,7 +213,7 @@ export async function hostileInputDrill(databaseUrl: string, total: number): Pro
     await stack.installAndConnect();
     const app = stack.apps[0];
     const pid = app.pid;
-    await stack.until(async () => (await stack.count(`SELECT count(*) FROM pgboss.job WHERE state < 'completed' AND name NOT IN (SELECT name FROM pgboss.schedule)`)) === 0, 'the set-up jobs to finish', 30_000);
+    await stack.until(async () => (await stack.count(`SELECT count(*) FROM pgboss.job WHERE state < 'completed' AND ${OWN_QUEUES}`)) === 0, 'the set-up jobs to finish', 30_000);
     const before = await contents(stack);
     const jobsBefore = await jobIds(stack);
     const catalogueOf = catalogue(stack);
