@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config';
 import { startSandboxConsole } from './console/console.server';
-import { setUpDemoCompany } from './demo-setup';
+import { installDemoCompany, setUpDemoCompany } from './demo-setup';
 import { sandboxCredentials } from './sandbox-credentials';
 import { startSimulatedWorld } from './simulated-world';
 
@@ -37,7 +37,7 @@ export async function startSandboxWorld(base: AppConfig): Promise<SandboxWorld> 
     const prepare = async () => {
       const setup = { appUrl: config.appUrl, userId: demo.adminUserId, token: signedToken() };
       if (!config.dottedsign.appAccount) {
-        await setUpDemoCompany({ ...setup, connectAppAccount: false });
+        await installDemoCompany(setup);
         logger.log(`demo company "${demo.companyId}" installed; connect DottedSign from the app settings (DOTTEDSIGN_APP_ACCOUNT is off, so through the simulator's approval page)`);
         return;
       }
