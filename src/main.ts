@@ -22,6 +22,13 @@ async function main(): Promise<void> {
     throw error;
   }
 
+  if (config.encryption.generated && !config.sandbox) {
+    // Real credentials with no key of their own: a development set-up, or a deployment that forgot NODE_ENV=production.
+    logger.warn(
+      `ENCRYPTION_KEY is not set: stored tokens are sealed with a key generated in ${config.dataDir}/encryption.key, and are lost with that file. Set ENCRYPTION_KEY (and NODE_ENV=production) for a real deployment.`,
+    );
+  }
+
   let embedded: EmbeddedDatabase | undefined;
   let app: INestApplication | undefined;
   let sandbox: SandboxWorld | undefined;

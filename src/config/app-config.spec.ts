@@ -80,6 +80,12 @@ describe('parseConfig', () => {
     ]);
   });
 
+  it('says when the encryption key is the generated one, so the start can warn a set-up with real credentials', () => {
+    const withPipedrive = { PIPEDRIVE_CLIENT_ID: 'id', PIPEDRIVE_CLIENT_SECRET: 'secret', DOTTEDSIGN_CLIENT_ID: 'ds-id', DOTTEDSIGN_CLIENT_SECRET: 'ds-secret' };
+    expect(parseConfig(withPipedrive, () => key).encryption).toMatchObject({ generated: true, currentKey: Buffer.from(key, 'base64') });
+    expect(parseConfig({ ...withPipedrive, ENCRYPTION_KEY: key }, () => 'unused').encryption.generated).toBe(false);
+  });
+
   it('offers the DottedSign application account to companies only in sandbox mode unless told otherwise', () => {
     const withPipedrive = { ENCRYPTION_KEY: key, PIPEDRIVE_CLIENT_ID: 'id', PIPEDRIVE_CLIENT_SECRET: 'secret', DOTTEDSIGN_CLIENT_ID: 'ds-id', DOTTEDSIGN_CLIENT_SECRET: 'ds-secret' };
     expect(parseConfig({}, () => key).dottedsign.appAccount).toBe(true);

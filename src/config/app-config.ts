@@ -8,7 +8,8 @@ export interface AppConfig {
   /** Unset: the embedded PostgreSQL under dataDir is started and its URL filled in before Nest boots. */
   databaseUrl: string | undefined;
   dataDir: string;
-  encryption: { currentKey: Buffer; previousKeys: Buffer[] };
+  /** `generated`: no ENCRYPTION_KEY was set, so the key is the one kept in DATA_DIR (outside production only). */
+  encryption: { currentKey: Buffer; previousKeys: Buffer[]; generated: boolean };
   /** True when no Pipedrive credentials are set outside production: the app wires itself to the simulators. */
   sandbox: boolean;
   pipedrive: { clientId: string; clientSecret: string; jwtSecret: string; oauthUrl: string };
@@ -148,6 +149,7 @@ export function parseConfig(env: RawEnv, generatedKey?: () => string): AppConfig
     encryption: {
       currentKey: Buffer.from(encryptionKey, 'base64'),
       previousKeys: previousKeys.map((key) => Buffer.from(key, 'base64')),
+      generated: e.ENCRYPTION_KEY === undefined,
     },
     sandbox,
     pipedrive: {

@@ -45,6 +45,7 @@ describe('the app process (npm start)', () => {
 
     const first = startMain(env);
     const firstUrl = await readyUrl(first, port);
+    expect(first.output()).toContain('ENCRYPTION_KEY is not set: stored tokens are sealed with a key generated in');
     const client = new Client({ connectionString: firstUrl });
     await client.connect();
     await client.query(`CREATE TABLE kept (note text); INSERT INTO kept VALUES ('still here')`);
