@@ -1,5 +1,6 @@
 import autocannon from 'autocannon';
 import { SecretBox } from '../src/common/secret-box';
+import { installationToken } from '../src/installations/sealed-tokens';
 import { cpuMsOf } from './support/app-process';
 import type { FreshDatabase } from './support/database-servers';
 import { explain } from './support/explain';
@@ -58,8 +59,8 @@ async function generate(stack: Stack, companies: BenchCompany[]): Promise<void> 
       companies.map((c) => c.companyId),
       companies.map((c) => c.userId),
       companies.map((c) => c.tokens.api_domain),
-      companies.map((c) => box.encrypt(c.tokens.access_token)),
-      companies.map((c) => box.encrypt(c.tokens.refresh_token)),
+      companies.map((c) => box.encrypt(c.tokens.access_token, installationToken(String(c.companyId), String(c.userId), 'access_token'))),
+      companies.map((c) => box.encrypt(c.tokens.refresh_token, installationToken(String(c.companyId), String(c.userId), 'refresh_token'))),
     ],
   );
   const deals = companies.flatMap((c) => c.dealIds.map((dealId) => [c.companyId, dealId]));

@@ -1,34 +1,60 @@
-import { randomBytes } from 'node:crypto';
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { SecretBox } from './secret-box';
 import { constantTimeEqual, hashSecret, verifySecret } from './passwords';
 
 describe('SecretBox', () => {
   const oldKey = randomBytes(32);
   const newKey = randomBytes(32);
+  const place = 'installations/7/42/refresh_token';
+
+  /** A value as the app sealed it before values were bound to their place. */
+  function sealUnbound(key: Buffer, plaintext: string): string {
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    const id = createHash('sha256').update(key).digest('hex').slice(0, 8);
+    return ['v1', id, ...[iv, cipher.getAuthTag(), ciphertext].map((part) => part.toString('base64url'))].join('.');
+  }
 
   it('round-trips and never stores the plaintext', () => {
     const box = new SecretBox(newKey);
-    const sealed = box.encrypt('refresh-token-123');
+    const sealed = box.encrypt('refresh-token-123', place);
     expect(sealed).not.toContain('refresh-token-123');
-    expect(box.decrypt(sealed)).toBe('refresh-token-123');
-    expect(box.encrypt('same')).not.toBe(box.encrypt('same'));
+    expect(box.decrypt(sealed, place)).toBe('refresh-token-123');
+    expect(box.encrypt('same', place)).not.toBe(box.encrypt('same', place));
+  });
+
+  it('a value opens only in the place it was sealed for', () => {
+    const box = new SecretBox(newKey);
+    const sealed = box.encrypt('refresh-token-123', place);
+    expect(() => box.decrypt(sealed, 'installations/7/43/refresh_token')).toThrow(/does not open/);
+    expect(() => box.decrypt(sealed, 'installations/7/42/access_token')).toThrow(/does not open/);
+    expect(() => box.decrypt(sealed, 'esign_connections/7/refresh_token')).toThrow(/does not open/);
   });
 
   it('decrypts values sealed with a previous key after rotation and flags them stale', () => {
-    const sealed = new SecretBox(oldKey).encrypt('secret');
+    const sealed = new SecretBox(oldKey).encrypt('secret', place);
     const rotated = new SecretBox(newKey, [oldKey]);
-    expect(rotated.decrypt(sealed)).toBe('secret');
+    expect(rotated.decrypt(sealed, place)).toBe('secret');
     expect(rotated.isStale(sealed)).toBe(true);
-    expect(rotated.isStale(rotated.encrypt('secret'))).toBe(false);
+    expect(rotated.isStale(rotated.encrypt('secret', place))).toBe(false);
+  });
+
+  it('still opens values sealed before they were bound to a place, and flags them stale', () => {
+    const box = new SecretBox(newKey);
+    const unbound = sealUnbound(newKey, 'legacy-secret');
+    expect(box.decrypt(unbound, place)).toBe('legacy-secret');
+    expect(box.isStale(unbound)).toBe(true);
   });
 
   it('rejects tampered ciphertext and unknown keys', () => {
     const box = new SecretBox(newKey);
-    const sealed = box.encrypt('secret');
+    const sealed = box.encrypt('secret', place);
     const parts = sealed.split('.');
     parts[4] = Buffer.from('tampered').toString('base64url');
-    expect(() => box.decrypt(parts.join('.'))).toThrow();
-    expect(() => new SecretBox(randomBytes(32)).decrypt(sealed)).toThrow(/no encryption key/);
+    expect(() => box.decrypt(parts.join('.'), place)).toThrow(/does not open/);
+    expect(() => new SecretBox(randomBytes(32)).decrypt(sealed, place)).toThrow(/no encryption key/);
+    expect(() => box.decrypt('plain-token', place)).toThrow(/not a sealed secret/);
   });
 });
 

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { RecentValues } from '../common/recent-values';
 import { SecretBox } from '../common/secret-box';
+import { connectionToken } from '../installations/sealed-tokens';
 import type { ProviderSession } from '../signing/esign-provider.port';
 import { ProviderError } from '../signing/esign-provider.port';
 import { DottedSignClient, type DottedSignTokens } from './dottedsign.client';
@@ -48,8 +49,8 @@ export class DottedSignConnections {
         companyId,
         mode,
         tokens.accountEmail,
-        this.box.encrypt(tokens.accessToken),
-        tokens.refreshToken ? this.box.encrypt(tokens.refreshToken) : null,
+        this.box.encrypt(tokens.accessToken, connectionToken(companyId, 'access_token')),
+        tokens.refreshToken ? this.box.encrypt(tokens.refreshToken, connectionToken(companyId, 'refresh_token')) : null,
         tokens.expiresAt,
         userId,
       ],
@@ -81,7 +82,7 @@ export class DottedSignConnections {
     if (recent) return recent;
     const connection = await this.get(companyId);
     if (!connection?.accessToken) throw new NotConnectedError(companyId);
-    const token = this.box.decrypt(connection.accessToken);
+    const token = this.box.decrypt(connection.accessToken, connectionToken(companyId, 'access_token'));
     const usableUntil = (connection.expiresAt?.getTime() ?? 0) - EARLY_REFRESH_MS;
     if (usableUntil <= Date.now()) return this.refresh(companyId, token);
     this.recent.set(companyId, token, usableUntil);
@@ -100,12 +101,12 @@ export class DottedSignConnections {
     const outcome = await this.dataSource.transaction(async (manager): Promise<{ token: string } | { refused: ProviderError }> => {
       const row = await manager.getRepository(EsignConnection).findOne({ where: { companyId }, lock: { mode: 'pessimistic_write' } });
       if (!row?.accessToken) throw new NotConnectedError(companyId);
-      const current = this.box.decrypt(row.accessToken);
+      const current = this.box.decrypt(row.accessToken, connectionToken(companyId, 'access_token'));
       if (current !== stale && row.expiresAt && row.expiresAt.getTime() - EARLY_REFRESH_MS > Date.now()) return { token: current };
       let tokens: DottedSignTokens;
       try {
         if (row.mode === 'client_credentials') tokens = await this.client.clientCredentials();
-        else if (row.refreshToken) tokens = await this.client.refresh(this.box.decrypt(row.refreshToken));
+        else if (row.refreshToken) tokens = await this.client.refresh(this.box.decrypt(row.refreshToken, connectionToken(companyId, 'refresh_token')));
         else throw new ProviderError('DottedSign connection has no refresh token; reconnect it', 'reconnect_required', false);
       } catch (error) {
         if (!refusedForGood(error)) throw error;
@@ -114,8 +115,8 @@ export class DottedSignConnections {
         return { refused: error };
       }
       await manager.update(EsignConnection, { companyId }, {
-        accessToken: this.box.encrypt(tokens.accessToken),
-        refreshToken: tokens.refreshToken ? this.box.encrypt(tokens.refreshToken) : row.refreshToken,
+        accessToken: this.box.encrypt(tokens.accessToken, connectionToken(companyId, 'access_token')),
+        refreshToken: tokens.refreshToken ? this.box.encrypt(tokens.refreshToken, connectionToken(companyId, 'refresh_token')) : row.refreshToken,
         expiresAt: tokens.expiresAt,
         reconnectRequiredAt: null,
       });

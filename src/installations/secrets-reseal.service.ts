@@ -2,14 +2,9 @@ import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common'
 import { DataSource } from 'typeorm';
 import { SecretBox } from '../common/secret-box';
 import { JobQueue } from '../jobs/job-queue.service';
+import { SEALED_TABLES } from './sealed-tokens';
 
 export const RESEAL_SECRETS = 'secrets.reseal';
-
-/** Every sealed column, by table, with the table's key. */
-const SEALED = [
-  { table: 'installations', key: 'id', columns: ['access_token', 'refresh_token'] },
-  { table: 'esign_connections', key: 'company_id', columns: ['access_token', 'refresh_token'] },
-] as const;
 
 const BATCH = 500;
 
@@ -17,7 +12,8 @@ const BATCH = 500;
  * After a key rotation (`ENCRYPTION_KEY` new, the old one in `ENCRYPTION_PREVIOUS_KEYS`), values are re-sealed only
  * when they change, and some never do: the tokens of an installation Pipedrive refused, a DottedSign refresh token
  * its refreshes do not replace. A daily job re-seals every value that names an older key, so within a day of a
- * rotation the old key can be dropped. A value changed meanwhile (a refresh) is left to the change.
+ * rotation the old key can be dropped. Values sealed before they were bound to their place (format v1) are re-sealed
+the same way. A value changed meanwhile (a refresh) is left to the change.
  */
 @Injectable()
 export class SecretsReseal implements OnApplicationBootstrap {
@@ -33,16 +29,16 @@ export class SecretsReseal implements OnApplicationBootstrap {
     await this.jobs.scheduled(RESEAL_SECRETS, '29 3 * * *', () => this.reseal());
   }
 
-  /** Re-seals the values sealed with an older key; answers how many were re-sealed and how many no key opens. */
+  /** Re-seals the values sealed with an older key or format; answers how many were re-sealed and how many no key opens. */
   async reseal(): Promise<{ resealed: number; unreadable: number }> {
     let resealed = 0;
     let unreadable = 0;
-    for (const { table, key, columns } of SEALED) {
-      const stale = columns.map((column) => `split_part(${column}, '.', 2) <> $1`).join(' OR ');
+    for (const { table, key, owner, columns, place } of SEALED_TABLES) {
+      const stale = columns.map((column) => `NOT starts_with(${column}, $1)`).join(' OR ');
       for (let after = '0'; ; ) {
         const rows = (await this.dataSource.query(
-          `SELECT ${key}::text AS id, ${columns.join(', ')} FROM ${table} WHERE (${stale}) AND ${key} > $2 ORDER BY ${key} LIMIT $3`,
-          [this.box.currentKeyId, after, BATCH],
+          `SELECT ${key}::text AS id, ${owner.map((column) => `${column}::text`).join(', ')}, ${columns.join(', ')} FROM ${table} WHERE (${stale}) AND ${key} > $2 ORDER BY ${key} LIMIT $3`,
+          [`${this.box.currentHeader}.`, after, BATCH],
         )) as Array<Record<string, string | null>>;
         for (const row of rows) {
           for (const column of columns) {
@@ -50,7 +46,7 @@ export class SecretsReseal implements OnApplicationBootstrap {
             if (!sealed || !this.box.isStale(sealed)) continue;
             let fresh: string;
             try {
-              fresh = this.box.encrypt(this.box.decrypt(sealed));
+              fresh = this.box.encrypt(this.box.decrypt(sealed, place(row, column)), place(row, column));
             } catch {
               unreadable += 1;
               continue;
@@ -67,8 +63,12 @@ export class SecretsReseal implements OnApplicationBootstrap {
         after = rows[rows.length - 1].id!;
       }
     }
-    if (resealed) this.logger.log(`re-sealed ${resealed} secrets with the current encryption key`);
-    if (unreadable) this.logger.error(`${unreadable} sealed secrets name a key that is neither ENCRYPTION_KEY nor in ENCRYPTION_PREVIOUS_KEYS: they cannot be read`);
+    if (resealed) this.logger.log(`re-sealed ${resealed} secrets with the current encryption key and format`);
+    if (unreadable) {
+      this.logger.error(
+        `${unreadable} sealed secrets cannot be read: they name a key that is neither ENCRYPTION_KEY nor in ENCRYPTION_PREVIOUS_KEYS, or were altered or moved from another row`,
+      );
+    }
     return { resealed, unreadable };
   }
 }

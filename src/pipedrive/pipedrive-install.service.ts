@@ -3,6 +3,7 @@ import { SecretBox } from '../common/secret-box';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import { TransactionRunner } from '../database/transaction-runner';
 import { InstallationsRepository } from '../installations/installations.repository';
+import { installationToken } from '../installations/sealed-tokens';
 import { JobQueue } from '../jobs/job-queue.service';
 import { PipedriveClient } from './pipedrive.client';
 import type { TokenSet } from './pipedrive.types';
@@ -53,8 +54,8 @@ export class PipedriveInstallService {
         isAdmin: me.isAdmin,
         apiDomain: tokens.apiDomain,
         scopes: tokens.scopes,
-        sealedAccessToken: this.box.encrypt(tokens.accessToken),
-        sealedRefreshToken: this.box.encrypt(tokens.refreshToken),
+        sealedAccessToken: this.box.encrypt(tokens.accessToken, installationToken(companyId, String(me.id), 'access_token')),
+        sealedRefreshToken: this.box.encrypt(tokens.refreshToken, installationToken(companyId, String(me.id), 'refresh_token')),
         expiresAt: tokens.expiresAt,
       });
       await this.jobs.send(ENSURE_WEBHOOKS, { companyId }, { tx });
@@ -96,7 +97,7 @@ export class PipedriveInstallService {
     // token uninstalls nothing.
     await this.transactions.run(async (tx) => {
       const current = await this.installations.lockForUpdate(tx.manager, installation.id);
-      if (current) await this.client.revoke(this.box.decrypt(current.refreshToken));
+      if (current) await this.client.revoke(this.box.decrypt(current.refreshToken, installationToken(companyId, userId, 'refresh_token')));
     });
     return this.uninstall(companyId, userId);
   }

@@ -4,6 +4,7 @@ import { RecentValues } from '../common/recent-values';
 import { SecretBox } from '../common/secret-box';
 import type { Installation } from '../installations/installation.entity';
 import { InstallationsRepository } from '../installations/installations.repository';
+import { installationToken, type TokenColumn } from '../installations/sealed-tokens';
 import { type PipedriveApi, PipedriveClient, type TokenSource } from './pipedrive.client';
 import { InstallationRevokedError, PipedriveApiError } from './pipedrive.errors';
 
@@ -54,8 +55,9 @@ export class PipedriveTokens {
     if (!installation) throw new InstallationRevokedError(installationId, 'uninstalled');
     if (installation.invalidReason) throw new InstallationRevokedError(installationId, installation.invalidReason);
     const usableUntil = installation.expiresAt.getTime() - EARLY_REFRESH_MS;
-    if (usableUntil <= Date.now()) return this.refresh(installationId, this.box.decrypt(installation.accessToken));
-    const token = { accessToken: this.box.decrypt(installation.accessToken), apiDomain: installation.apiDomain };
+    const accessToken = this.box.decrypt(installation.accessToken, installationToken(installation.companyId, installation.userId, 'access_token'));
+    if (usableUntil <= Date.now()) return this.refresh(installationId, accessToken);
+    const token = { accessToken, apiDomain: installation.apiDomain };
     this.recent.set(installationId, token, usableUntil);
     return token;
   }
@@ -74,14 +76,15 @@ export class PipedriveTokens {
         const row = await this.installations.lockForUpdate(manager, installationId);
         if (!row) throw new InstallationRevokedError(installationId, 'uninstalled');
         if (row.invalidReason) throw new InstallationRevokedError(installationId, row.invalidReason);
-        const current = this.box.decrypt(row.accessToken);
+        const place = (column: TokenColumn) => installationToken(row.companyId, row.userId, column);
+        const current = this.box.decrypt(row.accessToken, place('access_token'));
         if (current !== staleToken && row.expiresAt.getTime() - EARLY_REFRESH_MS > Date.now()) {
           return { accessToken: current, apiDomain: row.apiDomain }; // another caller refreshed meanwhile
         }
-        const tokens = await this.client.refreshTokens(this.box.decrypt(row.refreshToken));
+        const tokens = await this.client.refreshTokens(this.box.decrypt(row.refreshToken, place('refresh_token')));
         await this.installations.saveTokens(manager, installationId, {
-          sealedAccessToken: this.box.encrypt(tokens.accessToken),
-          sealedRefreshToken: this.box.encrypt(tokens.refreshToken),
+          sealedAccessToken: this.box.encrypt(tokens.accessToken, place('access_token')),
+          sealedRefreshToken: this.box.encrypt(tokens.refreshToken, place('refresh_token')),
           expiresAt: tokens.expiresAt,
           apiDomain: tokens.apiDomain,
         });

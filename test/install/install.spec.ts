@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { SecretBox } from '../../src/common/secret-box';
 import { PRUNE_INBOX } from '../../src/inbox/inbox-retention.service';
 import { AbandonedCompanies, ERASE_ABANDONED_COMPANIES } from '../../src/installations/abandoned-companies.service';
+import { installationToken } from '../../src/installations/sealed-tokens';
 import { JobQueue } from '../../src/jobs/job-queue.service';
 import { type Sandbox, startSandbox } from '../support/sandbox';
 import { eventually } from '../support/test-app';
@@ -37,8 +38,11 @@ describe('install from the Pipedrive Marketplace (app + Pipedrive simulator over
     const [installation] = await db().query('SELECT user_id, is_admin, access_token, refresh_token, api_domain, scopes FROM installations');
     expect(installation).toMatchObject({ user_id: String(demo.adminUserId), is_admin: true, api_domain: s.pipedrive.apiDomain(demo.companyId) });
     expect(installation.scopes).toEqual(expect.arrayContaining(['deals:full', 'admin']));
-    expect(installation.access_token).toMatch(/^v1\./);
-    expect(s.app.app.get(SecretBox).decrypt(installation.access_token)).not.toBe(installation.access_token);
+    expect(installation.access_token).toMatch(/^v2\./);
+    const box = s.app.app.get(SecretBox);
+    expect(box.decrypt(installation.access_token, installationToken(String(demo.companyId), String(demo.adminUserId), 'access_token'))).not.toBe(installation.access_token);
+    // Bound to its row: the same value read as another user's token does not open.
+    expect(() => box.decrypt(installation.access_token, installationToken(String(demo.companyId), String(demo.regularUserId), 'access_token'))).toThrow(/does not open/);
 
     const rows = await eventually(async () => {
       const recorded = await db().query('SELECT pipedrive_webhook_id, http_auth_user, password_hash FROM webhook_subscriptions ORDER BY event_action');

@@ -1,5 +1,6 @@
 import { DataSource } from 'typeorm';
 import { SecretBox } from '../../src/common/secret-box';
+import { installationToken, type TokenColumn } from '../../src/installations/sealed-tokens';
 import { JobQueue } from '../../src/jobs/job-queue.service';
 import { WEBHOOK_HEALTH } from '../../src/pipedrive/pipedrive.jobs';
 import { type Sandbox, startSandbox } from '../support/sandbox';
@@ -24,7 +25,7 @@ describe('webhook upkeep and disconnecting from the settings page (app + Pipedri
 
   it('the health job recreates deal webhooks that Pipedrive deleted, and deliveries work again', async () => {
     const [installation] = await db().query('SELECT access_token, api_domain FROM installations WHERE user_id = $1', [scenario.demo.adminUserId]);
-    const token = s.app.app.get(SecretBox).decrypt(installation.access_token);
+    const token = s.app.app.get(SecretBox).decrypt(installation.access_token, installationToken(String(scenario.demo.companyId), String(scenario.demo.adminUserId), 'access_token'));
     for (const hook of await ourWebhooks()) {
       const deleted = await fetch(`${installation.api_domain}/api/v1/webhooks/${hook.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
       expect(deleted.status).toBe(200);
@@ -98,16 +99,17 @@ describe('webhook upkeep and disconnecting from the settings page (app + Pipedri
     await refreshing.startTransaction();
     const [row] = await refreshing.query('SELECT id, refresh_token FROM installations WHERE user_id = $1 FOR UPDATE', [scenario.demo.adminUserId]);
     const box = s.app.app.get(SecretBox);
+    const place = (column: TokenColumn) => installationToken(String(scenario.demo.companyId), String(scenario.demo.adminUserId), column);
     const rotated = (await (
       await fetch(`${s.pipedrive.url}/oauth/token`, {
         method: 'POST',
         headers: { authorization: `Basic ${Buffer.from(`${s.credentials.pipedriveClientId}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: box.decrypt(row.refresh_token) }),
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: box.decrypt(row.refresh_token, place('refresh_token')) }),
       })
     ).json()) as { access_token: string; refresh_token: string };
     const disconnecting = s.api(scenario.demo.companyId, scenario.demo.adminUserId, '/api/pipedrive/disconnect', { method: 'POST', body: {} });
     await new Promise((resolve) => setTimeout(resolve, 500));
-    await refreshing.query('UPDATE installations SET access_token = $2, refresh_token = $3 WHERE id = $1', [row.id, box.encrypt(rotated.access_token), box.encrypt(rotated.refresh_token)]);
+    await refreshing.query('UPDATE installations SET access_token = $2, refresh_token = $3 WHERE id = $1', [row.id, box.encrypt(rotated.access_token, place('access_token')), box.encrypt(rotated.refresh_token, place('refresh_token'))]);
     await refreshing.commitTransaction();
     await refreshing.release();
     const disconnected = await disconnecting;
