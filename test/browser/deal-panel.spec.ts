@@ -328,6 +328,13 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
       writeNotes: false,
     });
 
+    // A second change on the same page is saved too (the page keeps the version its first save returned).
+    await frame.locator('input[name="writeNotes"]').check();
+    await frame.locator('button[type="submit"]').click();
+    await eventually(async () => (await hostLog()).snackbars.filter((message) => message.includes('Settings saved')).length === 2 || undefined, 'a second "Settings saved"');
+    await expect(frame.locator('form.settings-form .field-error:not(:empty)').count()).resolves.toBe(0);
+    await expect((await s.api(admin().companyId, admin().userId, '/api/settings')).json()).resolves.toMatchObject({ writeNotes: true, onCompleted: { action: 'stage' } });
+
     await open('settings', undefined, 'dark');
     await page.locator('#extension').screenshot({ path: join(ARTIFACTS, 'settings-dark.png') });
   });

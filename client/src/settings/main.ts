@@ -69,10 +69,11 @@ class SettingsPage {
     }
   }
 
-  private async save(update: SettingsUpdate): Promise<void> {
+  private async save(update: SettingsUpdate): Promise<Settings> {
     try {
       this.settings = await this.api<Settings>('PUT', '/settings', update);
       this.host.snackbar('Settings saved');
+      return this.settings;
     } catch (error) {
       this.host.snackbar(error instanceof ApiFailure && error.details.length ? 'Some settings need attention' : messageOf(error));
       // Another admin saved since this page loaded: show their settings rather than keep offering stale ones.

@@ -8,7 +8,8 @@ const FIELDS = ['templateId', 'autoSend.enabled', 'autoSend.pipelineIds', 'onCom
 export interface SettingsFormOptions {
   settings: Settings;
   templates: Template[] | null;
-  save(update: SettingsUpdate): Promise<void>;
+  /** Resolves to the settings as stored. */
+  save(update: SettingsUpdate): Promise<Settings>;
 }
 
 function parseIds(text: string): number[] | null {
@@ -58,6 +59,8 @@ export function settingsForm({ settings, templates, save }: SettingsFormOptions)
     stageId.disabled = chosenAction() !== 'stage';
   }
   const readOnly = !settings.canEdit;
+  // The version of the settings this form shows: the page's read, then each save's answer.
+  let version = settings.version;
   autoSend.addEventListener('change', syncEnabled);
 
   const form = h(
@@ -124,14 +127,14 @@ export function settingsForm({ settings, templates, save }: SettingsFormOptions)
     if (problems.length) return showErrors(problems);
     saveButton.disabled = true;
     try {
-      await save({
-        version: settings.version,
+      ({ version } = await save({
+        version,
         templateId: template.value ? Number(template.value) : null,
         autoSend: { enabled: autoSend.checked, pipelineIds: pipelineIds! },
         onCompleted: { action: chosenAction(), stageId: chosenAction() === 'stage' ? stage : null },
         attachFiles: attachFiles.checked,
         writeNotes: writeNotes.checked,
-      });
+      }));
       saved.textContent = 'Saved';
     } catch (error) {
       if (error instanceof ApiFailure && error.details.length) showErrors(error.details);
