@@ -26,6 +26,11 @@ const sendRequest = z
       .min(1)
       .max(20),
     ordered: z.boolean().default(false),
+    /**
+     * The client's id of this send (the panel makes one per form content): a repeat of a request whose answer was
+     * lost returns the contract the first one made instead of sending a second.
+     */
+    requestId: z.string().regex(/^[A-Za-z0-9_-]{16,64}$/).optional(),
   })
   .strict();
 
@@ -69,13 +74,14 @@ export class ContractsController {
     const intent = await this.contracts.createIntent({
       companyId: user.companyId,
       dealId: deal,
-      intentKey: `panel:${randomUUID()}`,
+      intentKey: `panel:${user.userId}:${request.requestId ?? randomUUID()}`,
       templateId,
       title: request.title ?? '',
       signers: request.signers.map((signer) => ({ ...signer, status: 'waiting', signedAt: null })),
       ordered: request.ordered,
       createdByUserId: user.userId,
     });
+    if (intent.dealId !== deal) throw ApiError.conflict('This requestId was already used to send a contract for another deal');
     const contract = await this.sender.send(intent, { finalAttempt: true });
     return { contract: (await this.views([contract!]))[0] };
   }

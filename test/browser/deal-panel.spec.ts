@@ -289,6 +289,41 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
     await expect(frame.locator('input[name="email"]').inputValue()).resolves.toBe('');
   });
 
+  it('sending again after the answer was lost (the contract went out) shows that contract and sends no second one', async () => {
+    const deal = await scenario.addDeal({ title: 'Flaky network deal', person_id: scenario.demo.personWithEmailId });
+    const sendPath = `/api/deals/${deal.id}/contracts`;
+    const sent: Array<{ requestId: string }> = [];
+    // The first send reaches the app, which sends the contract; its answer never reaches the panel.
+    const loseFirstAnswer = async (route: Route) => {
+      if (route.request().method() !== 'POST') return route.fallback();
+      sent.push(route.request().postDataJSON() as { requestId: string });
+      if (sent.length > 1) return route.fallback();
+      await route.fetch();
+      return route.abort('failed');
+    };
+    await page.route(`**${sendPath}`, loseFirstAnswer);
+    try {
+      await open('panel', deal.id);
+      await frame.locator('.empty').waitFor();
+      await frame.locator('[data-action="open-send"]').click();
+      const form = frame.locator('form.send-form');
+      await form.locator('button[type="submit"]').click();
+      await snackbar('Could not reach the DottedSign app');
+      await form.locator('button[type="submit"]:enabled').waitFor();
+      await form.locator('button[type="submit"]').click();
+      await eventually(async () => (await hostLog()).snackbars.filter((message) => message.includes('Contract sent to pia@customer.test')).length === 1 || undefined, 'contract sent');
+    } finally {
+      await page.unroute(`**${sendPath}`, loseFirstAnswer);
+    }
+
+    expect(sent).toHaveLength(2);
+    expect(sent[1].requestId).toBe(sent[0].requestId);
+    await card().locator('.contract-head [data-status="waiting"]').waitFor();
+    await expect(frame.locator('article.contract').count()).resolves.toBe(1);
+    expect(await scenario.contracts(deal.id)).toHaveLength(1);
+    expect(await scenario.tasksForDeal(deal.id)).toHaveLength(1);
+  });
+
   it('a deal Pipedrive hides from the user shows why, and none of its contracts', async () => {
     const regular = scenario.demo.regularUserId;
     await s.install(regular);

@@ -243,6 +243,28 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     await eventually(async () => (await scenario.contracts(deal.id)).every((contract) => contract.status === 'voided'), 'both contracts voided');
   });
 
+  it('a panel send repeated with its requestId (its answer lost) makes one contract and one task; a new requestId sends another', async () => {
+    const deal = await scenario.addDeal({ title: 'Sent from the panel, twice', person_id: scenario.demo.personWithEmailId });
+    await scenario.contractSettled(deal.id);
+    const { companyId, adminUserId } = scenario.demo;
+    const send = (dealId: number, requestId: string) =>
+      s.api(companyId, adminUserId, `/api/deals/${dealId}/contracts`, { body: { signers: [{ name: 'Pia Buyer', email: 'pia@customer.test' }], requestId } });
+    const contractIdOf = async (response: Response) => ((await response.json()) as { contract: { id: number } }).contract.id;
+
+    const repeats = await Promise.all([1, 2, 3].map(() => send(deal.id, 'panel-try-0123456789abcdef')));
+    expect(repeats.map((response) => response.status)).toEqual([201, 201, 201]);
+    expect(new Set(await Promise.all(repeats.map(contractIdOf))).size).toBe(1);
+    expect((await send(deal.id, 'panel-try-0123456789abcdef')).status).toBe(201);
+    expect(await scenario.contracts(deal.id)).toHaveLength(2); // the automatic one and this one
+    expect(await scenario.tasksForDeal(deal.id)).toHaveLength(2);
+
+    expect((await send(deal.id, 'panel-try-fedcba9876543210')).status).toBe(201);
+    expect(await scenario.tasksForDeal(deal.id)).toHaveLength(3);
+    const elsewhere = await send(scenario.demo.dealId, 'panel-try-0123456789abcdef');
+    expect(elsewhere.status).toBe(409);
+    expect(await scenario.tasksForDeal(deal.id)).toHaveLength(3);
+  });
+
   it('a delete delivered before its create leaves no live task', async () => {
     await s.sim('/webhooks/hold');
     const deal = await scenario.addDeal({ title: 'Out of order', person_id: scenario.demo.personWithEmailId });

@@ -6,6 +6,8 @@ export interface SendRequest {
   templateId: number;
   signers: Array<{ name: string; email: string }>;
   ordered: boolean;
+  /** The same for every try of the same content: the server sends it once, however often it is submitted. */
+  requestId: string;
 }
 
 export interface SendFormOptions {
@@ -88,7 +90,7 @@ export function sendForm(options: SendFormOptions): HTMLFormElement {
     }
   };
 
-  const collect = (): SendRequest | FieldProblem[] => {
+  const collect = (): Omit<SendRequest, 'requestId'> | FieldProblem[] => {
     const problems: FieldProblem[] = [];
     const templateId = Number(templateSelect.value);
     if (!templateId) problems.push({ field: 'templateId', message: 'Choose the template to send' });
@@ -100,6 +102,13 @@ export function sendForm(options: SendFormOptions): HTMLFormElement {
       return { name, email };
     });
     return problems.length ? problems : { templateId, signers, ordered: orderedBox.checked };
+  };
+  // A try whose answer was lost (a timeout, a dropped connection) may have sent the contract: trying the same
+  // content again reuses its id, so the server answers with that contract instead of sending a second.
+  let lastTry: { content: string; requestId: string } | null = null;
+  const requestIdFor = (content: string) => {
+    if (lastTry?.content !== content) lastTry = { content, requestId: crypto.randomUUID() };
+    return lastTry.requestId;
   };
 
   const form = h(
@@ -125,7 +134,7 @@ export function sendForm(options: SendFormOptions): HTMLFormElement {
     sendButton.disabled = true;
     sendButton.textContent = 'Sending…';
     try {
-      await options.submit(request);
+      await options.submit({ ...request, requestId: requestIdFor(JSON.stringify(request)) });
     } catch (error) {
       if (error instanceof ApiFailure && error.details.length) showErrors(error.details);
     } finally {
