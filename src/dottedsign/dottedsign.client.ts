@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { fileNameFrom } from '../common/file-name';
 import { type HttpAnswer, type HttpCallInit, httpCall } from '../common/http-call';
 import { parseStorableJson } from '../common/storable-text';
 import { type AppConfig, CONFIG } from '../config/app-config';
@@ -38,16 +39,7 @@ const TASK_STATUSES = new Set<TaskStatus>(['draft', 'waiting', 'completed', 'dec
 export const DOTTEDSIGN_SCOPES = ['sign_tasks.general.read', 'sign_tasks.general.write', 'sign_tasks.download.read'];
 
 /** DottedSign's `file_name` rule: no `"*:<>?/\|~#%&{}`, no leading dot, at most 255 characters. */
-export function sanitizeFileName(title: string): string {
-  const cleaned = title
-    .replace(/["*:<>?/\\|~#%&{}]/g, ' ')
-    .replace(/[\u0000-\u001f\u007f]/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim()
-    .replace(/^\.+/, '')
-    .trim();
-  return (cleaned || 'Contract').slice(0, 255).trim();
-}
+const FILE_NAME_LENGTH = 255;
 
 @Injectable()
 export class DottedSignClient implements ESignProvider {
@@ -118,7 +110,7 @@ export class DottedSignClient implements ESignProvider {
     const stages = request.signers.map((signer) => ({ email: signer.email, name: signer.name }));
     const data = await this.authed<Json>(session, 'POST', '/v1/sign_tasks/quick_create', {
       json: {
-        file_name: sanitizeFileName(request.title),
+        file_name: fileNameFrom(request.title, FILE_NAME_LENGTH),
         template_id: Number(request.templateId),
         stages,
         ordered: request.ordered,
@@ -133,7 +125,7 @@ export class DottedSignClient implements ESignProvider {
     return created ?? {
       taskId,
       status: 'waiting',
-      title: sanitizeFileName(request.title),
+      title: fileNameFrom(request.title, FILE_NAME_LENGTH),
       metadata: request.metadata,
       signers: request.signers.map((signer) => ({ ...signer, status: 'waiting', signedAt: null })),
       declineReason: null,

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
 import { settledValue } from '../common/settled';
+import { fileNameFrom } from '../common/file-name';
 import { DottedSignConnections } from '../dottedsign/dottedsign-connections.service';
 import type { InboxEvent } from '../inbox/inbox-event.entity';
 import { InboxService, type Outcome } from '../inbox/inbox.service';
@@ -239,10 +240,12 @@ export class SigningOutcomes {
   ): Promise<TimelineEntry | null> {
     if (contract.files.some((file) => file.kind === kind) || !contract.taskId) return null;
     if (contract.effects.dealUpdateSkipped === 'the deal no longer exists') return null;
-    const fileName = `${(contract.title || 'Contract').replace(/[\\/:*?"<>|]/g, ' ').trim().slice(0, 150)} - ${FILE_LABELS[kind]} (contract ${contract.id}).pdf`;
+    // The title part may come back from Pipedrive changed; the suffix is ours, ASCII, and names the contract.
+    const suffix = ` - ${FILE_LABELS[kind]} (contract ${contract.id}).pdf`;
+    const fileName = `${fileNameFrom(contract.title, 150)}${suffix}`;
     // Downloaded while the deal's files are listed: only a retry after an unrecorded upload finds the file there.
     const [files, content] = await Promise.allSettled([dealFiles(), this.provider.download(session, contract.taskId, kind)]);
-    const existing = settledValue(files).find((file) => file.name === fileName);
+    const existing = settledValue(files).find((file) => file.name.endsWith(suffix));
     const fileId = existing?.id ?? (await api.uploadDealFile(Number(contract.dealId), fileName, settledValue(content))).id;
     contract.files = [...contract.files, { kind, pipedriveFileId: fileId }];
     return { type: 'file_attached', details: { kind, pipedriveFileId: fileId }, dedupeKey: `file:${kind}` };

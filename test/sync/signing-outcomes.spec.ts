@@ -426,6 +426,23 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     expect(await notesOf(dealId)).toHaveLength(1);
   });
 
+  it('a title with a line break, cut inside an emoji at the file name\'s length: a retried write-back finds its files again and uploads none twice', async () => {
+    const title = `Línea one\nLine two ${'x'.repeat(130)}😀 tail`;
+    const { dealId, contractId, taskId } = await waitingContract(title);
+    expect((await scenario.contracts(dealId))[0].title).toBe(title);
+    await s.sim('/faults', { body: { method: 'POST', path: `/c/${scenario.demo.companyId}/api/v1/notes`, status: 500, count: 1, body: { success: false, error: 'Internal server error' } } });
+    await s.sim('/requests', { method: 'DELETE' });
+    await s.dsim(`/tasks/${taskId}/sign`, { body: { email: signer } });
+    await writtenBack(contractId);
+    expect((await pipedriveCalls('POST', '/api/v1/notes')).map((call) => call.status)).toContain(500);
+    const names = (await filesOf(dealId)).map((file) => file.file_name).sort();
+    expect(names).toEqual([
+      `Línea one Line two ${'x'.repeat(130)} - audit trail (contract ${contractId}).pdf`,
+      `Línea one Line two ${'x'.repeat(130)} - signed (contract ${contractId}).pdf`,
+    ]);
+    expect(await notesOf(dealId)).toHaveLength(1);
+  });
+
   it('DottedSign refusing the signed files for good: the deal is still won, the note says why the PDFs are missing, and nothing retries', async () => {
     const { dealId, contractId, taskId } = await waitingContract('Files withheld');
     await s.dsim('/faults', {

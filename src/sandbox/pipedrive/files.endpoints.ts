@@ -14,7 +14,7 @@ const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
 
 /** v1 files: multipart upload to a deal, metadata, download of the stored bytes, and the deal's file list. */
 export function fileEndpoints(store: SimulatorStore, deals: DealRecords): ApiEndpoint[] {
-  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: MAX_UPLOAD_BYTES } });
+  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: MAX_UPLOAD_BYTES }, defParamCharset: 'utf8' });
   const describe = (file: StoredFile, caller: ApiCaller) => fileV1(file, store.deals.get(file.dealId), caller.apiDomain);
   const requireFile = (companyId: number, fileId: number): StoredFile => {
     const file = store.files.get(fileId);
