@@ -9,7 +9,7 @@ import type { Contract } from './contract.entity';
 import { ContractSender, E_SIGN_PROVIDER } from './contract-sender.service';
 import { ContractsRepository } from './contracts.repository';
 import { isFinal, mergeSigners, nextStatus } from './contract-status';
-import { type ESignProvider, FINAL_STATUSES, ProviderError, type ProviderSession } from './esign-provider.port';
+import { type ESignProvider, FINAL_STATUSES, ProviderError, type ProviderSession, type SignTask } from './esign-provider.port';
 
 /** The inbox event type of a deal found by `DealSweep`; its payload is an `AddedDeal`. */
 export const DEAL_MISSED = 'deal:missed';
@@ -24,6 +24,11 @@ export interface AddedDeal {
 }
 
 const DEAL_DELETED = 'The deal was deleted in Pipedrive';
+
+/** DottedSign will not do this for us, now or on a retry: no connection, or a refusal that is not passing. */
+function refusedForGood(error: unknown): boolean {
+  return error instanceof NotConnectedError || (error instanceof ProviderError && !error.retryable);
+}
 
 /** The contract a deal gets automatically; its key makes it one per deal. */
 export function autoSendIntentKey(dealId: string): string {
@@ -125,9 +130,16 @@ export class DealSync {
           continue;
         }
         if (!contract.taskId) {
-          const endedAtDottedSign = context.connection !== null && (await this.sender.endUnrecordedTasks(manager, await dottedSign(), contract));
+          let endedAtDottedSign = false;
+          let reason = DEAL_DELETED;
+          try {
+            endedAtDottedSign = context.connection !== null && (await this.sender.endUnrecordedTasks(manager, await dottedSign(), contract));
+          } catch (error) {
+            if (!refusedForGood(error)) throw error;
+            reason = `${DEAL_DELETED}. DottedSign could not be searched for a task of it (${(error as Error).message}): if one was sent, end it in DottedSign`;
+          }
           if (!endedAtDottedSign) {
-            await this.contracts.update(manager, contract.id, { status: 'discarded', statusReason: DEAL_DELETED }, { type: 'discarded', details: { reason: DEAL_DELETED }, dedupeKey: 'discarded' });
+            await this.contracts.update(manager, contract.id, { status: 'discarded', statusReason: reason }, { type: 'discarded', details: { reason }, dedupeKey: 'discarded' });
           }
           ended += 1;
           continue;
@@ -150,7 +162,13 @@ export class DealSync {
         } catch (error) {
           // One task DottedSign will never let us end (another account connected since, or none) must not keep the
           // deal's other contracts, and the delete itself, from being recorded: it is ended here with the reason.
-          if (!(error instanceof NotConnectedError || (error instanceof ProviderError && !error.retryable))) throw error;
+          if (!refusedForGood(error)) throw error;
+          // Refused because it ended meanwhile (the last signer signed as we voided it): it is kept as it ended.
+          const now = error instanceof ProviderError ? await this.taskIfReadable(await dottedSign(), contract.taskId) : null;
+          if (now && FINAL_STATUSES.has(now.status)) {
+            await this.keepOver(manager, { ...contract, status: nextStatus(contract.status, now.status), signers: mergeSigners(contract.signers, now.signers) });
+            continue;
+          }
           reason = `${DEAL_DELETED}. Its DottedSign task could not be ended (${(error as Error).message}): end it in DottedSign if it is still out for signature`;
         }
         await this.contracts.update(manager, contract.id, { status: final, statusReason: reason }, { type: final, details: { reason }, dedupeKey: final });
@@ -159,6 +177,16 @@ export class DealSync {
       this.logger.log(`company ${companyId} deal ${dealId} deleted: ${ended} contract(s) ended`);
       return ended;
     });
+  }
+
+  /** The task as DottedSign has it now; null when DottedSign refuses to show it for good (a passing failure throws). */
+  private async taskIfReadable(session: ProviderSession, taskId: string): Promise<SignTask | null> {
+    try {
+      return await this.provider.get(session, taskId);
+    } catch (error) {
+      if (refusedForGood(error)) return null;
+      throw error;
+    }
   }
 
   /** Records the delete on a contract that is over. Nothing is left to write back to the deleted deal (as `writeBack` finds too). */

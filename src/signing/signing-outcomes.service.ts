@@ -174,7 +174,9 @@ export class SigningOutcomes {
       if (context.settings.writeNotes) steps.push(['note', (current) => this.note(api, current)]);
     }
     await this.contracts.withLockedContract(contract, async (manager, current) => {
-      if (!current) return;
+      // Done while this run waited for the deal's lock: by another process's run, or by the deal's delete, which
+      // leaves nothing to write to the deleted deal.
+      if (!current || current.effects.writeBackDone) return;
       const timeline: TimelineEntry[] = [];
       for (const [name, work] of steps) {
         const line = await this.step(current, name, work);

@@ -211,6 +211,40 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     }
   });
 
+  it('deal deleted while DottedSign refuses the search for an unsent contract\'s task: the delete is still recorded, the contract ends with a reason that says so', async () => {
+    const deal = await scenario.addDeal({ title: 'Search out of reach' });
+    expect(await scenario.contractSettled(deal.id)).toMatchObject({ status: 'needs_signer', task_id: null });
+    await s.dsim('/faults', { body: { method: 'GET', path: '/v1/sign_tasks/list', status: 403, count: 1000, body: { error_code: 403036, error_key: 'task_not_accessible', error_message: 'task not accessible' } } });
+    try {
+      await scenario.deleteDeal(deal.id);
+      const contract = await scenario.contractSettled(deal.id, (status) => status === 'discarded');
+      expect(contract.status_reason).toMatch(/deleted in Pipedrive.*could not be searched.*end it in DottedSign/);
+      const [{ deleted }] = await scenario.db().query('SELECT count(*)::int AS deleted FROM deal_deletions WHERE deal_id = $1', [deal.id]);
+      expect(deleted).toBe(1);
+    } finally {
+      await s.dsim('/faults', { method: 'DELETE' });
+    }
+  });
+
+  it('deal deleted while its last signer signs (the void refused as the task completed): the contract is kept completed, not discarded', async () => {
+    const deal = await scenario.addDeal({ title: 'Signed as deleted', person_id: scenario.demo.personWithEmailId });
+    const { id: contractId, task_id: taskId } = await scenario.contractSettled(deal.id);
+    // The void reaches DottedSign after the signature: it is held for a moment, and the signer signs meanwhile.
+    await s.dsim('/faults', { body: { method: 'POST', path: '/v1/sign_tasks/void', latencyMs: 1500, count: 1 } });
+    await s.dsim('/requests', { method: 'DELETE' });
+    await scenario.deleteDeal(deal.id);
+    await eventually(async () => ((await (await s.dsim('/requests?method=POST&path=/v1/sign_tasks/void')).json()) as unknown[]).length > 0 || undefined, 'the void to reach DottedSign');
+    expect((await s.dsim(`/tasks/${taskId}/sign`, { body: { email: 'pia@customer.test' } })).status).toBe(200);
+
+    await deleteDealHandled(deal.id);
+    await scenario.drained();
+    expect(await (await s.dsim(`/tasks/${taskId}`)).json()).toMatchObject({ status: 'completed' });
+    const [contract] = await scenario.contracts(deal.id);
+    expect(contract).toMatchObject({ id: contractId, status: 'completed' });
+    const { contracts } = (await (await s.api(scenario.demo.companyId, scenario.demo.adminUserId, `/api/deals/${deal.id}/contracts`)).json()) as { contracts: Array<{ downloads: unknown[] }> };
+    expect(contracts[0].downloads).toHaveLength(2);
+  });
+
   it('deal deleted → its draft task is discarded', async () => {
     // A draft (not started) task bound to the deal, as a contract prepared but not sent yet would be.
     const deal = await scenario.addDeal({ title: 'Draft only' });
