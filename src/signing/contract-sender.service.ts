@@ -42,6 +42,17 @@ const COMPANY_ERRORS: Record<string, string> = {
  * for a task already carrying this contract's id in its metadata (a previous try that crashed after DottedSign
  * answered) and adopts it; only then creates one. A deleted deal ends with no live task.
  */
+/**
+ * `finalAttempt`: no retry follows this try, so a passing failure is recorded as failed. `context`: the company's
+ * context when the caller has just read it (saves reading it again). `personIdHint`: the deal's contact as the create
+ * webhook named it, read beside the deal (see `readDeal`).
+ */
+interface SendOptions {
+  finalAttempt: boolean;
+  context?: CompanyContextValue;
+  personIdHint?: number | null;
+}
+
 @Injectable()
 export class ContractSender {
   private readonly logger = new Logger(ContractSender.name);
@@ -54,11 +65,19 @@ export class ContractSender {
     private readonly notes: DealNotes,
   ) {}
 
-  /**
-   * `options.context`: the company's context when the caller has just read it (saves reading it again).
-   * `options.personIdHint`: the deal's contact as the create webhook named it, read beside the deal (see `readDeal`).
-   */
-  async send(key: ContractKey, options: { finalAttempt: boolean; context?: CompanyContextValue; personIdHint?: number | null }): Promise<Contract | null> {
+  /** Sends the contract unless it has its task or is over; a passing failure throws (the caller's job retries). */
+  async send(key: ContractKey, options: SendOptions): Promise<Contract | null> {
+    try {
+      return await this.sendLocked(key, options);
+    } catch (error) {
+      // A passing failure: the job tries again later. Meanwhile the panel shows why the contract is still unsent.
+      const reason = `Not sent yet: ${(error as Error).message}. Trying again automatically.`;
+      await this.contracts.noteSendDelayed(key.id, reason).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private sendLocked(key: ContractKey, options: SendOptions): Promise<Contract | null> {
     return this.contracts.withLockedContract(key, async (manager, contract) => {
       if (!contract) return null;
       if (contract.taskId || !AWAITING_TASK.includes(contract.status)) return contract;

@@ -200,6 +200,14 @@ export class ContractsRepository {
     await manager.query(timeline.length ? `WITH changed AS (${update}) ${insertTimeline(values, timeline)}` : update, values);
   }
 
+  /**
+   * Why a contract still waiting for its task is not sent yet, outside the try that failed (which rolled back), so
+   * the panel says so between tries; sending it clears the reason.
+   */
+  async noteSendDelayed(id: string, reason: string): Promise<void> {
+    await this.dataSource.query(`UPDATE contracts SET status_reason = $2, updated_at = now() WHERE id = $1 AND status = 'pending' AND task_id IS NULL`, [id, reason]);
+  }
+
   async markDealDeleted(manager: EntityManager, companyId: string, dealId: string): Promise<void> {
     await manager.query('INSERT INTO deal_deletions (company_id, deal_id) VALUES ($1, $2) ON CONFLICT DO NOTHING', [companyId, dealId]);
   }

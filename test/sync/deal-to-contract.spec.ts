@@ -151,11 +151,19 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect(await scenario.contracts(deal.id)).toHaveLength(1);
   });
 
-  it('DottedSign answering 500 twice then succeeding makes one task', async () => {
+  it('DottedSign answering 500 twice then succeeding makes one task; between the tries the panel says why it is not sent yet', async () => {
     await s.dsim('/faults', { body: { method: 'POST', path: '/v1/sign_tasks/quick_create', status: 500, count: 2, body: { error_code: 500000, error_key: 'internal_error', error_message: 'boom' } } });
     const deal = await scenario.addDeal({ title: 'Flaky vendor', person_id: scenario.demo.personWithEmailId });
+    const shown = async () =>
+      ((await (await s.api(scenario.demo.companyId, scenario.demo.adminUserId, `/api/deals/${deal.id}/contracts`)).json()) as { contracts: Array<{ status: string; statusReason: string | null }> }).contracts[0];
+    const between = await eventually(async () => {
+      const contract = await shown();
+      return contract?.statusReason ? contract : undefined;
+    }, 'the reason of the failed try');
+    expect(between).toMatchObject({ status: 'pending', statusReason: expect.stringMatching(/^Not sent yet: DottedSign .*boom.*Trying again automatically\.$/) });
     const contract = await scenario.contractSettled(deal.id);
     expect(contract.status).toBe('waiting');
+    expect(await shown()).toMatchObject({ status: 'waiting', statusReason: null });
     expect(await scenario.tasksForDeal(deal.id)).toHaveLength(1);
   });
 
