@@ -324,6 +324,16 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
     expect(await scenario.tasksForDeal(deal.id)).toHaveLength(1);
   });
 
+  it('a token the server finds expired, though it looks fresh to the browser, is replaced once and the panel works as usual', async () => {
+    sandbox.handOutExpiredTokens(1);
+    await open('panel', scenario.demo.dealId);
+    await card().locator('.contract-head .badge').waitFor();
+    const log = await hostLog();
+    expect(log.commands.filter((command) => command === 'get_signed_token').length).toBeGreaterThanOrEqual(2);
+    expect(log.snackbars.filter((message) => /token|refresh/i.test(message))).toEqual([]);
+    await expect(frame.locator('[data-state="load_error"]').count()).resolves.toBe(0);
+  });
+
   it('a deal Pipedrive hides from the user shows why, and none of its contracts', async () => {
     const regular = scenario.demo.regularUserId;
     await s.install(regular);

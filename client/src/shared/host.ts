@@ -4,7 +4,8 @@ export type Theme = 'light' | 'dark';
 
 /** Pipedrive's side of the page: the initialised SDK and the few commands and events the app uses. */
 export interface Host {
-  signedToken(): Promise<string>;
+  /** A token from GET_SIGNED_TOKEN, cached while valid; `fresh` asks Pipedrive for a new one (the server refused the cached one). */
+  signedToken(fresh?: boolean): Promise<string>;
   snackbar(message: string): void;
   confirm(options: { title: string; description: string; okText: string; cancelText?: string; danger?: boolean }): Promise<boolean>;
   openSettings(): void;
@@ -21,11 +22,14 @@ export function applyTheme(theme: Theme): void {
   document.documentElement.style.colorScheme = theme;
 }
 
-/** Seconds of validity left are read from the JWT itself; it is Pipedrive's token, only the server verifies it. */
-function expiresAt(token: string): number {
+/**
+ * When to stop using a token received now: its lifetime (`exp - iat`, read from the JWT; only the server verifies
+ * it) counted from its arrival on this machine's clock, so a clock minutes off does not keep an expired token.
+ */
+function usableUntil(token: string): number {
   try {
-    const claims = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))) as { exp?: number };
-    if (typeof claims.exp === 'number') return claims.exp * 1000;
+    const claims = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/'))) as { exp?: number; iat?: number };
+    if (typeof claims.exp === 'number' && typeof claims.iat === 'number') return Date.now() + (claims.exp - claims.iat) * 1000 - 30_000;
   } catch {
     // not a JWT we can read: fall through to a short cache
   }
@@ -43,12 +47,13 @@ async function connectHost(): Promise<Host> {
 
   let cached: { token: string; until: number } | null = null;
   let pending: Promise<string> | null = null;
-  const signedToken = (): Promise<string> => {
+  const signedToken = (fresh = false): Promise<string> => {
+    if (fresh) cached = null;
     if (cached && cached.until > Date.now()) return Promise.resolve(cached.token);
     pending ??= sdk
       .execute(Command.GET_SIGNED_TOKEN)
       .then(({ token }) => {
-        cached = { token, until: expiresAt(token) - 30_000 };
+        cached = { token, until: usableUntil(token) };
         return token;
       })
       .finally(() => {

@@ -20,15 +20,15 @@ const theme = query.get('theme') || 'light';
 if (theme === 'dark') document.body.classList.add('dark');
 if (query.get('page') === 'settings') document.body.classList.add('wide');
 const identity = { companyId: query.get('companyId'), userId: query.get('userId') };
-const token = () => fetch('/token?' + new URLSearchParams(identity)).then((response) => response.text());
+const token = (use) => fetch('/token?' + new URLSearchParams({ ...identity, use })).then((response) => response.text());
 window.hostLog = { initialized: false, commands: [], snackbars: [], redirects: [], resizes: [], confirmations: [] };
 window.confirmAnswer = true;
-const url = extensionUrl(query.get('app') + '/' + query.get('page'), { token: await token(), ...identity, dealId: query.get('dealId') || undefined });
+const url = extensionUrl(query.get('app') + '/' + query.get('page'), { token: await token('url'), ...identity, dealId: query.get('dealId') || undefined });
 window.extension = mountExtension({
   iframe: document.getElementById('extension'),
   url,
   theme,
-  getSignedToken: token,
+  getSignedToken: () => token('sdk'),
   initialHeight: query.get('page') === 'settings' ? 960 : undefined,
   onInitialized: () => (window.hostLog.initialized = true),
   onCommand: (command) => window.hostLog.commands.push(command),
@@ -47,8 +47,11 @@ export interface HostPage {
   close(): Promise<void>;
 }
 
-/** A loopback server for the host page; `sign` makes the JWTs Pipedrive would hand the extension. */
-export async function startHostPage(sign: (companyId: number, userId: number) => string): Promise<HostPage> {
+/**
+ * A loopback server for the host page; `sign` makes the JWTs Pipedrive would hand the extension, in the iframe's URL
+ * or answering GET_SIGNED_TOKEN (`use`).
+ */
+export async function startHostPage(sign: (companyId: number, userId: number, use: 'url' | 'sdk') => string): Promise<HostPage> {
   const server: Server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://host');
     if (url.pathname === '/host.html') {
@@ -56,7 +59,7 @@ export async function startHostPage(sign: (companyId: number, userId: number) =>
     } else if (url.pathname === '/extension-host.js') {
       res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8' }).end(readFileSync(EXTENSION_HOST));
     } else if (url.pathname === '/token') {
-      res.writeHead(200, { 'content-type': 'text/plain' }).end(sign(Number(url.searchParams.get('companyId')), Number(url.searchParams.get('userId'))));
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(sign(Number(url.searchParams.get('companyId')), Number(url.searchParams.get('userId')), url.searchParams.get('use') === 'url' ? 'url' : 'sdk'));
     } else {
       res.writeHead(404).end();
     }
