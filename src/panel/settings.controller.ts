@@ -31,8 +31,9 @@ export class SettingsController {
   @Get('settings')
   async get(@CurrentPanelUser() user: PanelUser) {
     const { settings, isAdmin, authorized } = await this.company(user);
-    // Roles change in Pipedrive after the install: a promoted admin must not be shown a read-only page.
-    const canEdit = authorized ? await this.admins.isAdminForDisplay(user.companyId, user.userId, isAdmin) : isAdmin;
+    // Roles change in Pipedrive after the install: a promoted admin must not be shown a read-only page. A user
+    // Pipedrive no longer authorizes cannot save (the admin check asks Pipedrive as them): read-only, saying why.
+    const canEdit = authorized && (await this.admins.isAdminForDisplay(user.companyId, user.userId, isAdmin));
     return this.view(user.companyId, settings, { canEdit, authorized });
   }
 

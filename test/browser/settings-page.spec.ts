@@ -92,8 +92,31 @@ describe('settings page in headless Chromium: read-only for non-admins, and a co
     expect(((await (await s.api(companyId, adminUserId, '/api/settings')).json()) as { dottedsign: unknown }).dottedsign).toMatchObject({ connected: true, status: 'ok', mode: 'oauth' });
   });
 
+  it('says so when a connected account\'s templates could not be loaded (not "connect DottedSign"), and loads them again on request', async () => {
+    await s.dsim('/faults', { body: { method: 'GET', path: '/v1/templates/list', status: 503, count: 2, body: { error_code: 500000, error_key: 'internal_error', error_message: 'busy' } } });
+    await openSettingsAs(scenario.demo.adminUserId);
+    await frame.locator('[data-state="connected"] .badge.tone-ok').waitFor();
+    await expect(frame.locator('select[name="templateId"] option').first().textContent()).resolves.toBe('The templates could not be loaded');
+
+    await frame.locator('[data-action="reload-templates"]').click();
+    await eventually(async () => (await frame.locator('select[name="templateId"] option').count()) > 1, 'the templates to be listed');
+    await expect(frame.locator('select[name="templateId"]').isEnabled()).resolves.toBe(true);
+    await expect(frame.locator('[data-action="reload-templates"]').count()).resolves.toBe(0);
+  });
+
   it('tells a user whose Pipedrive authorization is gone to install the app again, in the settings and in the panel (no contracts, no Send)', async () => {
-    const { companyId, regularUserId } = scenario.demo;
+    const { companyId, regularUserId, adminUserId } = scenario.demo;
+    await scenario.db().query(`UPDATE installations SET invalid_reason = 'refresh token refused' WHERE company_id = $1 AND user_id = $2`, [companyId, adminUserId]);
+    try {
+      // An admin among them: the page is read-only (a save would be refused), saying to install again, not "only an admin".
+      await openSettingsAs(adminUserId);
+      await expect(frame.locator('[data-state="reinstall_required"]').textContent()).resolves.toContain('Install the app again');
+      await expect(frame.locator('[data-state="read_only"]').count()).resolves.toBe(0);
+      await frame.locator('form.settings-form[data-read-only]').waitFor();
+      await expect(frame.locator('button[type="submit"]').count()).resolves.toBe(0);
+    } finally {
+      await scenario.db().query(`UPDATE installations SET invalid_reason = NULL WHERE company_id = $1 AND user_id = $2`, [companyId, adminUserId]);
+    }
     await scenario.db().query(`UPDATE installations SET invalid_reason = 'refresh token refused' WHERE company_id = $1 AND user_id = $2`, [companyId, regularUserId]);
     try {
       await openSettingsAs(regularUserId);

@@ -46,7 +46,7 @@ class SettingsPage {
       this.root,
       h('header', { class: 'page-head' }, h('h1', null, 'DottedSign Contracts'), h('p', { class: 'muted' }, 'Send contracts for e-signature from your deals and keep the deals up to date.')),
       settings.pipedrive.authorization === 'ok' ? null : h('div', { class: 'notice bad', 'data-state': 'reinstall_required' }, h('span', null, REINSTALL)),
-      settings.canEdit ? null : h('div', { class: 'notice', 'data-state': 'read_only' }, h('span', null, 'Only a Pipedrive admin can change these settings.')),
+      settings.canEdit || settings.pipedrive.authorization !== 'ok' ? null : h('div', { class: 'notice', 'data-state': 'read_only' }, h('span', null, 'Only a Pipedrive admin can change these settings.')),
       connectionSection(
         settings.dottedsign,
         {
@@ -56,7 +56,12 @@ class SettingsPage {
         },
         settings.canEdit,
       ),
-      settingsForm({ settings, templates, save: (update) => this.save(update) }),
+      settingsForm({
+        settings,
+        templates,
+        reloadTemplates: templates === null && settings.dottedsign.status === 'ok' ? () => void this.load() : undefined,
+        save: (update) => this.save(update),
+      }),
     );
   }
 

@@ -7,7 +7,10 @@ const FIELDS = ['templateId', 'autoSend.enabled', 'autoSend.pipelineIds', 'onCom
 
 export interface SettingsFormOptions {
   settings: Settings;
+  /** Null when there is no list: DottedSign not connected or refused, or the list could not be loaded. */
   templates: Template[] | null;
+  /** Given when a connected account's templates could not be loaded: asks for them again. */
+  reloadTemplates?: () => void;
   /** Resolves to the settings as stored. */
   save(update: SettingsUpdate): Promise<Settings>;
 }
@@ -21,7 +24,7 @@ function parseIds(text: string): number[] | null {
  * Default template, automatic sending, what happens on completion, write-back options; errors next to fields.
  * Read-only (every control disabled, no Save) when the user may not change the settings (`settings.canEdit`).
  */
-export function settingsForm({ settings, templates, save }: SettingsFormOptions): HTMLFormElement {
+export function settingsForm({ settings, templates, reloadTemplates, save }: SettingsFormOptions): HTMLFormElement {
   const errorSlots = new Map<string, HTMLElement>();
   const slot = (field: string) => {
     const element = h('div', { class: 'field-error', 'data-error-for': field });
@@ -32,7 +35,7 @@ export function settingsForm({ settings, templates, save }: SettingsFormOptions)
   const template = h(
     'select',
     { name: 'templateId', disabled: !templates },
-    h('option', { value: '' }, templates ? 'None (no automatic contracts)' : settings.dottedsign.status === 'reconnect_required' ? 'Reconnect DottedSign to list templates' : 'Connect DottedSign to list templates'),
+    h('option', { value: '' }, templates ? 'None (no automatic contracts)' : reloadTemplates ? 'The templates could not be loaded' : settings.dottedsign.status === 'reconnect_required' ? 'Reconnect DottedSign to list templates' : 'Connect DottedSign to list templates'),
     (templates ?? []).map((t) => h('option', { value: t.id }, t.name)),
   );
   if (settings.templateId !== null && !(templates ?? []).some((t) => t.id === settings.templateId)) {
@@ -71,6 +74,7 @@ export function settingsForm({ settings, templates, save }: SettingsFormOptions)
       { class: 'card' },
       h('h2', null, 'Contract template'),
       h('label', { class: 'field' }, h('span', { class: 'field-label' }, 'Default template'), template, h('span', { class: 'hint muted' }, 'Sent automatically for new deals, and preselected in the deal panel.'), slot('templateId')),
+      reloadTemplates ? h('button', { type: 'button', 'data-action': 'reload-templates', onClick: reloadTemplates }, 'Load the templates again') : null,
     ),
     h(
       'section',
