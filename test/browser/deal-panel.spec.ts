@@ -88,6 +88,7 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
     await form.locator('input[name="email"]').nth(1).fill('bob@');
     await form.locator('button[type="submit"]').click();
     await expect(form.locator('.signer-input').nth(1).locator('.field-error').textContent()).resolves.toContain('not a valid address');
+    await expect(form.locator('input[name="email"]').nth(1).evaluate((input) => input === document.activeElement)).resolves.toBe(true);
     expect(await scenario.tasksForDeal(scenario.demo.dealId)).toEqual([]);
 
     await form.locator('input[name="email"]').nth(1).fill('bob@customer.test');
@@ -203,9 +204,15 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
     await eventually(async () => (await hostLog()).confirmations.length === 1, 'the confirmation');
     await expect(badge(0).getAttribute('data-status')).resolves.toBe('waiting');
 
+    // DottedSign takes a moment: the button says so and takes no second click meanwhile.
+    await s.dsim('/faults', { body: { method: 'POST', path: '/v1/sign_tasks/void', latencyMs: 1000, count: 1 } });
     await page.evaluate(() => (window.confirmAnswer = true));
     await card(0).locator('[data-action="void"]').click();
+    const voidButton = card(0).locator('[data-action="void"]');
+    await expect(voidButton.textContent()).resolves.toBe('Voiding…');
+    await expect(voidButton.isDisabled()).resolves.toBe(true);
     await snackbar('Contract voided');
+    expect((await hostLog()).confirmations).toHaveLength(2);
     await card(0).locator('.contract-head [data-status="voided"]').waitFor();
     const statuses = (await scenario.tasksForDeal(scenario.demo.dealId)).map((task) => task.status).sort();
     expect(statuses).toEqual(['completed', 'voided']);
@@ -359,6 +366,8 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
     await frame.locator('button[type="submit"]').click();
     await expect(frame.locator('[data-error-for="onCompleted.stageId"]').textContent()).resolves.toContain('stage');
     await expect(frame.locator('[data-error-for="autoSend.pipelineIds"]').textContent()).resolves.toContain('pipeline ids');
+    await expect(frame.locator('[data-error-for="autoSend.pipelineIds"]').getAttribute('role')).resolves.toBe('alert');
+    await expect(frame.locator('input[name="autoSend.pipelineIds"]').evaluate((input) => input === document.activeElement)).resolves.toBe(true);
 
     await frame.locator('input[name="onCompleted.stageId"]').fill(String(scenario.demo.stageIds[2]));
     await frame.locator('input[name="autoSend.pipelineIds"]').fill(String(scenario.demo.pipelineId));

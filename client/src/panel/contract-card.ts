@@ -50,8 +50,9 @@ const ONCE = new Set(['created', 'sent']);
 const FILE_LABEL = { completed: 'Signed PDF', audit_trail: 'Audit trail' } as const;
 
 export interface CardActions {
-  onVoid(contract: ContractView): void;
-  onRetry(contract: ContractView): void;
+  /** Settles once the action is over (confirmed or not, answered or failed): its button is busy until then. */
+  onVoid(contract: ContractView): Promise<void>;
+  onRetry(contract: ContractView): Promise<void>;
   templateName(id: number | null): string | null;
   /** Whether the user had opened this contract's timeline (kept across live updates). */
   timelineOpen: Set<number>;
@@ -128,6 +129,28 @@ export function refreshDownloadLinks(list: ParentNode, contracts: ContractView[]
   }
 }
 
+/** A card's action button: disabled, saying what it does, until the action settles (no second click meanwhile). */
+function actionButton(action: string, label: string, busyLabel: string, run: () => Promise<void>, className?: string): HTMLButtonElement {
+  const button: HTMLButtonElement = h(
+    'button',
+    {
+      type: 'button',
+      class: className,
+      'data-action': action,
+      onClick: () => {
+        button.disabled = true;
+        button.textContent = busyLabel;
+        void run().finally(() => {
+          button.disabled = false;
+          button.textContent = label;
+        });
+      },
+    },
+    label,
+  );
+  return button;
+}
+
 export function contractCard(contract: ContractView, actions: CardActions) {
   const template = actions.templateName(contract.templateId);
   const canVoid = contract.status === 'waiting' || contract.status === 'draft';
@@ -152,8 +175,8 @@ export function contractCard(contract: ContractView, actions: CardActions) {
       ? h(
           'footer',
           { class: 'contract-actions' },
-          canRetry ? h('button', { type: 'button', 'data-action': 'retry', onClick: () => actions.onRetry(contract) }, 'Retry') : null,
-          canVoid ? h('button', { type: 'button', class: 'danger', 'data-action': 'void', onClick: () => actions.onVoid(contract) }, 'Void') : null,
+          canRetry ? actionButton('retry', 'Retry', 'Retrying…', () => actions.onRetry(contract)) : null,
+          canVoid ? actionButton('void', 'Void', 'Voiding…', () => actions.onVoid(contract), 'danger') : null,
         )
       : null,
   );

@@ -145,8 +145,8 @@ class DealPanel {
       this.list,
       this.contracts.map((contract) =>
         contractCard(contract, {
-          onVoid: (c) => void this.voidContract(c),
-          onRetry: (c) => void this.retry(c),
+          onVoid: (c) => this.voidContract(c),
+          onRetry: (c) => this.retry(c),
           templateName: (id) => this.templates?.find((template) => template.id === id)?.name ?? null,
           timelineOpen: this.timelineOpen,
         }),

@@ -29,7 +29,7 @@ const SUGGESTION_NOTE: Record<Exclude<SignerSuggestion['state'], 'ready'>, (s: S
 export function sendForm(options: SendFormOptions): HTMLFormElement {
   const errors = new Map<string, HTMLElement>();
   const errorSlot = (field: string) => {
-    const slot = h('div', { class: 'field-error', 'data-error-for': field });
+    const slot = h('div', { class: 'field-error', 'data-error-for': field, role: 'alert' });
     errors.set(field, slot);
     return slot;
   };
@@ -52,7 +52,7 @@ export function sendForm(options: SendFormOptions): HTMLFormElement {
       h('input', { type: 'text', name: 'name', placeholder: 'Name', 'aria-label': 'Signer name', value: signer.name, maxlength: 200 }),
       h('input', { type: 'email', name: 'email', placeholder: 'email@example.com', 'aria-label': 'Signer email', value: signer.email, maxlength: 320 }),
       h('button', { type: 'button', class: 'link remove', 'aria-label': 'Remove signer', title: 'Remove signer', onClick: () => removeSigner(row) }, 'Remove'),
-      h('div', { class: 'field-error' }),
+      h('div', { class: 'field-error', role: 'alert' }),
     );
     signerList.append(row);
     refreshRemoveButtons();
@@ -88,6 +88,7 @@ export function sendForm(options: SendFormOptions): HTMLFormElement {
       const slot = errors.get(problem.field.startsWith('templateId') ? 'templateId' : 'signers') ?? errors.get('form')!;
       slot.textContent = problem.message;
     }
+    form.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
   };
 
   const collect = (): Omit<SendRequest, 'requestId'> | FieldProblem[] => {

@@ -27,7 +27,7 @@ function parseIds(text: string): number[] | null {
 export function settingsForm({ settings, templates, reloadTemplates, save }: SettingsFormOptions): HTMLFormElement {
   const errorSlots = new Map<string, HTMLElement>();
   const slot = (field: string) => {
-    const element = h('div', { class: 'field-error', 'data-error-for': field });
+    const element = h('div', { class: 'field-error', 'data-error-for': field, role: 'alert' });
     errorSlots.set(field, element);
     return element;
   };
@@ -116,6 +116,7 @@ export function settingsForm({ settings, templates, reloadTemplates, save }: Set
       target.textContent = [target.textContent, problem.message].filter(Boolean).join(' · ');
       form.querySelector(`[name="${field}"]`)?.setAttribute('aria-invalid', 'true');
     }
+    form.querySelector<HTMLElement>('[aria-invalid="true"]')?.focus();
   };
 
   form.addEventListener('submit', async (event) => {
