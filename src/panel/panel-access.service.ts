@@ -3,7 +3,7 @@ import { ApiError } from '../common/api-error';
 import { RecentValues } from '../common/recent-values';
 import { InstallationsRepository } from '../installations/installations.repository';
 import { PipedriveAdmins, reinstallRequiredError } from '../pipedrive/pipedrive-admins.service';
-import { InstallationRevokedError, PipedriveApiError } from '../pipedrive/pipedrive.errors';
+import { InstallationRevokedError, PipedriveApiError, PipedriveRateLimitedError } from '../pipedrive/pipedrive.errors';
 import { CompanyContext, NoActingInstallationError } from '../signing/company-context.service';
 import type { Contract } from '../signing/contract.entity';
 import { ContractsRepository } from '../signing/contracts.repository';
@@ -95,6 +95,10 @@ export function panelPipedriveError(error: unknown, what: string): ApiError | nu
     return reinstallRequiredError();
   }
   if (error instanceof PipedriveApiError && error.status === 403) return new ApiError(403, 'deal_not_visible', 'Pipedrive does not show you this deal');
+  if (error instanceof PipedriveRateLimitedError) {
+    const minutes = Math.max(1, Math.ceil((error.retryAt.getTime() - Date.now()) / 60_000));
+    return new ApiError(502, 'pipedrive_unavailable', `Pipedrive is busy: this company's request limit is used up for now. Try again in ${minutes === 1 ? 'a minute' : `${minutes} minutes`}.`);
+  }
   if (error instanceof PipedriveApiError) return new ApiError(502, 'pipedrive_unavailable', `Pipedrive did not answer ${what}: ${error.message}`);
   return null;
 }

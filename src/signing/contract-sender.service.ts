@@ -278,7 +278,7 @@ export class ContractSender {
     if (error instanceof NoActingInstallationError) return this.fail(manager, contract, 'failed', error.message);
     if (error instanceof NotConnectedError) return this.fail(manager, contract, 'failed', NOT_CONNECTED);
     if (finalAttempt) {
-      return this.fail(manager, contract, 'failed', `Could not send the contract after several tries: ${(error as Error).message}. Press Retry to try again.`);
+      return this.fail(manager, contract, 'failed', `Could not send the contract: ${(error as Error).message}. Press Retry to try again.`);
     }
     throw error;
   }

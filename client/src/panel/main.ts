@@ -214,7 +214,8 @@ class DealPanel {
       this.host.snackbar(contract.statusReason ?? `Contract sent to ${request.signers.map((signer) => signer.email).join(', ')}`);
       await this.refresh();
     } catch (error) {
-      this.host.snackbar(messageOf(error));
+      // Field problems are shown next to their fields; the snackbar only points there.
+      this.host.snackbar(error instanceof ApiFailure && error.details.length ? 'Some fields of the form need attention' : messageOf(error));
       throw error;
     }
   }
