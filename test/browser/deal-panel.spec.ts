@@ -43,7 +43,14 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
   }
 
   const hostLog = () => page.evaluate(() => window.hostLog);
-  const snackbar = (text: string) => eventually(async () => (await hostLog()).snackbars.find((message) => message.includes(text)), `snackbar "${text}"`);
+  /** Waits until `count` snackbars containing `text` were shown; a timeout names the ones that were. */
+  const snackbar = async (text: string, count = 1) => {
+    try {
+      return await eventually(async () => (await hostLog()).snackbars.filter((message) => message.includes(text)).length >= count || undefined, `snackbar "${text}" (${count})`);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}; shown: ${JSON.stringify((await hostLog()).snackbars)}`);
+    }
+  };
   const card = (index = 0) => frame.locator('article.contract').nth(index);
   const badge = (index = 0) => card(index).locator('.contract-head .badge');
 
@@ -199,6 +206,12 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
     await card(0).locator('.contract-head [data-status="waiting"]').waitFor();
     await expect(badge(1).getAttribute('data-status')).resolves.toBe('completed');
 
+    // Sending again would make a second contract for the deal: the form says so before anything is sent.
+    await frame.locator('[data-action="open-send"]').click();
+    await expect(frame.locator('form.send-form [data-state="open_contract"]').textContent()).resolves.toContain('already has a contract being sent or out for signature');
+    await frame.locator('form.send-form button', { hasText: 'Cancel' }).click();
+    await expect(frame.locator('form.send-form').count()).resolves.toBe(0);
+
     await page.evaluate(() => (window.confirmAnswer = false));
     await card(0).locator('[data-action="void"]').click();
     await eventually(async () => (await hostLog()).confirmations.length === 1, 'the confirmation');
@@ -318,7 +331,7 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
       await snackbar('Could not reach the DottedSign app');
       await form.locator('button[type="submit"]:enabled').waitFor();
       await form.locator('button[type="submit"]').click();
-      await eventually(async () => (await hostLog()).snackbars.filter((message) => message.includes('Contract sent to pia@customer.test')).length === 1 || undefined, 'contract sent');
+      await snackbar('Contract sent to pia@customer.test');
     } finally {
       await page.unroute(`**${sendPath}`, loseFirstAnswer);
     }
@@ -385,7 +398,7 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
     // A second change on the same page is saved too (the page keeps the version its first save returned).
     await frame.locator('input[name="writeNotes"]').check();
     await frame.locator('button[type="submit"]').click();
-    await eventually(async () => (await hostLog()).snackbars.filter((message) => message.includes('Settings saved')).length === 2 || undefined, 'a second "Settings saved"');
+    await snackbar('Settings saved', 2);
     await expect(frame.locator('form.settings-form .field-error:not(:empty)').count()).resolves.toBe(0);
     await expect((await s.api(admin().companyId, admin().userId, '/api/settings')).json()).resolves.toMatchObject({ writeNotes: true, onCompleted: { action: 'stage' } });
 

@@ -193,6 +193,7 @@ class DealPanel {
         templates,
         defaultTemplateId: this.settings?.templateId ?? null,
         suggestion,
+        openContracts: this.contracts.filter((contract) => ['pending', 'draft', 'waiting'].includes(contract.status)).length,
         submit: (request) => this.send(request),
         cancel: () => this.closeForm(),
         openSettings: () => this.host.openSettings(),

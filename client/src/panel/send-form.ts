@@ -14,6 +14,8 @@ export interface SendFormOptions {
   templates: Template[];
   defaultTemplateId: number | null;
   suggestion: SignerSuggestion | null;
+  /** How many of the deal's contracts are being sent or out for signature: sending makes one more. */
+  openContracts: number;
   submit(request: SendRequest): Promise<void>;
   cancel(): void;
   openSettings(): void;
@@ -116,6 +118,9 @@ export function sendForm(options: SendFormOptions): HTMLFormElement {
     'form',
     { class: 'send-form', novalidate: true, 'aria-label': 'Send contract' },
     h('h2', null, 'Send a contract'),
+    options.openContracts
+      ? h('p', { class: 'notice warn', 'data-state': 'open_contract' }, `This deal already has ${options.openContracts === 1 ? 'a contract' : `${options.openContracts} contracts`} being sent or out for signature. Sending creates another one.`)
+      : null,
     suggestion && suggestion.state !== 'ready' ? h('p', { class: 'notice warn', 'data-state': suggestion.state }, SUGGESTION_NOTE[suggestion.state](suggestion)) : null,
     options.defaultTemplateId === null
       ? h('p', { class: 'notice', 'data-state': 'no_template' }, 'No default template is set. Choose one here, or set a default in the app settings.', h('button', { type: 'button', class: 'link', onClick: options.openSettings }, 'Settings'))
