@@ -67,14 +67,16 @@ export class Reconciler implements OnApplicationBootstrap {
   }
 
   async runCycle(): Promise<ReconcileReport> {
+    // Longest unchecked first, a contract never checked counting from its creation: contracts made faster than a
+    // cycle checks them must not keep the ones checked before from ever being checked again.
     const due = (await this.dataSource.query(
       `SELECT id, company_id, deal_id, task_id, status, signers, created_at FROM (
-         SELECT c.*, row_number() OVER (PARTITION BY company_id ORDER BY last_checked_at NULLS FIRST, id) AS n
+         SELECT c.*, row_number() OVER (PARTITION BY company_id ORDER BY COALESCE(last_checked_at, created_at), id) AS n
          FROM contracts c
          WHERE status IN ('pending', 'draft', 'waiting')
             OR (status IN ('completed', 'declined', 'voided', 'expired') AND NOT (effects ? 'writeBackDone'))
        ) open WHERE n <= $2
-       ORDER BY last_checked_at NULLS FIRST, id LIMIT $1`,
+       ORDER BY COALESCE(last_checked_at, created_at), id LIMIT $1`,
       // Each check costs one DottedSign read and one Pipedrive deal read (about 1 token of the daily budget).
       [this.config.reconcile.perCycle, this.config.reconcile.perCompany],
     )) as DueContract[];

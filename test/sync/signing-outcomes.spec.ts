@@ -242,6 +242,30 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     expect(await filesOf(dealId)).toHaveLength(2);
   });
 
+  it('reconciliation reaches a contract checked long ago even when more new contracts than a cycle checks keep arriving', async () => {
+    const db = scenario.db();
+    const companyId = 990_001; // installed nowhere: its contracts are selected, then skipped without any API call
+    await db.query(`INSERT INTO companies (id, name, domain) VALUES ($1, 'Busy company', 'busy')`, [companyId]);
+    try {
+      const [{ id: oldId }] = await db.query(
+        `INSERT INTO contracts (company_id, deal_id, intent_key, title, status, task_id, created_at, last_checked_at)
+         VALUES ($1, 1, 'old', 'Checked yesterday', 'waiting', 'busy-old', now() - interval '2 days', now() - interval '1 day') RETURNING id`,
+        [companyId],
+      );
+      // More never-checked contracts than one company gets per cycle (50).
+      await db.query(
+        `INSERT INTO contracts (company_id, deal_id, intent_key, title, status, task_id)
+         SELECT $1, 2 + n, 'new-' || n, 'Just sent', 'waiting', 'busy-new-' || n FROM generate_series(1, 60) n`,
+        [companyId],
+      );
+      await s.app.app.get(Reconciler).runCycle();
+      const [old] = await db.query(`SELECT last_checked_at > now() - interval '1 minute' AS checked FROM contracts WHERE id = $1`, [oldId]);
+      expect(old.checked).toBe(true);
+    } finally {
+      await db.query('DELETE FROM companies WHERE id = $1', [companyId]);
+    }
+  });
+
   it('a lost webhook of one of two signers: one reconciliation cycle shows that signer as signed, the contract still waiting', async () => {
     const deal = await scenario.addDeal({ title: 'Two signers' });
     const sent = await s.api(scenario.demo.companyId, scenario.demo.adminUserId, `/api/deals/${deal.id}/contracts`, {
