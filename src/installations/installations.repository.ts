@@ -98,8 +98,15 @@ export class InstallationsRepository {
     });
   }
 
-  async markInvalid(id: string, reason: string): Promise<void> {
-    await this.installations.query('UPDATE installations SET invalid_reason = $2, invalid_since = COALESCE(invalid_since, now()) WHERE id = $1', [id, reason]);
+  /**
+   * Pipedrive refused `refusedRefreshToken` (as sealed) for good. A reinstall that stored new tokens meanwhile keeps
+   * its install valid: only the refused tokens' install is marked.
+   */
+  async markInvalid(id: string, reason: string, refusedRefreshToken: string): Promise<void> {
+    await this.installations.query(
+      'UPDATE installations SET invalid_reason = $2, invalid_since = COALESCE(invalid_since, now()) WHERE id = $1 AND refresh_token = $3',
+      [id, reason, refusedRefreshToken],
+    );
   }
 
   /**

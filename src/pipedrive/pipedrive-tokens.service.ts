@@ -71,11 +71,13 @@ export class PipedriveTokens {
   }
 
   private async refreshLocked(installationId: string, staleToken: string): Promise<AccessToken> {
+    let presented: string | undefined;
     try {
       return await this.dataSource.transaction(async (manager) => {
         const row = await this.installations.lockForUpdate(manager, installationId);
         if (!row) throw new InstallationRevokedError(installationId, 'uninstalled');
         if (row.invalidReason) throw new InstallationRevokedError(installationId, row.invalidReason);
+        presented = row.refreshToken;
         const place = (column: TokenColumn) => installationToken(row.companyId, row.userId, column);
         const current = this.box.decrypt(row.accessToken, place('access_token'));
         if (current !== staleToken && row.expiresAt.getTime() - EARLY_REFRESH_MS > Date.now()) {
@@ -91,10 +93,10 @@ export class PipedriveTokens {
         return { accessToken: tokens.accessToken, apiDomain: tokens.apiDomain };
       });
     } catch (error) {
-      if (error instanceof PipedriveApiError && !error.retryable) {
+      if (error instanceof PipedriveApiError && !error.retryable && presented) {
         // The refresh token was refused for good (uninstalled or revoked): stop choosing this install to act.
         this.logger.warn(`installation ${installationId} can no longer act: ${error.message}`);
-        await this.installations.markInvalid(installationId, error.message);
+        await this.installations.markInvalid(installationId, error.message, presented);
         throw new InstallationRevokedError(installationId, error.message);
       }
       throw error;

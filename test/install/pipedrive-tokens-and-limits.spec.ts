@@ -1,5 +1,5 @@
 import { DataSource } from 'typeorm';
-import { PipedriveRateLimitedError } from '../../src/pipedrive/pipedrive.errors';
+import { InstallationRevokedError, PipedriveRateLimitedError } from '../../src/pipedrive/pipedrive.errors';
 import { PipedriveTokens } from '../../src/pipedrive/pipedrive-tokens.service';
 import { JobQueue } from '../../src/jobs/job-queue.service';
 import { ENSURE_WEBHOOKS } from '../../src/pipedrive/pipedrive.jobs';
@@ -55,6 +55,23 @@ describe('Pipedrive API client: token refresh and rate limits (two app processes
     // The deployment gets the secret it should have (here: the app's secret is current again).
     await s.sim('/app', { method: 'PATCH', body: { clientSecret: secret } });
     expect((await api(s.app).me()).id).toBe(s.pipedrive.demo.adminUserId);
+  });
+
+  it('a refresh refused while the user reinstalls leaves the new install working, not marked invalid', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 2100)); // a fresh burst window
+    await s.sim('/tokens/expire', { body: {} });
+    // The old refresh token is refused, slowly: the user's reinstall stores new tokens meanwhile (it waits for the row).
+    await s.sim('/faults', {
+      body: { method: 'POST', path: '/oauth/token', status: 400, count: 1, latencyMs: 1500, body: { success: false, error: 'invalid_grant', error_description: 'Invalid grant: refresh_token is invalid' } },
+    });
+    const refused = api(s.app).me().catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await s.install(s.pipedrive.demo.adminUserId);
+    expect(await refused).toBeInstanceOf(InstallationRevokedError);
+
+    const [row] = await s.app.app.get(DataSource).query('SELECT invalid_reason FROM installations WHERE id = $1', [installationId]);
+    expect(row.invalid_reason).toBeNull();
+    expect((await api(second).me()).id).toBe(s.pipedrive.demo.adminUserId);
   });
 
   it('waits out the burst window on 429 instead of hammering, and loses no call', async () => {
