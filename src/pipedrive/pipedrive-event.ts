@@ -11,6 +11,8 @@ export interface PipedriveEvent {
   userId: string | null;
   entityId: string;
   occurredAt: string | null;
+  /** v2 `meta.merged_to_id`: a `delete` of a deal merged into that one (v2 has no merge action). */
+  mergedToId: string | null;
   current: Record<string, unknown> | null;
   previous: Record<string, unknown> | null;
 }
@@ -27,6 +29,7 @@ const v2 = z.object({
     company_id: id,
     user_id: id.optional().nullable(),
     timestamp: z.string().max(64).optional(),
+    merged_to_id: id.optional().nullable(),
   }),
   data: record,
   previous: record,
@@ -66,6 +69,7 @@ export function parsePipedriveEvent(body: unknown): PipedriveEvent | null {
       userId: meta.user_id ?? null,
       entityId: meta.entity_id,
       occurredAt: meta.timestamp ?? null,
+      mergedToId: meta.merged_to_id ?? null,
       current: data ?? null,
       previous: previous ?? null,
     };
@@ -84,6 +88,7 @@ export function parsePipedriveEvent(body: unknown): PipedriveEvent | null {
       userId: meta.user_id ?? null,
       entityId: meta.id,
       occurredAt: timestamp || null,
+      mergedToId: null,
       current: current ?? null,
       previous: previous ?? null,
     };

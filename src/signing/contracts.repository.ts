@@ -152,10 +152,31 @@ export class ContractsRepository {
    * contracts of one deal never interleave, across processes.
    */
   withDealLock<T>(companyId: string, dealId: string, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.withDealLocks(companyId, [dealId], work);
+  }
+
+  /** Several deals' locks, taken in id order (two transactions locking the same deals never wait for each other in a circle). */
+  withDealLocks<T>(companyId: string, dealIds: string[], work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(async (manager) => {
-      await manager.query(dealLockSql(companyId, dealId));
+      for (const dealId of [...new Set(dealIds)].sort((a, b) => Number(a) - Number(b))) await manager.query(dealLockSql(companyId, dealId));
       return work(manager);
     });
+  }
+
+  /** Moves a deal's contracts to another deal (a merge), each with a timeline line; answers how many moved. */
+  async moveToDeal(manager: EntityManager, companyId: string, fromDealId: string, toDealId: string): Promise<number> {
+    const rows = (await manager.query(
+      `WITH moved AS (
+         UPDATE contracts SET deal_id = $3, updated_at = now() WHERE company_id = $1 AND deal_id = $2 RETURNING id
+       ), lines AS (
+         INSERT INTO contract_events (contract_id, type, details, dedupe_key)
+         SELECT id, 'deal_merged', jsonb_build_object('fromDealId', $2::bigint, 'toDealId', $3::bigint), 'deal_merged:' || $2 FROM moved
+         ON CONFLICT (contract_id, dedupe_key) DO NOTHING
+       )
+       SELECT count(*)::int AS moved FROM moved`,
+      [companyId, fromDealId, toDealId],
+    )) as Array<{ moved: number }>;
+    return rows[0].moved;
   }
 
   /**

@@ -4,6 +4,7 @@ import type { InboxEvent } from '../inbox/inbox-event.entity';
 import { InboxService, type Outcome } from '../inbox/inbox.service';
 import { DottedSignConnections, NotConnectedError } from '../dottedsign/dottedsign-connections.service';
 import { parsePipedriveEvent } from '../pipedrive/pipedrive-event';
+import { PipedriveApiError } from '../pipedrive/pipedrive.errors';
 import { CompanyContext } from './company-context.service';
 import type { Contract } from './contract.entity';
 import { ContractSender, E_SIGN_PROVIDER } from './contract-sender.service';
@@ -105,8 +106,40 @@ export class DealSync {
     if (!event || !inboxEvent.companyId) return { status: 'ignored', reason: 'unreadable event' };
     const companyId = inboxEvent.companyId;
     const dealId = event.entityId;
+    if (event.mergedToId) {
+      const moved = await this.mergeDeal(companyId, dealId, event.mergedToId);
+      return { status: 'processed', reason: `merged into deal ${event.mergedToId}: ${moved} contract(s) moved there` };
+    }
+    // A delivery retried after the deal was restored (Pipedrive retries for minutes) must not end its live contracts.
+    if (await this.inPipedrive(companyId, dealId)) return { status: 'ignored', reason: 'the deal is in Pipedrive again (restored since its delete)' };
     const ended = await this.endDeal(companyId, dealId);
     return { status: 'processed', reason: `${ended} contract(s) ended` };
+  }
+
+  /**
+   * A deal merged into another: its contracts follow it, as its files and notes do, and go on there (signing, the
+   * write-back to the deal it went into). The merged deal is marked deleted, so a late create of it sends nothing.
+   */
+  async mergeDeal(companyId: string, dealId: string, intoId: string): Promise<number> {
+    return this.contracts.withDealLocks(companyId, [dealId, intoId], async (manager) => {
+      await this.contracts.markDealDeleted(manager, companyId, dealId);
+      const moved = await this.contracts.moveToDeal(manager, companyId, dealId, intoId);
+      this.logger.log(`company ${companyId} deal ${dealId} merged into ${intoId}: ${moved} contract(s) moved`);
+      return moved;
+    });
+  }
+
+  /** Whether Pipedrive shows the deal, not deleted; false when it cannot say for good (a passing failure throws). */
+  private async inPipedrive(companyId: string, dealId: string): Promise<boolean> {
+    const context = await this.context.load(companyId);
+    if (!context) return false;
+    try {
+      const deal = await (await this.context.pipedrive(context)).deal(Number(dealId));
+      return Boolean(deal && !deal.isDeleted);
+    } catch (error) {
+      if (error instanceof PipedriveApiError && error.retryable) throw error;
+      return false;
+    }
   }
 
   /**

@@ -564,6 +564,24 @@ describe('Pipedrive simulator', () => {
       expect(new Set(receiver.received.map((request) => request.body.meta.id)).size).toBe(3);
     });
 
+    it('a merge sends a delete of the merged deal naming the other (merged_to_id), then a change of the other; files and notes move there', async () => {
+      await subscribe(tokens);
+      const merged = (await client.control('POST', deals(), { title: 'Duplicate' })).body;
+      const kept = (await client.control('POST', deals(), { title: 'Kept' })).body;
+      await client.control('POST', `/companies/${sim.demo.companyId}/files`, { dealId: merged.id, names: ['quote.pdf'] });
+      receiver.received.length = 0;
+      expect((await client.control('POST', `${deals()}/${merged.id}/merge`, { mergeWithId: kept.id })).status).toBe(200);
+      await waitFor(() => receiver.received.length >= 2);
+      const deleted = receiver.received.find((request) => request.body.meta.action === 'delete')!;
+      const changed = receiver.received.find((request) => request.body.meta.action === 'change')!;
+      expect(deleted.body.meta).toMatchObject({ entity_id: String(merged.id), merged_to_id: String(kept.id) });
+      expect(changed.body.meta).toMatchObject({ entity_id: String(kept.id) });
+      expect(changed.body.meta.merged_to_id).toBeUndefined();
+      const files = (await client.control('GET', `/companies/${sim.demo.companyId}/files`)).body as Json[];
+      expect(files.filter((file) => file.file_name === 'quote.pdf').map((file) => file.deal_id)).toEqual([kept.id]);
+      expect((await client.api(tokens, 'GET', `/api/v2/deals/${merged.id}`)).status).toBe(404);
+    });
+
     it('announces the app own API changes and person events only to matching webhooks', async () => {
       await subscribe(tokens, { event_action: 'change', event_object: 'deal' });
       await subscribe(tokens, { event_action: 'create', event_object: 'person' });

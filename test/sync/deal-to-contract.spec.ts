@@ -307,6 +307,48 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect(await scenario.tasksForDeal(deal.id)).toHaveLength(3);
   });
 
+  it('a deal merged into another: its contract out for signature follows it, is not voided, and signing it wins the deal it went into', async () => {
+    const { companyId } = scenario.demo;
+    const merged = await scenario.addDeal({ title: 'Duplicate deal', person_id: scenario.demo.personWithEmailId });
+    const { id: contractId, task_id: taskId } = await scenario.contractSettled(merged.id);
+    const kept = await scenario.addDeal({ title: 'Kept deal', person_id: scenario.demo.personWithEmailId });
+    await scenario.contractSettled(kept.id);
+
+    expect((await s.sim(`/companies/${companyId}/deals/${merged.id}/merge`, { body: { mergeWithId: kept.id } })).status).toBe(200);
+    await eventually(async () => {
+      const [event] = await scenario.db().query(`SELECT status, status_reason FROM inbox_events WHERE event_type = 'deal:delete' AND payload->'meta'->>'entity_id' = $1`, [String(merged.id)]);
+      return event && event.status !== 'pending' ? event : undefined;
+    }, 'the merge to be handled');
+    expect(await scenario.contracts(merged.id)).toEqual([]);
+    const moved = (await scenario.contracts(kept.id)).find((contract) => contract.id === contractId);
+    expect(moved).toMatchObject({ status: 'waiting', task_id: taskId });
+    expect(await (await s.dsim(`/tasks/${taskId}`)).json()).toMatchObject({ status: 'waiting' });
+
+    expect((await s.dsim(`/tasks/${taskId}/sign`, { body: { email: 'pia@customer.test' } })).status).toBe(200);
+    await eventually(async () => (await scenario.contracts(kept.id)).find((contract) => contract.id === contractId)?.effects?.writeBackDone, 'the write-back to the kept deal', 20000);
+    expect(await (await s.sim(`/companies/${companyId}/deals/${kept.id}`)).json()).toMatchObject({ status: 'won' });
+    const files = (await (await s.sim(`/companies/${companyId}/files`)).json()) as Array<{ deal_id: number; file_name: string }>;
+    expect(files.filter((file) => file.deal_id === kept.id && file.file_name.includes(`(contract ${contractId})`))).toHaveLength(2);
+  });
+
+  it('a delete delivered after the deal was restored leaves its contract out for signature', async () => {
+    const deal = await scenario.addDeal({ title: 'Restored at once', person_id: scenario.demo.personWithEmailId });
+    const { task_id: taskId } = await scenario.contractSettled(deal.id);
+    await s.sim('/webhooks/hold');
+    await scenario.deleteDeal(deal.id);
+    expect((await s.sim(`/companies/${scenario.demo.companyId}/deals/${deal.id}/restore`, { body: {} })).status).toBe(200);
+    await s.sim('/webhooks/release', { body: {} });
+    const handled = await eventually(async () => {
+      const [event] = await scenario.db().query(`SELECT status, status_reason FROM inbox_events WHERE event_type = 'deal:delete' AND payload->'meta'->>'entity_id' = $1`, [String(deal.id)]);
+      return event && event.status !== 'pending' ? event : undefined;
+    }, 'the delete to be handled');
+    expect(handled).toMatchObject({ status: 'ignored', status_reason: expect.stringContaining('restored') });
+    expect(await scenario.contracts(deal.id)).toEqual([expect.objectContaining({ status: 'waiting', task_id: taskId })]);
+    expect(await (await s.dsim(`/tasks/${taskId}`)).json()).toMatchObject({ status: 'waiting' });
+    const [{ deleted }] = await scenario.db().query('SELECT count(*)::int AS deleted FROM deal_deletions WHERE deal_id = $1', [deal.id]);
+    expect(deleted).toBe(0);
+  });
+
   it('a delete delivered before its create leaves no live task', async () => {
     await s.sim('/webhooks/hold');
     const deal = await scenario.addDeal({ title: 'Out of order', person_id: scenario.demo.personWithEmailId });

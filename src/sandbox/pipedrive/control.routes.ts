@@ -130,6 +130,12 @@ export function pipedriveControlRoutes(deps: ControlRoutesDeps): Router {
     const companyId = company(req).id;
     res.json(dealV2(deps.deals.restore(companyId, Number(req.params.id), actor(req, companyId))));
   });
+  /** Body `{ mergeWithId }`: the deal is merged into that one (as a user does in Pipedrive's UI). */
+  router.post('/companies/:companyId/deals/:id/merge', (req, res) => {
+    const companyId = company(req).id;
+    const mergeWithId = Number(body(req).mergeWithId);
+    res.json(dealV2(deps.deals.merge(companyId, Number(req.params.id), mergeWithId, actor(req, companyId))));
+  });
   router.delete('/companies/:companyId/deals/:id', (req, res) => {
     const companyId = company(req).id;
     res.json(dealV2(deps.deals.delete(companyId, Number(req.params.id), actor(req, companyId))));

@@ -117,6 +117,27 @@ export class DealRecords {
     return deal;
   }
 
+  /**
+   * Pipedrive's merge of `dealId` into `intoId`: the deal's files and notes move to the other deal, and the deal goes.
+   * Webhooks v2 have no merge action: a `delete` of the merged deal naming the other (`meta.merged_to_id`), then a
+   * `change` of the other.
+   */
+  merge(companyId: number, dealId: number, intoId: number, actor: Actor): Deal {
+    const deal = this.require(companyId, dealId);
+    const into = this.require(companyId, intoId);
+    if (deal.id === into.id) throw PipedriveApiError.badRequest('A deal cannot be merged with itself');
+    for (const item of [...this.store.filesOf(companyId, dealId), ...this.store.notesOf(companyId, dealId)]) item.dealId = intoId;
+    const previous = snapshot(deal);
+    const now = new Date();
+    deal.isDeleted = true;
+    deal.updateTime = now;
+    this.emit({ object: 'deal', action: 'delete', companyId, entityId: deal.id, current: null, previous, ...actor, at: now, mergedToId: intoId });
+    const intoPrevious = snapshot(into);
+    into.updateTime = now;
+    this.emit({ object: 'deal', action: 'change', companyId, entityId: into.id, current: snapshot(into), previous: intoPrevious, ...actor, at: now });
+    return into;
+  }
+
   /** Pipedrive's "restore" of a deleted deal (a UI action, within 30 days of the delete); emits `change`. */
   restore(companyId: number, dealId: number, actor: Actor): Deal {
     const deal = this.store.deals.get(dealId);

@@ -40,6 +40,7 @@ function payloadV2(webhook: Webhook, event: EntityEvent, identity: EventIdentity
       is_bulk_edit: false,
       type: 'application',
       host: identity.host,
+      ...(event.mergedToId === undefined ? {} : { merged_to_id: String(event.mergedToId) }),
     },
   };
 }
