@@ -7,14 +7,21 @@ import { Reconciler } from '../src/signing/reconciler.service';
 const FIRST_COMPANY = 9_100_001;
 const OTHER_COMPANIES = 200;
 
-/** The reconciler's selection, as runCycle() sends it (kept verbatim to explain its plan). */
-const SELECTION = `SELECT id, company_id, deal_id, task_id, status, signers, created_at FROM (
-   SELECT c.*, row_number() OVER (PARTITION BY company_id ORDER BY last_checked_at NULLS FIRST, id) AS n
-   FROM contracts c
-   WHERE status IN ('pending', 'draft', 'waiting')
-      OR (status IN ('completed', 'declined', 'voided', 'expired') AND NOT (effects ? 'writeBackDone'))
- ) open WHERE n <= 50
- ORDER BY last_checked_at NULLS FIRST, id LIMIT 200`;
+/** The reconciler's selection and claim, as runCycle() sends it (kept verbatim to explain its plan). */
+const SELECTION = `WITH due AS (
+   SELECT id, last_checked_at, COALESCE(last_checked_at, created_at) AS since FROM (
+     SELECT c.*, row_number() OVER (PARTITION BY company_id ORDER BY COALESCE(last_checked_at, created_at), id) AS n
+     FROM contracts c
+     WHERE status IN ('pending', 'draft', 'waiting')
+        OR (status IN ('completed', 'declined', 'voided', 'expired') AND NOT (effects ? 'writeBackDone'))
+   ) open WHERE n <= 50
+   ORDER BY since, id LIMIT 200
+ ), claimed AS (
+   UPDATE contracts c SET last_checked_at = now() FROM due
+   WHERE c.id = due.id AND c.last_checked_at IS NOT DISTINCT FROM due.last_checked_at
+   RETURNING c.id, c.company_id, c.deal_id, c.task_id, c.status, c.signers, c.created_at, due.since
+ )
+ SELECT * FROM claimed ORDER BY since, id`;
 
 async function requestCount(stack: Stack): Promise<{ pipedrive: number; dottedsign: number }> {
   const count = async (response: Response) => ((await response.json()) as unknown[]).length;

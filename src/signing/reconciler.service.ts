@@ -68,15 +68,24 @@ export class Reconciler implements OnApplicationBootstrap {
 
   async runCycle(): Promise<ReconcileReport> {
     // Longest unchecked first, a contract never checked counting from its creation: contracts made faster than a
-    // cycle checks them must not keep the ones checked before from ever being checked again.
+    // cycle checks them must not keep the ones checked before from ever being checked again. The contracts are
+    // claimed as they are chosen (marked checked now): a cycle running at the same time, in this process or
+    // another (one outlasting its job's expiry), takes others instead of repeating these calls.
     const due = (await this.dataSource.query(
-      `SELECT id, company_id, deal_id, task_id, status, signers, created_at FROM (
-         SELECT c.*, row_number() OVER (PARTITION BY company_id ORDER BY COALESCE(last_checked_at, created_at), id) AS n
-         FROM contracts c
-         WHERE status IN ('pending', 'draft', 'waiting')
-            OR (status IN ('completed', 'declined', 'voided', 'expired') AND NOT (effects ? 'writeBackDone'))
-       ) open WHERE n <= $2
-       ORDER BY COALESCE(last_checked_at, created_at), id LIMIT $1`,
+      `WITH due AS (
+         SELECT id, last_checked_at, COALESCE(last_checked_at, created_at) AS since FROM (
+           SELECT c.*, row_number() OVER (PARTITION BY company_id ORDER BY COALESCE(last_checked_at, created_at), id) AS n
+           FROM contracts c
+           WHERE status IN ('pending', 'draft', 'waiting')
+              OR (status IN ('completed', 'declined', 'voided', 'expired') AND NOT (effects ? 'writeBackDone'))
+         ) open WHERE n <= $2
+         ORDER BY since, id LIMIT $1
+       ), claimed AS (
+         UPDATE contracts c SET last_checked_at = now() FROM due
+         WHERE c.id = due.id AND c.last_checked_at IS NOT DISTINCT FROM due.last_checked_at
+         RETURNING c.id, c.company_id, c.deal_id, c.task_id, c.status, c.signers, c.created_at, due.since
+       )
+       SELECT * FROM claimed ORDER BY since, id`,
       // Each check costs one DottedSign read and one Pipedrive deal read (about 1 token of the daily budget).
       [this.config.reconcile.perCycle, this.config.reconcile.perCompany],
     )) as DueContract[];
@@ -89,8 +98,6 @@ export class Reconciler implements OnApplicationBootstrap {
       } catch (error) {
         report.errors += 1;
         this.logger.warn(`reconciling contract ${row.id}: ${(error as Error).message}`);
-      } finally {
-        await this.dataSource.query('UPDATE contracts SET last_checked_at = now() WHERE id = $1', [row.id]);
       }
     }
     if (report.checked || report.dealsMissed || report.errors) this.logger.log(`reconciliation: ${JSON.stringify(report)}`);
