@@ -206,8 +206,7 @@ export class DottedSignClient implements ESignProvider {
     const action = String(body.action_name ?? '');
     if (!taskId) return this.ignoredWebhook('it names no task (no task.task_id or resource_id)');
     if (!action) return this.ignoredWebhook(`it has no action_name (task ${taskId.slice(0, 64)})`);
-    const seconds = Number(body.event_datetime);
-    const occurredAt = Number.isFinite(seconds) && seconds > 0 ? new Date(seconds * 1000) : new Date();
+    const occurredAt = vendorTime(body.event_datetime) ?? new Date();
     const actorEmail = typeof body.event_email === 'string' && body.event_email ? body.event_email : null;
     return [
       {
@@ -296,6 +295,18 @@ function totalPages(data: Json): number {
   return MAX_PAGES;
 }
 
+/**
+ * A time as DottedSign may give it: Unix seconds (its webhooks' `event_datetime`), milliseconds, or an ISO 8601 text
+ * with its offset (the read's `signed_at`, shape unverified). Null when it is none of them.
+ */
+export function vendorTime(value: unknown): Date | null {
+  const number = typeof value === 'number' ? value : typeof value === 'string' && /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : null;
+  if (number !== null) return number > 0 ? new Date(number >= 1e12 ? number : number * 1000) : null;
+  if (typeof value !== 'string' || !value.trim()) return null;
+  const parsed = Date.parse(value);
+  return Number.isFinite(parsed) ? new Date(parsed) : null;
+}
+
 /** Read shape unverified: signers under `stages[].signers` (or `participants`), or on the stage itself. */
 function mapTask(data: Json): SignTask {
   const stages = Array.isArray(data.stages) ? (data.stages as Json[]) : [];
@@ -312,7 +323,7 @@ function mapTask(data: Json): SignTask {
         name: String(person.name ?? ''),
         email: person.email,
         status: (['waiting', 'viewed', 'signed', 'declined'].includes(status) ? status : 'waiting') as SignerProgress['status'],
-        signedAt: typeof person.signed_at === 'string' ? person.signed_at : null,
+        signedAt: vendorTime(person.signed_at)?.toISOString() ?? null,
         declineReason: reason,
       });
     }

@@ -329,7 +329,7 @@ function permanentRefusal(error: unknown): string | null {
 }
 
 function lastSignedAt(contract: Contract): string {
-  const times = contract.signers.map((signer) => signer.signedAt).filter((time): time is string => Boolean(time)).sort();
-  const last = times.at(-1) ?? contract.updatedAt.toISOString();
+  const times = contract.signers.map((signer) => Date.parse(signer.signedAt ?? '')).filter(Number.isFinite);
+  const last = new Date(times.length ? Math.max(...times) : contract.updatedAt.getTime()).toISOString();
   return `${last.slice(0, 10)} ${last.slice(11, 16)} UTC`;
 }
