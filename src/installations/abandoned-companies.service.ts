@@ -2,16 +2,20 @@ import { Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common'
 import { DataSource } from 'typeorm';
 import { TransactionRunner } from '../database/transaction-runner';
 import { JobQueue } from '../jobs/job-queue.service';
-import { InstallationsRepository } from './installations.repository';
+import { InstallationsRepository, REFRESH_TOKEN_UNUSED_DAYS } from './installations.repository';
 
 export const ERASE_ABANDONED_COMPANIES = 'installations.erase-abandoned';
 
 /** How long a company whose every installation Pipedrive refused keeps its data: time for one of its users to reinstall. */
 export const ABANDONED_AFTER_DAYS = 30;
 
-/** Installations that keep their company: ones that can act, and ones refused less than the grace period ago. */
-const KEEPS_COMPANY = `EXISTS (SELECT 1 FROM installations i WHERE i.company_id = c.id
-  AND (i.invalid_reason IS NULL OR i.invalid_since IS NULL OR i.invalid_since > now() - make_interval(days => $1)))`;
+/**
+ * Installations that keep their company: ones that can act, and ones that stopped less than the grace period ago,
+ * refused by Pipedrive or lapsed (a refresh token unused for ${REFRESH_TOKEN_UNUSED_DAYS} days has expired).
+ */
+const KEEPS_COMPANY = `EXISTS (SELECT 1 FROM installations i WHERE i.company_id = c.id AND CASE
+  WHEN i.invalid_reason IS NULL THEN i.refreshed_at > now() - make_interval(days => ${REFRESH_TOKEN_UNUSED_DAYS} + $1)
+  ELSE i.invalid_since IS NULL OR i.invalid_since > now() - make_interval(days => $1) END)`;
 
 /**
  * Pipedrive sends an uninstall notice once; a company whose users' notices were all lost (or whose users all stopped

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { type EntityManager, IsNull, type Repository } from 'typeorm';
+import type { EntityManager, Repository } from 'typeorm';
 import { entityRows } from '../database/entity-rows';
 import { Company } from './company.entity';
 import { Installation } from './installation.entity';
@@ -18,6 +18,9 @@ export interface InstallationRecord {
   sealedRefreshToken: string;
   expiresAt: Date;
 }
+
+/** Pipedrive's refresh tokens expire after 60 days unused (each refresh extends them): an install not refreshed for longer cannot act. */
+export const REFRESH_TOKEN_UNUSED_DAYS = 60;
 
 @Injectable()
 export class InstallationsRepository {
@@ -136,8 +139,13 @@ export class InstallationsRepository {
 
   async remove(manager: EntityManager, companyId: string, userId: string): Promise<{ removed: boolean; remaining: number }> {
     const deleted = await manager.delete(Installation, { companyId, userId });
-    // An install Pipedrive refused for good (its user's uninstall notice lost, say) acts for nobody: it keeps nothing.
-    const remaining = await manager.countBy(Installation, { companyId, invalidReason: IsNull() });
+    // An install Pipedrive refused for good, or whose refresh token lapsed unused (its user's uninstall notice lost,
+    // say), acts for nobody: it keeps nothing.
+    const [{ remaining }] = (await manager.query(
+      `SELECT count(*)::int AS remaining FROM installations
+       WHERE company_id = $1 AND invalid_reason IS NULL AND refreshed_at > now() - make_interval(days => $2)`,
+      [companyId, REFRESH_TOKEN_UNUSED_DAYS],
+    )) as Array<{ remaining: number }>;
     return { removed: (deleted.affected ?? 0) > 0, remaining };
   }
 

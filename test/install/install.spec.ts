@@ -167,6 +167,17 @@ describe('install from the Pipedrive Marketplace (app + Pipedrive simulator over
     }
   });
 
+  it('the same when the lingering install was never refused but its refresh token lapsed unused (61 days)', async () => {
+    await s.install(demo.adminUserId);
+    await s.install(demo.regularUserId);
+    // Nothing refreshes a regular user's token but their own panel: unused for 60 days, Pipedrive's refresh token expires.
+    await db().query(`UPDATE installations SET refreshed_at = now() - interval '61 days' WHERE user_id = $1`, [demo.regularUserId]);
+    await s.sim('/uninstall', { body: { companyId: demo.companyId, userId: demo.adminUserId } });
+    for (const table of ['companies', 'installations', 'webhook_subscriptions', 'esign_connections']) {
+      expect(await db().query(`SELECT count(*)::int AS count FROM ${table}`)).toEqual([{ count: 0 }]);
+    }
+  });
+
   it('the last two users uninstalling at the same moment still erase the company', async () => {
     for (let round = 1; round <= 3; round += 1) {
       await s.install(demo.adminUserId);
@@ -219,5 +230,12 @@ describe('install from the Pipedrive Marketplace (app + Pipedrive simulator over
     for (const table of ['installations', 'webhook_subscriptions', 'esign_connections']) {
       expect(await db().query(`SELECT count(*)::int AS count FROM ${table} WHERE company_id = $1`, [demo.companyId])).toEqual([{ count: 0 }]);
     }
+
+    // Beta's install was never refused, but nothing used it: its refresh token lapsed after 60 days, and 30 more on it goes.
+    await db().query(`UPDATE installations SET invalid_reason = NULL, invalid_since = NULL, refreshed_at = now() - interval '89 days' WHERE user_id = $1`, [betaAdmin.id]);
+    expect(await s.app.app.get(AbandonedCompanies).erase()).toEqual([]);
+    await db().query(`UPDATE installations SET refreshed_at = now() - interval '91 days' WHERE user_id = $1`, [betaAdmin.id]);
+    expect(await s.app.app.get(AbandonedCompanies).erase()).toEqual([String(beta.id)]);
+    expect(await companies()).toEqual([]);
   });
 });
