@@ -50,7 +50,12 @@ export class DottedSignAuthController {
   @Get('auth/dottedsign/callback')
   async callback(@Query() query: Record<string, unknown>, @Headers('cookie') cookies: string | undefined, @Res() res: FastifyReply): Promise<void> {
     if (typeof query.error === 'string') {
-      return this.page(res, 200, 'DottedSign not connected', 'You cancelled the connection. Nothing was changed; you can connect again from the app settings.');
+      if (query.error === 'access_denied') {
+        return this.page(res, 200, 'DottedSign not connected', 'You cancelled the connection. Nothing was changed; you can connect again from the app settings.');
+      }
+      // Anything else is DottedSign refusing the request (OAuth's error codes, RFC 6749 §4.1.2.1): say which.
+      const code = query.error.replace(/[^\w.-]/g, '').slice(0, 64) || 'unknown';
+      return this.page(res, 400, 'DottedSign not connected', `DottedSign refused the connection (${code}). Nothing was changed; try again from the app settings, or ask the app's provider if it happens again.`);
     }
     const state = this.signed.verify<{ companyId: string; userId: string; flow?: string; proof?: string }>(STATE_PURPOSE, query.state);
     if (!state) return this.page(res, 400, 'DottedSign not connected', 'The connection link expired or was altered. Start again from the app settings.');

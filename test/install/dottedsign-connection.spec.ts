@@ -94,6 +94,21 @@ describe('the company’s DottedSign connection: who may change it, and what the
     expect(await connectionOf(companyId)).toEqual(before);
   });
 
+  it('DottedSign sending the admin back with an error: "cancelled" (200) for access_denied, the error named (400) for anything else; nothing connected', async () => {
+    const before = await connectionOf(scenario.demo.companyId);
+    const back = (query: string) => fetch(`${s.app.url}/auth/dottedsign/callback?${query}`, { redirect: 'manual' });
+    const denied = await back('error=access_denied&state=whatever');
+    expect(denied.status).toBe(200);
+    expect(await denied.text()).toContain('You cancelled the connection');
+    const refused = await back('error=unauthorized_client&error_description=nope&state=whatever');
+    expect(refused.status).toBe(400);
+    const page = await refused.text();
+    expect(page).toContain('DottedSign refused the connection (unauthorized_client)');
+    expect(page).not.toContain('cancelled');
+    expect((await back(`error=${encodeURIComponent('<script>x</script>')}`)).status).toBe(400);
+    expect(await connectionOf(scenario.demo.companyId)).toEqual(before);
+  });
+
   it('voiding a sent contract after DottedSign was disconnected answers 409 dottedsign_not_connected and leaves it waiting', async () => {
     const { companyId, adminUserId, dealId } = scenario.demo;
     const sent = await s.api(companyId, adminUserId, `/api/deals/${dealId}/contracts`, { body: { signers: [{ name: 'Pia Buyer', email: 'pia@customer.test' }] } });
