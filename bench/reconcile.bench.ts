@@ -16,9 +16,12 @@ const SELECTION = `WITH due AS (
         OR (status IN ('completed', 'declined', 'voided', 'expired') AND NOT (effects ? 'writeBackDone'))
    ) open WHERE n <= 50
    ORDER BY since, id LIMIT 200
+ ), locked AS (
+   SELECT c.id FROM contracts c JOIN due ON due.id = c.id
+   WHERE c.last_checked_at IS NOT DISTINCT FROM due.last_checked_at
+   ORDER BY c.id FOR UPDATE OF c SKIP LOCKED
  ), claimed AS (
-   UPDATE contracts c SET last_checked_at = now() FROM due
-   WHERE c.id = due.id AND c.last_checked_at IS NOT DISTINCT FROM due.last_checked_at
+   UPDATE contracts c SET last_checked_at = now() FROM locked JOIN due ON due.id = locked.id WHERE c.id = locked.id
    RETURNING c.id, c.company_id, c.deal_id, c.task_id, c.status, c.signers, c.created_at, due.since
  )
  SELECT * FROM claimed ORDER BY since, id`;

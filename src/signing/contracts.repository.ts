@@ -186,22 +186,31 @@ export class ContractsRepository {
    * deal's life, which takes several of these, saves two round trips each.
    */
   async withLockedContract<T>(key: ContractKey, work: (manager: EntityManager, contract: ContractRow | null) => Promise<T>): Promise<T> {
-    const opening = `START TRANSACTION; ${dealLockSql(key.companyId, key.dealId)}; SELECT * FROM contracts WHERE id = ${idLiteral(key.id)}`;
-    const runner = this.dataSource.createQueryRunner();
-    try {
-      const client = (await runner.connect()) as PoolClient;
+    let dealId = key.dealId;
+    for (;;) {
+      const opening = `START TRANSACTION; ${dealLockSql(key.companyId, dealId)}; SELECT * FROM contracts WHERE id = ${idLiteral(key.id)}`;
+      const runner = this.dataSource.createQueryRunner();
       try {
-        const results = (await client.query(opening)) as unknown as QueryResult[];
-        const [contract] = this.toContracts(results[2].rows);
-        const result = await work(runner.manager, contract ?? null);
-        await client.query('COMMIT');
-        return result;
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
+        const client = (await runner.connect()) as PoolClient;
+        try {
+          const results = (await client.query(opening)) as unknown as QueryResult[];
+          const [contract] = this.toContracts(results[2].rows);
+          if (contract && contract.dealId !== dealId) {
+            // Moved to another deal (a merge) since the caller read it: that deal's lock is the one that counts.
+            await client.query('ROLLBACK');
+            dealId = contract.dealId;
+            continue;
+          }
+          const result = await work(runner.manager, contract ?? null);
+          await client.query('COMMIT');
+          return result;
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+      } finally {
+        await runner.release();
       }
-    } finally {
-      await runner.release();
     }
   }
 

@@ -4,7 +4,7 @@ import type { InboxEvent } from '../inbox/inbox-event.entity';
 import { InboxService, type Outcome } from '../inbox/inbox.service';
 import { DottedSignConnections, NotConnectedError } from '../dottedsign/dottedsign-connections.service';
 import { parsePipedriveEvent } from '../pipedrive/pipedrive-event';
-import { PipedriveApiError } from '../pipedrive/pipedrive.errors';
+import { PipedriveApiError, PipedriveRateLimitedError } from '../pipedrive/pipedrive.errors';
 import { CompanyContext } from './company-context.service';
 import type { Contract } from './contract.entity';
 import { ContractSender, E_SIGN_PROVIDER } from './contract-sender.service';
@@ -60,7 +60,7 @@ export class DealSync {
     private readonly connections: DottedSignConnections,
   ) {
     inbox.handle('pipedrive', 'deal:create', (event, attempt) => this.dealCreated(event, attempt));
-    inbox.handle('pipedrive', 'deal:delete', (event) => this.dealDeleted(event));
+    inbox.handle('pipedrive', 'deal:delete', (event, attempt) => this.dealDeleted(event, attempt));
     inbox.handle('pipedrive', DEAL_MISSED, (event, attempt) => this.dealMissed(event, attempt));
   }
 
@@ -101,17 +101,19 @@ export class DealSync {
     return { status: 'processed', reason: sent ? `contract ${sent.id}: ${sent.status}` : undefined };
   }
 
-  async dealDeleted(inboxEvent: InboxEvent): Promise<Outcome> {
+  async dealDeleted(inboxEvent: InboxEvent, attempt: { finalAttempt: boolean }): Promise<Outcome> {
     const event = parsePipedriveEvent(inboxEvent.payload);
     if (!event || !inboxEvent.companyId) return { status: 'ignored', reason: 'unreadable event' };
     const companyId = inboxEvent.companyId;
     const dealId = event.entityId;
     if (event.mergedToId) {
-      const moved = await this.mergeDeal(companyId, dealId, event.mergedToId);
+      const { moved, intoDeleted } = await this.mergeDeal(companyId, dealId, event.mergedToId);
+      // A merge delivered after the other deal's own delete: the moved contracts end with it.
+      if (intoDeleted) await this.endDeal(companyId, event.mergedToId);
       return { status: 'processed', reason: `merged into deal ${event.mergedToId}: ${moved} contract(s) moved there` };
     }
     // A delivery retried after the deal was restored (Pipedrive retries for minutes) must not end its live contracts.
-    if (await this.inPipedrive(companyId, dealId)) return { status: 'ignored', reason: 'the deal is in Pipedrive again (restored since its delete)' };
+    if (await this.inPipedrive(companyId, dealId, attempt)) return { status: 'ignored', reason: 'the deal is in Pipedrive again (restored since its delete)' };
     const ended = await this.endDeal(companyId, dealId);
     return { status: 'processed', reason: `${ended} contract(s) ended` };
   }
@@ -120,24 +122,27 @@ export class DealSync {
    * A deal merged into another: its contracts follow it, as its files and notes do, and go on there (signing, the
    * write-back to the deal it went into). The merged deal is marked deleted, so a late create of it sends nothing.
    */
-  async mergeDeal(companyId: string, dealId: string, intoId: string): Promise<number> {
+  async mergeDeal(companyId: string, dealId: string, intoId: string): Promise<{ moved: number; intoDeleted: boolean }> {
     return this.contracts.withDealLocks(companyId, [dealId, intoId], async (manager) => {
       await this.contracts.markDealDeleted(manager, companyId, dealId);
       const moved = await this.contracts.moveToDeal(manager, companyId, dealId, intoId);
       this.logger.log(`company ${companyId} deal ${dealId} merged into ${intoId}: ${moved} contract(s) moved`);
-      return moved;
+      return { moved, intoDeleted: moved > 0 && (await this.contracts.isDealDeleted(manager, companyId, intoId)) };
     });
   }
 
-  /** Whether Pipedrive shows the deal, not deleted; false when it cannot say for good (a passing failure throws). */
-  private async inPipedrive(companyId: string, dealId: string): Promise<boolean> {
+  /**
+   * Whether Pipedrive shows the deal, not deleted. When it cannot say, the delete goes ahead as delivered: at once for
+   * a spent rate limit (hours, perhaps) or a refusal, on the last try for a passing failure (which otherwise throws).
+   */
+  private async inPipedrive(companyId: string, dealId: string, attempt: { finalAttempt: boolean }): Promise<boolean> {
     const context = await this.context.load(companyId);
     if (!context) return false;
     try {
       const deal = await (await this.context.pipedrive(context)).deal(Number(dealId));
       return Boolean(deal && !deal.isDeleted);
     } catch (error) {
-      if (error instanceof PipedriveApiError && error.retryable) throw error;
+      if (error instanceof PipedriveApiError && error.retryable && !(error instanceof PipedriveRateLimitedError) && !attempt.finalAttempt) throw error;
       return false;
     }
   }
@@ -162,49 +167,56 @@ export class DealSync {
           await this.keepOver(manager, contract);
           continue;
         }
-        if (!contract.taskId) {
+        let current = contract;
+        if (!current.taskId) {
           let endedAtDottedSign = false;
           let reason = DEAL_DELETED;
           try {
-            endedAtDottedSign = context.connection !== null && (await this.sender.endUnrecordedTasks(manager, await dottedSign(), contract));
+            endedAtDottedSign = context.connection !== null && (await this.sender.endUnrecordedTasks(manager, await dottedSign(), current));
           } catch (error) {
             if (!refusedForGood(error)) throw error;
-            reason = `${DEAL_DELETED}. DottedSign could not be searched for a task of it (${(error as Error).message}): if one was sent, end it in DottedSign`;
+            // A task found and adopted, then refused its end, is handled below as a recorded one (it may have just been signed).
+            const adopted = await this.contracts.byId(current.id, manager);
+            if (adopted?.taskId) current = adopted;
+            else reason = `${DEAL_DELETED}. DottedSign could not be searched for a task of it (${(error as Error).message}): if one was sent, end it in DottedSign`;
           }
-          if (!endedAtDottedSign) {
-            await this.contracts.update(manager, contract.id, { status: 'discarded', statusReason: reason }, { type: 'discarded', details: { reason }, dedupeKey: 'discarded' });
+          if (!current.taskId) {
+            if (!endedAtDottedSign) {
+              await this.contracts.update(manager, current.id, { status: 'discarded', statusReason: reason }, { type: 'discarded', details: { reason }, dedupeKey: 'discarded' });
+            }
+            ended += 1;
+            continue;
           }
-          ended += 1;
-          continue;
         }
+        const taskId = current.taskId;
         let final: 'voided' | 'discarded' = 'discarded';
         let reason = DEAL_DELETED;
         try {
-          const task = await this.provider.get(await dottedSign(), contract.taskId);
+          const task = await this.provider.get(await dottedSign(), taskId);
           if (task && FINAL_STATUSES.has(task.status)) {
             // It ended at DottedSign before its webhook reached us.
-            await this.keepOver(manager, { ...contract, status: nextStatus(contract.status, task.status), signers: mergeSigners(contract.signers, task.signers) });
+            await this.keepOver(manager, { ...current, status: nextStatus(current.status, task.status), signers: mergeSigners(current.signers, task.signers) });
             continue;
           }
           if (task?.status === 'waiting') {
-            await this.provider.void(await dottedSign(), contract.taskId, DEAL_DELETED);
+            await this.provider.void(await dottedSign(), taskId, DEAL_DELETED);
             final = 'voided';
           } else if (task?.status === 'draft') {
-            await this.provider.discard(await dottedSign(), contract.taskId);
+            await this.provider.discard(await dottedSign(), taskId);
           }
         } catch (error) {
           // One task DottedSign will never let us end (another account connected since, or none) must not keep the
           // deal's other contracts, and the delete itself, from being recorded: it is ended here with the reason.
           if (!refusedForGood(error)) throw error;
           // Refused because it ended meanwhile (the last signer signed as we voided it): it is kept as it ended.
-          const now = error instanceof ProviderError ? await this.taskIfReadable(await dottedSign(), contract.taskId) : null;
+          const now = error instanceof ProviderError ? await this.taskIfReadable(await dottedSign(), taskId) : null;
           if (now && FINAL_STATUSES.has(now.status)) {
-            await this.keepOver(manager, { ...contract, status: nextStatus(contract.status, now.status), signers: mergeSigners(contract.signers, now.signers) });
+            await this.keepOver(manager, { ...current, status: nextStatus(current.status, now.status), signers: mergeSigners(current.signers, now.signers) });
             continue;
           }
           reason = `${DEAL_DELETED}. Its DottedSign task could not be ended (${(error as Error).message}): end it in DottedSign if it is still out for signature`;
         }
-        await this.contracts.update(manager, contract.id, { status: final, statusReason: reason }, { type: final, details: { reason }, dedupeKey: final });
+        await this.contracts.update(manager, current.id, { status: final, statusReason: reason }, { type: final, details: { reason }, dedupeKey: final });
         ended += 1;
       }
       this.logger.log(`company ${companyId} deal ${dealId} deleted: ${ended} contract(s) ended`);

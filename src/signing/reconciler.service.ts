@@ -70,7 +70,8 @@ export class Reconciler implements OnApplicationBootstrap {
     // Longest unchecked first, a contract never checked counting from its creation: contracts made faster than a
     // cycle checks them must not keep the ones checked before from ever being checked again. The contracts are
     // claimed as they are chosen (marked checked now): a cycle running at the same time, in this process or
-    // another (one outlasting its job's expiry), takes others instead of repeating these calls.
+    // another (one outlasting its job's expiry), takes others instead of repeating these calls. A contract whose row
+    // is locked (its deal being deleted or merged) is left to the next cycle rather than waited for.
     const due = (await this.dataSource.query(
       `WITH due AS (
          SELECT id, last_checked_at, COALESCE(last_checked_at, created_at) AS since FROM (
@@ -80,9 +81,12 @@ export class Reconciler implements OnApplicationBootstrap {
               OR (status IN ('completed', 'declined', 'voided', 'expired') AND NOT (effects ? 'writeBackDone'))
          ) open WHERE n <= $2
          ORDER BY since, id LIMIT $1
+       ), locked AS (
+         SELECT c.id FROM contracts c JOIN due ON due.id = c.id
+         WHERE c.last_checked_at IS NOT DISTINCT FROM due.last_checked_at
+         ORDER BY c.id FOR UPDATE OF c SKIP LOCKED
        ), claimed AS (
-         UPDATE contracts c SET last_checked_at = now() FROM due
-         WHERE c.id = due.id AND c.last_checked_at IS NOT DISTINCT FROM due.last_checked_at
+         UPDATE contracts c SET last_checked_at = now() FROM locked JOIN due ON due.id = locked.id WHERE c.id = locked.id
          RETURNING c.id, c.company_id, c.deal_id, c.task_id, c.status, c.signers, c.created_at, due.since
        )
        SELECT * FROM claimed ORDER BY since, id`,
