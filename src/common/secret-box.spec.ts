@@ -1,4 +1,5 @@
-import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sealUnbound } from '../../test/support/unbound-seal';
 import { SecretBox } from './secret-box';
 import { constantTimeEqual, hashSecret, verifySecret } from './passwords';
 
@@ -6,15 +7,6 @@ describe('SecretBox', () => {
   const oldKey = randomBytes(32);
   const newKey = randomBytes(32);
   const place = 'installations/7/42/refresh_token';
-
-  /** A value as the app sealed it before values were bound to their place. */
-  function sealUnbound(key: Buffer, plaintext: string): string {
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', key, iv);
-    const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    const id = createHash('sha256').update(key).digest('hex').slice(0, 8);
-    return ['v1', id, ...[iv, cipher.getAuthTag(), ciphertext].map((part) => part.toString('base64url'))].join('.');
-  }
 
   it('round-trips and never stores the plaintext', () => {
     const box = new SecretBox(newKey);

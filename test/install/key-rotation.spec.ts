@@ -1,4 +1,4 @@
-import { createCipheriv, createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { SecretBox } from '../../src/common/secret-box';
 import { SecretsReseal } from '../../src/installations/secrets-reseal.service';
@@ -7,20 +7,12 @@ import { type Sandbox, startSandbox } from '../support/sandbox';
 import { Scenario } from '../support/scenario';
 import { type TestApp, startTestApp } from '../support/test-app';
 import { type TestDatabase, createTestDatabase } from '../support/test-database';
+import { sealUnbound } from '../support/unbound-seal';
 
 /** `<format>.<key id>` of every sealed value. */
 const header = (column: string) => `split_part(${column}, '.', 1) || '.' || split_part(${column}, '.', 2)`;
 const SEALED_HEADERS = `SELECT ${header('access_token')} AS header FROM installations UNION ALL SELECT ${header('refresh_token')} FROM installations
   UNION ALL SELECT ${header('access_token')} FROM esign_connections UNION ALL SELECT ${header('refresh_token')} FROM esign_connections WHERE refresh_token IS NOT NULL`;
-
-/** A value as the app sealed it before values were bound to their place (format v1, no associated data). */
-function sealUnbound(key: Buffer, plaintext: string): string {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv);
-  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-  const id = createHash('sha256').update(key).digest('hex').slice(0, 8);
-  return ['v1', id, ...[iv, cipher.getAuthTag(), ciphertext].map((part) => part.toString('base64url'))].join('.');
-}
 
 describe('encryption key rotation (app + both simulators)', () => {
   const oldKey = randomBytes(32);
