@@ -40,6 +40,32 @@ interface DueContract {
 }
 
 /**
+ * Longest unchecked first, a contract never checked counting from its creation: contracts made faster than a
+ * cycle checks them must not keep the ones checked before from ever being checked again. The contracts are
+ * claimed as they are chosen (marked checked now): a cycle running at the same time, in this process or
+ * another (one outlasting its job's expiry), takes others instead of repeating these calls. A contract whose row
+ * is locked (its deal being deleted or merged) is left to the next cycle rather than waited for.
+ * `$1`: contracts per cycle, `$2`: per company.
+ */
+export const CLAIM_DUE_CONTRACTS = `WITH due AS (
+    SELECT id, last_checked_at, COALESCE(last_checked_at, created_at) AS since FROM (
+      SELECT c.*, row_number() OVER (PARTITION BY company_id ORDER BY COALESCE(last_checked_at, created_at), id) AS n
+      FROM contracts c
+      WHERE status IN ('pending', 'draft', 'waiting')
+         OR (status IN ('completed', 'declined', 'voided', 'expired') AND NOT (effects ? 'writeBackDone'))
+    ) open WHERE n <= $2
+    ORDER BY since, id LIMIT $1
+  ), locked AS (
+    SELECT c.id FROM contracts c JOIN due ON due.id = c.id
+    WHERE c.last_checked_at IS NOT DISTINCT FROM due.last_checked_at
+    ORDER BY c.id FOR UPDATE OF c SKIP LOCKED
+  ), claimed AS (
+    UPDATE contracts c SET last_checked_at = now() FROM locked JOIN due ON due.id = locked.id WHERE c.id = locked.id
+    RETURNING c.id, c.company_id, c.deal_id, c.task_id, c.status, c.signers, c.created_at, due.since
+  )
+  SELECT * FROM claimed ORDER BY since, id`;
+
+/**
  * Catches what lost webhooks missed: deals added without their create webhook (`DealSweep`), and open contracts
  * (oldest-checked first) compared with the provider's task and with the Pipedrive deal, through the same code
  * paths as webhooks. Cost grows with open contracts and with companies due a deal sweep, never with history.
@@ -67,29 +93,8 @@ export class Reconciler implements OnApplicationBootstrap {
   }
 
   async runCycle(): Promise<ReconcileReport> {
-    // Longest unchecked first, a contract never checked counting from its creation: contracts made faster than a
-    // cycle checks them must not keep the ones checked before from ever being checked again. The contracts are
-    // claimed as they are chosen (marked checked now): a cycle running at the same time, in this process or
-    // another (one outlasting its job's expiry), takes others instead of repeating these calls. A contract whose row
-    // is locked (its deal being deleted or merged) is left to the next cycle rather than waited for.
     const due = (await this.dataSource.query(
-      `WITH due AS (
-         SELECT id, last_checked_at, COALESCE(last_checked_at, created_at) AS since FROM (
-           SELECT c.*, row_number() OVER (PARTITION BY company_id ORDER BY COALESCE(last_checked_at, created_at), id) AS n
-           FROM contracts c
-           WHERE status IN ('pending', 'draft', 'waiting')
-              OR (status IN ('completed', 'declined', 'voided', 'expired') AND NOT (effects ? 'writeBackDone'))
-         ) open WHERE n <= $2
-         ORDER BY since, id LIMIT $1
-       ), locked AS (
-         SELECT c.id FROM contracts c JOIN due ON due.id = c.id
-         WHERE c.last_checked_at IS NOT DISTINCT FROM due.last_checked_at
-         ORDER BY c.id FOR UPDATE OF c SKIP LOCKED
-       ), claimed AS (
-         UPDATE contracts c SET last_checked_at = now() FROM locked JOIN due ON due.id = locked.id WHERE c.id = locked.id
-         RETURNING c.id, c.company_id, c.deal_id, c.task_id, c.status, c.signers, c.created_at, due.since
-       )
-       SELECT * FROM claimed ORDER BY since, id`,
+      CLAIM_DUE_CONTRACTS,
       // Each check costs one DottedSign read and one Pipedrive deal read (about 1 token of the daily budget).
       [this.config.reconcile.perCycle, this.config.reconcile.perCompany],
     )) as DueContract[];
