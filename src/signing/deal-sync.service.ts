@@ -27,7 +27,7 @@ export interface AddedDeal {
 const DEAL_DELETED = 'The deal was deleted in Pipedrive';
 
 /** DottedSign will not do this for us, now or on a retry: no connection, or a refusal that is not passing. */
-function refusedForGood(error: unknown): boolean {
+function permanentlyRefused(error: unknown): boolean {
   return error instanceof NotConnectedError || (error instanceof ProviderError && !error.retryable);
 }
 
@@ -174,7 +174,7 @@ export class DealSync {
           try {
             endedAtDottedSign = context.connection !== null && (await this.sender.endUnrecordedTasks(manager, await dottedSign(), current));
           } catch (error) {
-            if (!refusedForGood(error)) throw error;
+            if (!permanentlyRefused(error)) throw error;
             // A task found and adopted, then refused its end, is handled below as a recorded one (it may have just been signed).
             const adopted = await this.contracts.byId(current.id, manager);
             if (adopted?.taskId) current = adopted;
@@ -207,7 +207,7 @@ export class DealSync {
         } catch (error) {
           // One task DottedSign will never let us end (another account connected since, or none) must not keep the
           // deal's other contracts, and the delete itself, from being recorded: it is ended here with the reason.
-          if (!refusedForGood(error)) throw error;
+          if (!permanentlyRefused(error)) throw error;
           // Refused because it ended meanwhile (the last signer signed as we voided it): it is kept as it ended.
           const now = error instanceof ProviderError ? await this.taskIfReadable(await dottedSign(), taskId) : null;
           if (now && FINAL_STATUSES.has(now.status)) {
@@ -229,7 +229,7 @@ export class DealSync {
     try {
       return await this.provider.get(session, taskId);
     } catch (error) {
-      if (refusedForGood(error)) return null;
+      if (permanentlyRefused(error)) return null;
       throw error;
     }
   }
