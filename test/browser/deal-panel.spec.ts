@@ -313,12 +313,17 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
     const deal = await scenario.addDeal({ title: 'Flaky network deal', person_id: scenario.demo.personWithEmailId });
     const sendPath = `/api/deals/${deal.id}/contracts`;
     const sent: Array<{ requestId: string }> = [];
+    const firstAnswer: { status?: number; error?: string } = {};
     // The first send reaches the app, which sends the contract; its answer never reaches the panel.
     const loseFirstAnswer = async (route: Route) => {
       if (route.request().method() !== 'POST') return route.fallback();
       sent.push(route.request().postDataJSON() as { requestId: string });
       if (sent.length > 1) return route.fallback();
-      await route.fetch();
+      try {
+        firstAnswer.status = (await route.fetch()).status();
+      } catch (error) {
+        firstAnswer.error = (error as Error).message;
+      }
       return route.abort('failed');
     };
     await page.route(`**${sendPath}`, loseFirstAnswer);
@@ -327,7 +332,12 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
       await frame.locator('.empty').waitFor();
       await frame.locator('[data-action="open-send"]').click();
       const form = frame.locator('form.send-form');
-      await form.locator('button[type="submit"]').click();
+      await expect(form.locator('input[name="email"]').first().inputValue()).resolves.toBe('pia@customer.test');
+      // From the keyboard: the panel grows as the form opens, and a click aimed while it resizes can miss the button.
+      await form.locator('button[type="submit"]').press('Enter');
+      await eventually(async () => sent.length > 0 || undefined, 'the first send to reach the app');
+      await eventually(async () => firstAnswer.status ?? firstAnswer.error, 'the app to answer the first send');
+      expect(firstAnswer).toEqual({ status: 201 });
       await snackbar('Could not reach the DottedSign app');
       await form.locator('button[type="submit"]:enabled').waitFor();
       await form.locator('button[type="submit"]').click();
