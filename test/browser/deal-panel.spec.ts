@@ -121,6 +121,9 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
 
     await card().locator('.contract-head [data-status="completed"]').waitFor({ timeout: 20000 });
     expect(await page.frame({ url: /\/panel\?/ })!.evaluate(() => window.reloadMarker)).toBe(1);
+    // Screen readers hear what changed, not the whole panel again.
+    await expect(frame.locator('p.visually-hidden[role="status"]').textContent()).resolves.toMatch(/: Completed\.$/);
+    await expect(frame.locator('main#app').getAttribute('aria-live')).resolves.toBeNull();
     await expect(card().locator('[data-signer-status="signed"]').count()).resolves.toBe(2);
 
     for (const kind of ['completed', 'audit_trail']) {

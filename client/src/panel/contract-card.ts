@@ -58,9 +58,13 @@ export interface CardActions {
   timelineOpen: Set<number>;
 }
 
+export function statusLabel(status: ContractStatus): string {
+  return STATUS[status]?.label ?? humanize(status);
+}
+
 export function statusBadge(status: ContractStatus) {
-  const { label, tone } = STATUS[status] ?? { label: humanize(status), tone: 'off' };
-  return h('span', { class: `badge tone-${tone}`, 'data-status': status }, label);
+  const tone = STATUS[status]?.tone ?? 'off';
+  return h('span', { class: `badge tone-${tone}`, 'data-status': status }, statusLabel(status));
 }
 
 function signerRow(signer: ContractView['signers'][number], position: number | null) {

@@ -3,7 +3,7 @@ import './panel.css';
 import { type Api, ApiFailure, createApi, messageOf } from '../shared/api';
 import { h, render } from '../shared/dom';
 import { type Host, connectInPipedrive } from '../shared/host';
-import { contractCard, refreshDownloadLinks } from './contract-card';
+import { contractCard, refreshDownloadLinks, statusLabel } from './contract-card';
 import { visiblePoller } from './poller';
 import { type SendRequest, sendForm } from './send-form';
 import type { ContractView, SettingsView, SignerSuggestion, Template } from './types';
@@ -35,6 +35,8 @@ class DealPanel {
   private readonly notices = h('div', { class: 'notices' });
   private readonly formSlot = h('div', { class: 'form-slot' });
   private readonly list = h('section', { class: 'contracts', 'aria-label': 'Contracts of this deal' });
+  /** What changed since the last poll, for screen readers: only that is read out, not the whole list again. */
+  private readonly announcer = h('p', { class: 'visually-hidden', role: 'status', 'aria-live': 'polite' });
 
   constructor(
     private readonly root: HTMLElement,
@@ -52,7 +54,7 @@ class DealPanel {
     } catch (error) {
       return this.failedToLoad(error);
     }
-    render(this.root, this.head, this.notices, this.formSlot, this.list);
+    render(this.root, this.head, this.notices, this.formSlot, this.list, this.announcer);
     this.renderHead();
     this.renderNotices();
     this.renderList(true);
@@ -156,7 +158,12 @@ class DealPanel {
 
   private async refresh(): Promise<void> {
     try {
+      const before = new Map(this.contracts.map((contract) => [contract.id, contract.status]));
       this.contracts = (await this.api<{ contracts: ContractView[] }>('GET', `/deals/${this.dealId}/contracts`)).contracts;
+      const changes = this.contracts
+        .filter((contract) => before.get(contract.id) !== contract.status)
+        .map((contract) => `${before.has(contract.id) ? '' : 'New contract '}“${contract.title || 'Untitled contract'}”: ${statusLabel(contract.status)}`);
+      if (changes.length) this.announcer.textContent = `${changes.join('. ')}.`;
       this.pollError = '';
       this.renderList();
     } catch (error) {
