@@ -13,7 +13,7 @@ const BATCH = 500;
  * when they change, and some never do: the tokens of an installation Pipedrive refused, a DottedSign refresh token
  * its refreshes do not replace. A daily job re-seals every value that names an older key, so within a day of a
  * rotation the old key can be dropped. Values sealed before they were bound to their place (format v1) are re-sealed
-the same way. A value changed meanwhile (a refresh) is left to the change.
+ * the same way. A value changed meanwhile (a refresh) is left to the change.
  */
 @Injectable()
 export class SecretsReseal implements OnApplicationBootstrap {
