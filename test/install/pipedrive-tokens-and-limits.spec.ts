@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { InstallationRevokedError, PipedriveRateLimitedError } from '../../src/pipedrive/pipedrive.errors';
 import { PipedriveTokens } from '../../src/pipedrive/pipedrive-tokens.service';
@@ -110,10 +111,15 @@ describe('Pipedrive API client: token refresh and rate limits (two app processes
     expect(calls.map((call) => call.status)).toEqual([429, 429, 429, 429]);
 
     const db = s.app.app.get(DataSource);
-    const jobId = await s.app.app.get(JobQueue).send(ENSURE_WEBHOOKS, { companyId: String(companyId) });
+    // The probe tells this job's deferred copy from others deferred meanwhile (the 30-minute webhook check's, say).
+    const probe = randomUUID();
+    const jobId = await s.app.app.get(JobQueue).send(ENSURE_WEBHOOKS, { companyId: String(companyId), probe });
     const [{ retry_limit: retryLimit }] = await db.query('SELECT retry_limit FROM pgboss.job WHERE id = $1', [jobId]);
     const deferred = await eventually(async () => {
-      const rows = await db.query(`SELECT id, state, retry_limit, start_after > now() AS later FROM pgboss.job WHERE name = $1 AND data ? '_deferredSince'`, [ENSURE_WEBHOOKS]);
+      const rows = await db.query(
+        `SELECT id, state, retry_limit, start_after > now() AS later FROM pgboss.job WHERE name = $1 AND data ? '_deferredSince' AND data->>'probe' = $2`,
+        [ENSURE_WEBHOOKS, probe],
+      );
       return rows.length ? rows : undefined;
     }, 'the job to be deferred', 25_000);
     expect(deferred).toEqual([expect.objectContaining({ state: 'created', retry_limit: retryLimit, later: true })]);
