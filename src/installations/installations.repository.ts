@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository } from 'typeorm';
+import { companyLockSql, idLiteral } from '../database/advisory-locks';
 import { entityRows } from '../database/entity-rows';
 import { Company } from './company.entity';
 import { Installation } from './installation.entity';
@@ -132,9 +133,12 @@ export class InstallationsRepository {
     await this.installations.update({ id: installationId }, { isAdmin });
   }
 
-  /** Until the transaction ends, installs and uninstalls of the company wait: its installs are counted after. */
+  /**
+   * Until the transaction ends, installs and uninstalls of the company wait: its installs are counted after. Its
+   * deal work under way ends first, and deal work waits (see `advisory-locks`): an erase follows the sends before it.
+   */
   async lockCompany(manager: EntityManager, companyId: string): Promise<void> {
-    await manager.query('SELECT 1 FROM companies WHERE id = $1 FOR UPDATE', [companyId]);
+    await manager.query(`${companyLockSql(companyId, 'whole')}; SELECT 1 FROM companies WHERE id = ${idLiteral(companyId)} FOR UPDATE`);
   }
 
   async remove(manager: EntityManager, companyId: string, userId: string): Promise<{ removed: boolean; remaining: number }> {

@@ -12,7 +12,7 @@ import { PipedriveApiError } from './pipedrive.errors';
 import { PipedriveInstallService, missingScopes } from './pipedrive-install.service';
 import { PipedriveOAuth } from './pipedrive-oauth.service';
 
-const numericId = z.union([z.number().int().positive(), z.string().regex(/^\d{1,18}$/)]).transform(String);
+const numericId = z.union([z.number().int().positive().max(Number.MAX_SAFE_INTEGER), z.string().regex(/^\d{1,18}$/)]).transform(String);
 const uninstallNotice = z.object({ client_id: z.string().optional(), company_id: numericId, user_id: numericId }).passthrough();
 
 @Controller()

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { PoolClient, QueryResult } from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
 import { boundedKey } from '../common/bounded-key';
+import { companyLockSql, dealLockSql, idLiteral } from '../database/advisory-locks';
 import { entityRows } from '../database/entity-rows';
 import type { Contract as ContractRow } from './contract.entity';
 import { Contract } from './contract.entity';
@@ -46,17 +47,6 @@ const COLUMNS: Record<keyof ContractChange, string> = {
   lastCheckedAt: 'last_checked_at',
 };
 const JSON_FIELDS = new Set(['signers', 'files', 'effects']);
-
-/** A row id as a SQL literal; ids are bigints, so anything else is refused rather than written into SQL. */
-function idLiteral(value: string): string {
-  if (!/^\d{1,19}$/.test(value)) throw new Error(`not a row id: ${JSON.stringify(value)}`);
-  return value;
-}
-
-/** The deal's advisory lock, taken the same way by every transaction that changes the deal's contracts. */
-function dealLockSql(companyId: string, dealId: string): string {
-  return `SELECT pg_advisory_xact_lock(hashtextextended('deal:${idLiteral(companyId)}:${idLiteral(dealId)}', 0))`;
-}
 
 /** The timeline lines of contract `$1` as one INSERT; appends its parameters to `values`. */
 function insertTimeline(values: unknown[], timeline: TimelineEntry[]): string {
@@ -147,10 +137,7 @@ export class ContractsRepository {
       .getMany();
   }
 
-  /**
-   * Runs `work` holding the deal's advisory lock in one transaction: sending, deleting and completing the
-   * contracts of one deal never interleave, across processes.
-   */
+  /** Runs `work` in one transaction holding the deal's lock, and its company's shared (see `advisory-locks`). */
   withDealLock<T>(companyId: string, dealId: string, work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return this.withDealLocks(companyId, [dealId], work);
   }
@@ -158,7 +145,8 @@ export class ContractsRepository {
   /** Several deals' locks, taken in id order (two transactions locking the same deals never wait for each other in a circle). */
   withDealLocks<T>(companyId: string, dealIds: string[], work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return this.dataSource.transaction(async (manager) => {
-      for (const dealId of [...new Set(dealIds)].sort((a, b) => Number(a) - Number(b))) await manager.query(dealLockSql(companyId, dealId));
+      const dealLocks = [...new Set(dealIds)].sort((a, b) => Number(a) - Number(b)).map((dealId) => dealLockSql(companyId, dealId));
+      await manager.query([companyLockSql(companyId, 'shared'), ...dealLocks].join('; '));
       return work(manager);
     });
   }
@@ -180,21 +168,21 @@ export class ContractsRepository {
   }
 
   /**
-   * `withDealLock` for one contract, which `work` gets as read once the lock is granted (null if it is gone).
-   * Beginning, locking and reading go to PostgreSQL as one message of three statements: each statement takes its
+   * `withDealLock` for one contract, which `work` gets as read once the locks are granted (null if it is gone).
+   * Beginning, locking and reading go to PostgreSQL as one message of four statements: each statement takes its
    * own snapshot (READ COMMITTED), so the read sees every change committed before the lock was granted, and a
    * deal's life, which takes several of these, saves two round trips each.
    */
   async withLockedContract<T>(key: ContractKey, work: (manager: EntityManager, contract: ContractRow | null) => Promise<T>): Promise<T> {
     let dealId = key.dealId;
     for (;;) {
-      const opening = `START TRANSACTION; ${dealLockSql(key.companyId, dealId)}; SELECT * FROM contracts WHERE id = ${idLiteral(key.id)}`;
+      const opening = `START TRANSACTION; ${companyLockSql(key.companyId, 'shared')}; ${dealLockSql(key.companyId, dealId)}; SELECT * FROM contracts WHERE id = ${idLiteral(key.id)}`;
       const runner = this.dataSource.createQueryRunner();
       try {
         const client = (await runner.connect()) as PoolClient;
         try {
           const results = (await client.query(opening)) as unknown as QueryResult[];
-          const [contract] = this.toContracts(results[2].rows);
+          const [contract] = this.toContracts(results[3].rows);
           if (contract && contract.dealId !== dealId) {
             // Moved to another deal (a merge) since the caller read it: that deal's lock is the one that counts.
             await client.query('ROLLBACK');

@@ -1,10 +1,13 @@
 import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/database/data-source-options';
 import { runMigrations } from '../../src/database/migrator';
+import { Company } from '../../src/installations/company.entity';
+import { Installation } from '../../src/installations/installation.entity';
+import { InstallationsRepository } from '../../src/installations/installations.repository';
 import { ContractsRepository } from '../../src/signing/contracts.repository';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
-describe('deal lock with the contract read in the same round trip', () => {
+describe('deal and company locks, with the contract read in the same round trip', () => {
   let database: TestDatabase;
   let dataSource: DataSource;
   let contracts: ContractsRepository;
@@ -56,6 +59,40 @@ describe('deal lock with the contract read in the same round trip', () => {
     ).rejects.toThrow('remote call failed');
     const after = await contracts.withLockedContract(key, async (_manager, contract) => contract);
     expect(after?.status).toBe('pending');
+  });
+
+  it('an erase waits for the deal work under way, and deal work that comes after finds the company gone', async () => {
+    await dataSource.query(`INSERT INTO companies (id, name, domain) VALUES (43, 'Beta', 'beta')`);
+    const key = await contracts.createIntent({ companyId: '43', dealId: '9', intentKey: 'deal:9', templateId: null, title: 'NDA' });
+    const installations = new InstallationsRepository(dataSource.getRepository(Installation), dataSource.getRepository(Company));
+    const erase = () =>
+      dataSource.transaction(async (manager) => {
+        await installations.lockCompany(manager, '43');
+        await installations.eraseCompany(manager, '43');
+        order.push('erased');
+      });
+    const order: string[] = [];
+    let releaseSender!: () => void;
+    let senderLocked!: () => void;
+    const locked = new Promise<void>((resolve) => (senderLocked = resolve));
+    // A send that has read its contract and is waiting for DottedSign to create the task.
+    const sender = contracts.withLockedContract(key, async (manager, contract) => {
+      senderLocked();
+      await new Promise<void>((resolve) => (releaseSender = resolve));
+      await contracts.update(manager, key.id, { status: 'waiting', taskId: 'T-9' }, { type: 'sent' });
+      order.push('task recorded');
+      return contract;
+    });
+    await locked;
+    const erased = erase();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    releaseSender();
+    expect(await sender).toMatchObject({ id: key.id });
+    await erased;
+    expect(order).toEqual(['task recorded', 'erased']);
+    // A retry of that send, or a delete of its deal, after the erase: nothing to work on, nothing stored again.
+    expect(await contracts.withLockedContract(key, async (_manager, contract) => contract)).toBeNull();
+    expect(await contracts.withDealLock('43', '9', async (manager) => manager.query('SELECT id FROM contracts WHERE company_id = 43'))).toEqual([]);
   });
 
   it('refuses ids that are not row ids instead of writing them into SQL', async () => {
