@@ -5,7 +5,7 @@ import { DottedSignConnections, NotConnectedError } from '../dottedsign/dottedsi
 import type { PipedriveApi } from '../pipedrive/pipedrive.client';
 import type { PipedriveDeal, PipedrivePerson } from '../pipedrive/pipedrive.types';
 import { CompanyContext, type CompanyContextValue, NoActingInstallationError } from './company-context.service';
-import type { Contract } from './contract.entity';
+import { type Contract, dealsOf } from './contract.entity';
 import { type ContractChange, type ContractKey, ContractsRepository } from './contracts.repository';
 import { DealNotes } from './deal-notes.service';
 import { type ESignProvider, FINAL_STATUSES, ProviderError, type ProviderSession, type SignTask } from './esign-provider.port';
@@ -175,7 +175,8 @@ export class ContractSender {
    * to follow first: a completed one (its signature must reach the deal), then a live one, then the provider's order.
    */
   private async earlierTasks(session: ProviderSession, contract: Contract): Promise<SignTask[]> {
-    const tasks = await this.provider.findByMetadata(session, 'pipedrive_deal_id', contract.dealId);
+    const searches = dealsOf(contract).map((dealId) => this.provider.findByMetadata(session, 'pipedrive_deal_id', dealId));
+    const tasks = (await Promise.all(searches)).flat();
     const rank = (task: SignTask) => (task.status === 'completed' ? 0 : task.status === 'waiting' || task.status === 'draft' ? 1 : 2);
     return tasks.filter((task) => task.metadata.pipedrive_contract_id === contract.id).sort((a, b) => rank(a) - rank(b));
   }

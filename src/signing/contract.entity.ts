@@ -41,6 +41,10 @@ export class Contract {
   @Column({ type: 'bigint' })
   dealId: string;
 
+  /** Deals merged into others took this contract with them: its tasks' metadata may name one of these. */
+  @Column({ type: 'bigint', array: true, default: () => "'{}'" })
+  formerDealIds: string[];
+
   @Column({ type: 'text', default: 'dottedsign' })
   provider: string;
 
@@ -86,4 +90,9 @@ export class Contract {
 
   @Column({ type: 'timestamptz', nullable: true })
   lastCheckedAt: Date | null;
+}
+
+/** Every deal the contract has been on, its own first: a task's metadata names the deal it was on when sent. */
+export function dealsOf(contract: Pick<Contract, 'dealId' | 'formerDealIds'>): string[] {
+  return [...new Set([contract.dealId, ...contract.formerDealIds.map(String)])];
 }

@@ -155,7 +155,8 @@ export class ContractsRepository {
   async moveToDeal(manager: EntityManager, companyId: string, fromDealId: string, toDealId: string): Promise<number> {
     const rows = (await manager.query(
       `WITH moved AS (
-         UPDATE contracts SET deal_id = $3, updated_at = now() WHERE company_id = $1 AND deal_id = $2 RETURNING id
+         UPDATE contracts SET deal_id = $3, former_deal_ids = array_append(former_deal_ids, $2::bigint), updated_at = now()
+         WHERE company_id = $1 AND deal_id = $2 RETURNING id
        ), lines AS (
          INSERT INTO contract_events (contract_id, type, details, dedupe_key)
          SELECT id, 'deal_merged', jsonb_build_object('fromDealId', $2::bigint, 'toDealId', $3::bigint), 'deal_merged:' || $2 FROM moved

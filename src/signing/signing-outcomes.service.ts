@@ -9,7 +9,7 @@ import { PipedriveApiError } from '../pipedrive/pipedrive.errors';
 import type { PipedriveApi } from '../pipedrive/pipedrive.client';
 import type { PipedriveFile } from '../pipedrive/pipedrive.types';
 import { CompanyContext, type CompanyContextValue } from './company-context.service';
-import type { Contract, ContractStatus } from './contract.entity';
+import { type Contract, type ContractStatus, dealsOf } from './contract.entity';
 import { applySignerEvent, isFinal, mergeSigners, nextStatus } from './contract-status';
 import { ContractSender, E_SIGN_PROVIDER } from './contract-sender.service';
 import { type ContractKey, ContractsRepository, type TimelineEntry } from './contracts.repository';
@@ -78,7 +78,7 @@ export class SigningOutcomes {
     const contractId = event.metadata?.pipedrive_contract_id;
     if (!contractId || !/^\d{1,18}$/.test(contractId)) return null;
     const named = await this.contracts.byId(contractId);
-    if (!named || named.dealId !== event.metadata?.pipedrive_deal_id) return null;
+    if (!named || !dealsOf(named).includes(String(event.metadata?.pipedrive_deal_id))) return null;
     if (named.taskId === event.taskId) return named;
     const bound = await this.sender.adoptNamedTask(named, event.taskId);
     if (bound?.taskId === event.taskId) return bound;

@@ -331,6 +331,35 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect(files.filter((file) => file.deal_id === kept.id && file.file_name.includes(`(contract ${contractId})`))).toHaveLength(2);
   });
 
+  it('a deal merged between a crashed send and its retry: the retry adopts the task that names the merged deal, and sends no second one', async () => {
+    const { companyId } = scenario.demo;
+    const kept = await scenario.addDeal({ title: 'Kept deal', person_id: scenario.demo.personWithEmailId });
+    await scenario.contractSettled(kept.id);
+    // Every try dies between DottedSign's answer and our commit while the contract is on the deal about to be merged;
+    // DottedSign's webhooks are held, so only the retry's search can find the task.
+    await s.dsim('/webhooks/hold');
+    const merged = await scenario.addDeal({ title: 'Merged after a crash', person_id: scenario.demo.personWithEmailId });
+    await crashOnBind(`NEW.deal_id = ${Number(merged.id)}`);
+    try {
+      const [task] = await eventually(async () => {
+        const tasks = await scenario.tasksForDeal(merged.id);
+        return tasks.length ? tasks : undefined;
+      }, 'DottedSign to create the task');
+      expect((await s.sim(`/companies/${companyId}/deals/${merged.id}/merge`, { body: { mergeWithId: kept.id } })).status).toBe(200);
+      const moved = await eventually(async () => {
+        const contracts = await scenario.contracts(kept.id);
+        return contracts.find((contract) => contract.task_id === String(task.task_id));
+      }, 'the retry to bind the task on the kept deal', 30_000);
+      expect(moved).toMatchObject({ status: 'waiting' });
+      expect(await scenario.tasksForDeal(merged.id)).toHaveLength(1);
+      expect(await scenario.tasksForDeal(kept.id)).toHaveLength(1);
+    } finally {
+      await noCrashOnBind();
+      await s.dsim('/webhooks/release');
+    }
+    await scenario.drained();
+  });
+
   it('a delete delivered after the deal was restored leaves its contract out for signature', async () => {
     const deal = await scenario.addDeal({ title: 'Restored at once', person_id: scenario.demo.personWithEmailId });
     const { task_id: taskId } = await scenario.contractSettled(deal.id);

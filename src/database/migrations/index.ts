@@ -7,6 +7,7 @@ import { InboxFillfactor1764770000000 } from './1764770000000-inbox-fillfactor';
 import { AutoSendWidened1764780000000 } from './1764780000000-auto-send-widened';
 import { EsignReconnectRequired1764790000000 } from './1764790000000-esign-reconnect-required';
 import { InstallationInvalidSince1764800000000 } from './1764800000000-installation-invalid-since';
+import { ContractFormerDeals1764810000000 } from './1764810000000-contract-former-deals';
 
 /** Every migration, in order. Listed explicitly so the same code runs under ts-node, Jest and the build. */
 export const migrations = [
@@ -19,4 +20,5 @@ export const migrations = [
   AutoSendWidened1764780000000,
   EsignReconnectRequired1764790000000,
   InstallationInvalidSince1764800000000,
+  ContractFormerDeals1764810000000,
 ];
