@@ -102,15 +102,9 @@ export class InstallationsRepository {
     });
   }
 
-  /**
-   * Pipedrive refused `refusedRefreshToken` (as sealed) for good. A reinstall that stored new tokens meanwhile keeps
-   * its install valid: only the refused tokens' install is marked.
-   */
-  async markInvalid(id: string, reason: string, refusedRefreshToken: string): Promise<void> {
-    await this.installations.query(
-      'UPDATE installations SET invalid_reason = $2, invalid_since = COALESCE(invalid_since, now()) WHERE id = $1 AND refresh_token = $3',
-      [id, reason, refusedRefreshToken],
-    );
+  /** Pipedrive refused the install's refresh token for good; under the caller's row lock (see `PipedriveTokens`). */
+  async markInvalid(manager: EntityManager, id: string, reason: string): Promise<void> {
+    await manager.query('UPDATE installations SET invalid_reason = $2, invalid_since = COALESCE(invalid_since, now()) WHERE id = $1', [id, reason]);
   }
 
   /**

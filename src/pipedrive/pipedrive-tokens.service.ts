@@ -71,35 +71,35 @@ export class PipedriveTokens {
   }
 
   private async refreshLocked(installationId: string, staleToken: string): Promise<AccessToken> {
-    let presented: string | undefined;
-    try {
-      return await this.dataSource.transaction(async (manager) => {
-        const row = await this.installations.lockForUpdate(manager, installationId);
-        if (!row) throw new InstallationRevokedError(installationId, 'uninstalled');
-        if (row.invalidReason) throw new InstallationRevokedError(installationId, row.invalidReason);
-        presented = row.refreshToken;
-        const place = (column: TokenColumn) => installationToken(row.companyId, row.userId, column);
-        const current = this.box.decrypt(row.accessToken, place('access_token'));
-        if (current !== staleToken && row.expiresAt.getTime() - EARLY_REFRESH_MS > Date.now()) {
-          return { accessToken: current, apiDomain: row.apiDomain }; // another caller refreshed meanwhile
-        }
-        const tokens = await this.client.refreshTokens(this.box.decrypt(row.refreshToken, place('refresh_token')));
-        await this.installations.saveTokens(manager, installationId, {
-          sealedAccessToken: this.box.encrypt(tokens.accessToken, place('access_token')),
-          sealedRefreshToken: this.box.encrypt(tokens.refreshToken, place('refresh_token')),
-          expiresAt: tokens.expiresAt,
-          apiDomain: tokens.apiDomain,
-        });
-        return { accessToken: tokens.accessToken, apiDomain: tokens.apiDomain };
-      });
-    } catch (error) {
-      if (error instanceof PipedriveApiError && !error.retryable && presented) {
-        // The refresh token was refused for good (uninstalled or revoked): stop choosing this install to act.
-        this.logger.warn(`installation ${installationId} can no longer act: ${error.message}`);
-        await this.installations.markInvalid(installationId, error.message, presented);
-        throw new InstallationRevokedError(installationId, error.message);
+    const outcome = await this.dataSource.transaction(async (manager) => {
+      const row = await this.installations.lockForUpdate(manager, installationId);
+      if (!row) throw new InstallationRevokedError(installationId, 'uninstalled');
+      if (row.invalidReason) throw new InstallationRevokedError(installationId, row.invalidReason);
+      const place = (column: TokenColumn) => installationToken(row.companyId, row.userId, column);
+      const current = this.box.decrypt(row.accessToken, place('access_token'));
+      if (current !== staleToken && row.expiresAt.getTime() - EARLY_REFRESH_MS > Date.now()) {
+        return { accessToken: current, apiDomain: row.apiDomain }; // another caller refreshed meanwhile
       }
-      throw error;
-    }
+      let tokens: Awaited<ReturnType<PipedriveClient['refreshTokens']>>;
+      try {
+        tokens = await this.client.refreshTokens(this.box.decrypt(row.refreshToken, place('refresh_token')));
+      } catch (error) {
+        if (!(error instanceof PipedriveApiError) || error.retryable) throw error;
+        // Refused for good (uninstalled or revoked): this install stops acting. Marked under the row's lock, so a
+        // reinstall (it waits for the lock, then clears the mark) or a re-seal cannot come between refusal and mark.
+        this.logger.warn(`installation ${installationId} can no longer act: ${error.message}`);
+        await this.installations.markInvalid(manager, installationId, error.message);
+        return new InstallationRevokedError(installationId, error.message);
+      }
+      await this.installations.saveTokens(manager, installationId, {
+        sealedAccessToken: this.box.encrypt(tokens.accessToken, place('access_token')),
+        sealedRefreshToken: this.box.encrypt(tokens.refreshToken, place('refresh_token')),
+        expiresAt: tokens.expiresAt,
+        apiDomain: tokens.apiDomain,
+      });
+      return { accessToken: tokens.accessToken, apiDomain: tokens.apiDomain };
+    });
+    if (outcome instanceof InstallationRevokedError) throw outcome;
+    return outcome;
   }
 }

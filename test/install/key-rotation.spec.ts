@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { SecretBox } from '../../src/common/secret-box';
 import { SecretsReseal } from '../../src/installations/secrets-reseal.service';
+import { InstallationRevokedError } from '../../src/pipedrive/pipedrive.errors';
+import { PipedriveTokens } from '../../src/pipedrive/pipedrive-tokens.service';
 import { SEALED_TABLES } from '../../src/installations/sealed-tokens';
 import { type Sandbox, startSandbox } from '../support/sandbox';
 import { Scenario } from '../support/scenario';
@@ -85,5 +87,29 @@ describe('encryption key rotation (app + both simulators)', () => {
     await restartWith({ ENCRYPTION_KEY: newKey.toString('base64') });
     expect((await s.api(companyId, adminUserId, '/api/templates')).status).toBe(200);
     expect((await s.api(companyId, adminUserId, `/api/deals/${dealId}/contracts`)).status).toBe(200);
+  });
+
+  it('a refresh Pipedrive refuses while the daily job re-seals the install still marks it unable to act', async () => {
+    const db = app.app.get(DataSource);
+    const box = app.app.get(SecretBox);
+    const [installation] = (await db.query('SELECT id::text, company_id::text, user_id::text, refresh_token FROM installations WHERE user_id = $1', [
+      new Scenario(s).demo.adminUserId,
+    ])) as Array<Record<string, string>>;
+    // Only the refresh token is stale: the job's one write to the row is the token the refresh presents.
+    const [{ place }] = SEALED_TABLES.filter((table) => table.table === 'installations');
+    const refreshToken = box.decrypt(installation.refresh_token, place(installation, 'refresh_token'));
+    await db.query('UPDATE installations SET refresh_token = $1 WHERE id = $2', [sealUnbound(newKey, refreshToken), installation.id]);
+    await s.sim('/tokens/expire', { body: {} });
+    // The refresh token is refused, slowly: the job re-seals the install's tokens meanwhile (it waits for the row).
+    await s.sim('/faults', {
+      body: { method: 'POST', path: '/oauth/token', status: 400, count: 1, latencyMs: 1500, body: { success: false, error: 'invalid_grant', error_description: 'Invalid grant: refresh_token is invalid' } },
+    });
+    const refused = app.app.get(PipedriveTokens).apiFor({ id: installation.id }).me().catch((error: unknown) => error);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const resealed = app.app.get(SecretsReseal).reseal();
+    expect(await refused).toBeInstanceOf(InstallationRevokedError);
+    expect((await resealed).unreadable).toBe(0);
+    const [row] = await db.query('SELECT invalid_reason FROM installations WHERE id = $1', [installation.id]);
+    expect(row.invalid_reason).toMatch(/invalid/i);
   });
 });
