@@ -6,3 +6,8 @@ export function isDataException(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && code.startsWith('22');
 }
+
+/** SQLSTATE 23503: the row refers to one that is gone (a company erased while a request about it was under way). */
+export function isForeignKeyViolation(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '23503';
+}

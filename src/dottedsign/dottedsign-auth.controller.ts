@@ -9,7 +9,7 @@ import { PipedriveAdmins, adminCheckError } from '../pipedrive/pipedrive-admins.
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser, verifyPanelToken } from '../panel/panel-auth.guard';
 import { ProviderError } from '../signing/esign-provider.port';
 import { DottedSignClient } from './dottedsign.client';
-import { DottedSignConnections } from './dottedsign-connections.service';
+import { CompanyGoneError, DottedSignConnections } from './dottedsign-connections.service';
 
 const STATE_PURPOSE = 'dottedsign-connect';
 const STATE_TTL_SECONDS = 15 * 60;
@@ -66,12 +66,15 @@ export class DottedSignAuthController {
     }
     if (typeof query.code !== 'string' || !query.code) return this.page(res, 400, 'DottedSign not connected', 'DottedSign sent no authorization code. Start again from the app settings.');
     // The user may have been uninstalled or lost admin rights since the connection was started.
-    if (!(await this.adminOrPage(res, state, 'DottedSign not connected', 'The app is no longer installed for you in this company.'))) return;
+    const uninstalled = 'The app is no longer installed for you in this company.';
+    if (!(await this.adminOrPage(res, state, 'DottedSign not connected', uninstalled))) return;
     try {
       const tokens = await this.client.exchangeCode(query.code, this.callbackUrl);
       const connection = await this.connections.connect(state.companyId, state.userId, 'oauth', tokens);
       this.page(res, 200, 'DottedSign connected', `DottedSign${connection.accountEmail ? ` (${connection.accountEmail})` : ''} is now connected. You can close this window and return to Pipedrive.`);
     } catch (error) {
+      // Uninstalled while DottedSign answered. DottedSign offers no way to revoke the tokens it gave; they are dropped.
+      if (error instanceof CompanyGoneError) return this.page(res, 403, 'DottedSign not connected', uninstalled);
       const permanent = error instanceof ProviderError && !error.retryable;
       this.logger.warn(`DottedSign connect failed for company ${state.companyId}: ${(error as Error).message}`);
       this.page(res, permanent ? 400 : 502, 'DottedSign not connected', permanent ? 'DottedSign refused the authorization (it may have expired). Start again from the app settings.' : 'DottedSign could not be reached. Please try again in a minute.');
@@ -92,6 +95,7 @@ export class DottedSignAuthController {
       const connection = await this.connections.connect(user.companyId, user.userId, 'client_credentials', tokens);
       return { connected: true, account: connection.accountEmail };
     } catch (error) {
+      if (error instanceof CompanyGoneError) throw adminCheckError('not_installed', 'change the DottedSign connection');
       if (error instanceof ProviderError) throw new ApiError(502, 'dottedsign_unavailable', `DottedSign refused the connection: ${error.message}`);
       throw error;
     }

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { RecentValues } from '../common/recent-values';
+import { isForeignKeyViolation } from '../database/postgres-errors';
 import { SecretBox } from '../common/secret-box';
 import { connectionToken } from '../installations/sealed-tokens';
 import type { ProviderSession } from '../signing/esign-provider.port';
@@ -11,6 +12,13 @@ import { EsignConnection } from './esign-connection.entity';
 const EARLY_REFRESH_MS = 2 * 60 * 1000;
 /** How long a process reuses a token it read without looking at the row again (a disconnect shows up within this). */
 const TOKEN_REUSE_MS = 30 * 1000;
+
+/** The company was erased (its last user uninstalled) while its DottedSign connection was being made. */
+export class CompanyGoneError extends Error {
+  constructor(readonly companyId: string) {
+    super('The app is no longer installed in this Pipedrive company');
+  }
+}
 
 export class NotConnectedError extends Error {
   constructor(readonly companyId: string) {
@@ -38,7 +46,16 @@ export class DottedSignConnections {
     return this.dataSource.getRepository(EsignConnection).findOneBy({ companyId });
   }
 
+  /** Stores the company's connection; `CompanyGoneError` when the company was erased since the caller checked it. */
   async connect(companyId: string, userId: string, mode: EsignConnection['mode'], tokens: DottedSignTokens): Promise<EsignConnection> {
+    await this.store(companyId, userId, mode, tokens).catch((error: unknown) => {
+      throw isForeignKeyViolation(error) ? new CompanyGoneError(companyId) : error;
+    });
+    this.recent.delete(companyId);
+    return (await this.get(companyId))!;
+  }
+
+  private async store(companyId: string, userId: string, mode: EsignConnection['mode'], tokens: DottedSignTokens): Promise<void> {
     await this.dataSource.query(
       `INSERT INTO esign_connections (company_id, provider, mode, account_email, access_token, refresh_token, expires_at, connected_by_user_id)
        VALUES ($1, 'dottedsign', $2, $3, $4, $5, $6, $7)
@@ -55,8 +72,6 @@ export class DottedSignConnections {
         userId,
       ],
     );
-    this.recent.delete(companyId);
-    return (await this.get(companyId))!;
   }
 
   async disconnect(companyId: string): Promise<boolean> {

@@ -74,6 +74,27 @@ describe('the company’s DottedSign connection: who may change it, and what the
     expect(await connectionOf(companyId)).toEqual(before);
   });
 
+  it('the company erased while DottedSign answers the connect: a page that says the app is no longer installed, and nothing stored', async () => {
+    const company = ((await (await s.sim('/companies', { body: { name: 'Gamma Ltd' } })).json()) as { id: number }).id;
+    const admin = await addUser(company, 'Gus Admin', true);
+    await s.install(admin);
+    const start = await fetch(`${s.app.url}/auth/dottedsign?token=${s.panelToken(company, admin)}`, { redirect: 'manual' });
+    expect(start.status).toBe(302);
+    const authorize = new URL(start.headers.get('location')!);
+    authorize.searchParams.set('_sim_account', 'gus@gamma.test');
+    const approved = await fetch(authorize, { redirect: 'manual' });
+    // DottedSign takes a while to give the tokens; the company's only user uninstalls meanwhile.
+    await s.dsim('/faults', { body: { method: 'POST', path: '/v1/oauth/token', count: 1, latencyMs: 1000 } });
+    const callback = fetch(approved.headers.get('location')!, { redirect: 'manual', headers: { cookie: start.headers.get('set-cookie')!.split(';')[0] } });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect((await s.sim('/uninstall', { body: { companyId: company, userId: admin } })).status).toBe(200);
+    const page = await callback;
+    expect(page.status).toBe(403);
+    expect(await page.text()).toContain('no longer installed');
+    expect(await connectionOf(company)).toBeNull();
+    expect(await scenario.db().query('SELECT id FROM companies WHERE id = $1', [company])).toEqual([]);
+  });
+
   it('a connect link approved in another browser connects nothing: the account of whoever approved it never reaches the company', async () => {
     const { companyId, adminUserId } = scenario.demo;
     const before = await connectionOf(companyId);
