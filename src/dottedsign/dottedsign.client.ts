@@ -100,20 +100,22 @@ export class DottedSignClient implements ESignProvider {
       const data = await this.authed<Json>(session, 'GET', `/v1/templates/list?page=${page}&per_page=${PAGE_SIZE}`);
       const items = listOf(data, 'templates');
       for (const item of items) templates.push({ id: String(item.id ?? item.template_id), name: String(item.name ?? item.title ?? '') });
-      if (items.length < PAGE_SIZE || page >= totalPages(data)) break;
+      if (isLastPage(data, page, items.length)) break;
     }
     return templates;
   }
 
   async createFromTemplate(session: ProviderSession, request: CreateTaskRequest): Promise<SignTask> {
-    // Quick create (path unverified in the reference): one stage per signer; `ordered` asks for stage order.
+    // Quick create (path unverified in the reference): one stage per signer. `ordered`, asking for stage order, is
+    // not in the reference (our reading of it): sent only when a contract asks for an order, so the body of every
+    // other contract is the documented one.
     const stages = request.signers.map((signer) => ({ email: signer.email, name: signer.name }));
     const data = await this.authed<Json>(session, 'POST', '/v1/sign_tasks/quick_create', {
       json: {
         file_name: fileNameFrom(request.title, FILE_NAME_LENGTH),
         template_id: Number(request.templateId),
         stages,
-        ordered: request.ordered,
+        ...(request.ordered ? { ordered: true } : {}),
         start: true,
         metadata: request.metadata,
       },
@@ -157,7 +159,7 @@ export class DottedSignClient implements ESignProvider {
       const items = listOf(data, 'tasks');
       // The metadata filter is unverified for this endpoint: filter again on our side.
       found.push(...items.map(mapTask).filter((task) => task.metadata[key] === value));
-      if (items.length < PAGE_SIZE || page >= totalPages(data)) break;
+      if (isLastPage(data, page, items.length)) break;
     }
     return found;
   }
@@ -287,12 +289,17 @@ function listOf(data: Json, key: string): Json[] {
   return Array.isArray(list) ? (list as Json[]) : [];
 }
 
-/** Pagination shape unverified: `total_pages`, or `total` with `per_page`, or nothing. */
-function totalPages(data: Json): number {
+/**
+ * Pagination shape unverified: `total_pages`, or `total` with `per_page`, says how many pages there are; without
+ * either, a page shorter than asked for is the last. A count is trusted over the page's length, in case DottedSign
+ * gives fewer items a page than asked for.
+ */
+export function isLastPage(data: Json, page: number, items: number): boolean {
   const pagination = (data.pagination ?? data.meta ?? data) as Json;
-  if (Number(pagination.total_pages) > 0) return Number(pagination.total_pages);
-  if (Number(pagination.total) >= 0 && Number(pagination.per_page) > 0) return Math.ceil(Number(pagination.total) / Number(pagination.per_page));
-  return MAX_PAGES;
+  if (!items) return true;
+  if (Number(pagination.total_pages) > 0) return page >= Number(pagination.total_pages);
+  if (Number(pagination.total) >= 0 && Number(pagination.per_page) > 0) return page >= Math.ceil(Number(pagination.total) / Number(pagination.per_page));
+  return items < PAGE_SIZE;
 }
 
 /**

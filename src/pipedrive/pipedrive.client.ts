@@ -96,7 +96,7 @@ export class PipedriveClient {
       // Only a refused grant ends the installation (uninstalled, revoked, unused for 60 days). A refused client is
       // the app's own set-up (a secret regenerated in Developer Hub, a wrong deployment): every installation would
       // be given up for it, so it and any other answer are retried until the set-up is mended.
-      if (body.error === 'invalid_grant') throw new PipedriveApiError(`token refresh failed: ${description}`, response.status, false);
+      if (isRefusedGrant(body)) throw new PipedriveApiError(`token refresh failed: ${description}`, response.status, false);
       this.reportRefusedClient(body);
       throw new PipedriveApiError(`token refresh failed: ${description}`, response.status, true);
     }
@@ -377,4 +377,12 @@ function mapDeal(data: Record<string, unknown>): PipedriveDeal {
     addTime: typeof data.add_time === 'string' ? data.add_time : null,
     updateTime: typeof data.update_time === 'string' ? data.update_time : null,
   };
+}
+
+/**
+ * Pipedrive's refusal of a refresh token ("Invalid grant: refresh_token is invalid"). The reference pins the words,
+ * not the field: `error: "invalid_grant"` with the words in `error_description`, or the words alone in any field.
+ */
+export function isRefusedGrant(body: Record<string, unknown>): boolean {
+  return [body.error, body.error_description, body.message].some((text) => typeof text === 'string' && /^invalid[ _]grant\b/i.test(text));
 }
