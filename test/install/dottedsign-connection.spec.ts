@@ -12,6 +12,15 @@ describe('the company’s DottedSign connection: who may change it, and what the
   const addUser = async (companyId: number, name: string, isAdmin: boolean) =>
     ((await (await s.sim(`/companies/${companyId}/users`, { body: { name, isAdmin } })).json()) as { id: number }).id;
 
+  /** An admin's connect link followed: DottedSign's approval page (as `account` would approve it) and the browser's cookie. */
+  const startConnect = async (companyId: number, userId: number, account: string) => {
+    const start = await fetch(`${s.app.url}/auth/dottedsign?token=${s.panelToken(companyId, userId)}`, { redirect: 'manual' });
+    expect(start.status).toBe(302);
+    const authorize = new URL(start.headers.get('location')!);
+    authorize.searchParams.set('_sim_account', account);
+    return { authorize, cookie: start.headers.get('set-cookie')!.split(';')[0] };
+  };
+
   beforeAll(async () => {
     s = await startSandbox();
     scenario = new Scenario(s);
@@ -60,14 +69,10 @@ describe('the company’s DottedSign connection: who may change it, and what the
     const before = await connectionOf(companyId);
     const admin = await addUser(companyId, 'Otto Admin', true);
     await s.install(admin);
-    const start = await fetch(`${s.app.url}/auth/dottedsign?token=${s.panelToken(companyId, admin)}`, { redirect: 'manual' });
-    expect(start.status).toBe(302);
-    const authorize = new URL(start.headers.get('location')!);
-    authorize.searchParams.set('_sim_account', 'otto@elsewhere.test');
+    const { authorize, cookie } = await startConnect(companyId, admin, 'otto@elsewhere.test');
 
     await s.sim('/uninstall', { body: { companyId, userId: admin } });
     const approved = await fetch(authorize, { redirect: 'manual' });
-    const cookie = start.headers.get('set-cookie')!.split(';')[0];
     const callback = await fetch(approved.headers.get('location')!, { redirect: 'manual', headers: { cookie } });
     expect(callback.status).toBe(403);
     expect(await callback.text()).toContain('no longer installed');
@@ -78,14 +83,11 @@ describe('the company’s DottedSign connection: who may change it, and what the
     const company = ((await (await s.sim('/companies', { body: { name: 'Gamma Ltd' } })).json()) as { id: number }).id;
     const admin = await addUser(company, 'Gus Admin', true);
     await s.install(admin);
-    const start = await fetch(`${s.app.url}/auth/dottedsign?token=${s.panelToken(company, admin)}`, { redirect: 'manual' });
-    expect(start.status).toBe(302);
-    const authorize = new URL(start.headers.get('location')!);
-    authorize.searchParams.set('_sim_account', 'gus@gamma.test');
+    const { authorize, cookie } = await startConnect(company, admin, 'gus@gamma.test');
     const approved = await fetch(authorize, { redirect: 'manual' });
     // DottedSign takes a while to give the tokens; the company's only user uninstalls meanwhile.
     await s.dsim('/faults', { body: { method: 'POST', path: '/v1/oauth/token', count: 1, latencyMs: 1000 } });
-    const callback = fetch(approved.headers.get('location')!, { redirect: 'manual', headers: { cookie: start.headers.get('set-cookie')!.split(';')[0] } });
+    const callback = fetch(approved.headers.get('location')!, { redirect: 'manual', headers: { cookie } });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect((await s.sim('/uninstall', { body: { companyId: company, userId: admin } })).status).toBe(200);
     const page = await callback;
