@@ -51,7 +51,7 @@ export class ContractsController {
   @Get('deals/:dealId/contracts')
   async list(@CurrentPanelUser() user: PanelUser, @Param('dealId') dealId: string) {
     const deal = validate(recordId, dealId);
-    const [, contracts] = await Promise.all([this.access.dealUser(user, deal), this.contracts.forDealWithTimeline(user.companyId, deal)]);
+    const [, contracts] = await Promise.all([this.access.dealUser(user, deal, 'records'), this.contracts.forDealWithTimeline(user.companyId, deal)]);
     return { contracts: contracts.map(({ contract, timeline }) => this.view(contract, timeline)) };
   }
 
@@ -59,7 +59,7 @@ export class ContractsController {
   @Get('deals/:dealId/signers')
   async suggestedSigners(@CurrentPanelUser() user: PanelUser, @Param('dealId') dealId: string) {
     const deal = validate(recordId, dealId);
-    await this.access.dealUser(user, deal);
+    await this.access.dealUser(user, deal, 'records');
     return this.dealSigners.suggest(user.companyId, user.userId, Number(deal));
   }
 
@@ -68,7 +68,7 @@ export class ContractsController {
   async send(@CurrentPanelUser() user: PanelUser, @Param('dealId') dealId: string, @Body() body: unknown) {
     const deal = validate(recordId, dealId);
     const request = validate(sendRequest, body ?? {});
-    const company = await this.access.dealUser(user, deal);
+    const company = await this.access.dealUser(user, deal, 'shown');
     const templateId = request.templateId ?? readSettings(company.settings).templateId;
     if (!templateId) throw ApiError.badRequest('templateId: choose a template (no default template is set)', [{ field: 'templateId', message: 'required' }]);
     const intent = await this.contracts.createIntent({

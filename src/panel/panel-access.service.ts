@@ -22,11 +22,17 @@ const DEALS_SEEN_MAX = 50_000;
  * deal to the user: our contracts follow Pipedrive's visibility groups, or any user of the company could read, void
  * and download the contracts of deals hidden from them by asking for their ids.
  */
+/**
+ * What a user may do on a deal: `shown` by Pipedrive, everything; `records` only, read its contracts (a deal Pipedrive
+ * no longer shows, whose contracts an admin keeps).
+ */
+export type DealAccess = 'shown' | 'records';
+
 @Injectable()
 export class PanelAccess {
-  private readonly dealsSeen = new RecentValues<true>(DEAL_SEEN_MS, DEALS_SEEN_MAX);
+  private readonly dealsSeen = new RecentValues<'shown'>(DEAL_SEEN_MS, DEALS_SEEN_MAX);
   /** A panel opening asks for the contracts and the signers together: they share one Pipedrive read. */
-  private readonly checking = new Map<string, Promise<void>>();
+  private readonly checking = new Map<string, Promise<DealAccess>>();
 
   constructor(
     private readonly installations: InstallationsRepository,
@@ -41,10 +47,13 @@ export class PanelAccess {
     return access;
   }
 
-  /** The installed user, once Pipedrive shows them the deal. */
-  async dealUser(user: PanelUser, dealId: string) {
+  /**
+   * The installed user, once Pipedrive shows them the deal; with `need: 'records'`, also an admin reading the
+   * contracts of a deal Pipedrive no longer shows. Sending, and suggesting signers, need the deal itself.
+   */
+  async dealUser(user: PanelUser, dealId: string, need: DealAccess) {
     const access = await this.installedUser(user);
-    await this.seeDeal(user, dealId);
+    if ((await this.seeDeal(user, dealId)) !== 'shown' && need === 'shown') throw ApiError.notFound('No such deal in Pipedrive');
     return access;
   }
 
@@ -57,30 +66,35 @@ export class PanelAccess {
     return contract;
   }
 
-  private async seeDeal(user: PanelUser, dealId: string): Promise<void> {
+  private async seeDeal(user: PanelUser, dealId: string): Promise<DealAccess> {
     const key = `${user.companyId}:${user.userId}:${dealId}`;
-    if (this.dealsSeen.get(key)) return;
+    const seen = this.dealsSeen.get(key);
+    if (seen) return seen;
     let check = this.checking.get(key);
     if (!check) {
       check = this.readDeal(user, dealId).finally(() => this.checking.delete(key));
       this.checking.set(key, check);
     }
-    await check;
-    this.dealsSeen.set(key, true, Number.POSITIVE_INFINITY);
+    const access = await check;
+    // Only a shown deal is remembered: a deleted one may be restored in Pipedrive, and then takes sends again at once.
+    if (access === 'shown') this.dealsSeen.set(key, access, Number.POSITIVE_INFINITY);
+    return access;
   }
 
-  private async readDeal(user: PanelUser, dealId: string): Promise<void> {
+  private async readDeal(user: PanelUser, dealId: string): Promise<DealAccess> {
     try {
       const api = await this.context.pipedriveAsUser(user.companyId, user.userId);
       const deal = await api.deal(Number(dealId));
-      if (deal && !deal.isDeleted) return;
+      if (deal && !deal.isDeleted) return 'shown';
     } catch (error) {
       throw panelPipedriveError(error, 'whether you may see this deal') ?? error;
     }
     // A deleted deal's visibility cannot be read any more, and its signed contracts are still records: admins,
-    // who see every deal in Pipedrive, keep them.
+    // who see every deal in Pipedrive, keep them. A deal Pipedrive does not show and we hold nothing for (never
+    // the company's, say) is no deal at all.
+    if (!(await this.contracts.dealHasContracts(user.companyId, dealId))) throw ApiError.notFound('No such deal in Pipedrive');
     const role = await this.admins.check(user.companyId, user.userId);
-    if (role === 'admin') return;
+    if (role === 'admin') return 'records';
     if (role === 'unavailable') throw new ApiError(502, 'pipedrive_unavailable', 'Pipedrive did not answer whether you may see this deal; try again in a minute');
     throw ApiError.notFound('No such deal in Pipedrive');
   }

@@ -64,6 +64,11 @@ function insertTimeline(values: unknown[], timeline: TimelineEntry[]): string {
     ON CONFLICT (contract_id, dedupe_key) DO NOTHING`;
 }
 
+/** The panel's hot read (`forDealWithTimeline`); exported for the benchmark that shows its plan. */
+export const DEAL_CONTRACTS_WITH_TIMELINE = `SELECT c.*, COALESCE((SELECT jsonb_agg(jsonb_build_object('type', e.type, 'at', to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'actor', e.actor, 'details', e.details) ORDER BY e.at, e.id) FROM contract_events e WHERE e.contract_id = c.id), '[]'::jsonb) AS timeline
+  FROM contracts c WHERE c.company_id = $1 AND c.deal_id = $2 ORDER BY c.created_at DESC, c.id DESC`;
+
 @Injectable()
 export class ContractsRepository {
   private readonly toContracts: (rows: Array<Record<string, unknown>>) => ContractRow[];
@@ -114,14 +119,14 @@ export class ContractsRepository {
     return manager.find(Contract, { where: { companyId, dealId }, order: { createdAt: 'DESC', id: 'DESC' } });
   }
 
+  async dealHasContracts(companyId: string, dealId: string): Promise<boolean> {
+    const rows = (await this.dataSource.query('SELECT 1 FROM contracts WHERE company_id = $1 AND deal_id = $2 LIMIT 1', [companyId, dealId])) as unknown[];
+    return rows.length > 0;
+  }
+
   /** A deal's contracts, newest first, each with its timeline, in one round trip: the panel's hot read. */
   async forDealWithTimeline(companyId: string, dealId: string): Promise<Array<{ contract: ContractRow; timeline: TimelineLine[] }>> {
-    const rows = (await this.dataSource.query(
-      `SELECT c.*, COALESCE((SELECT jsonb_agg(jsonb_build_object('type', e.type, 'at', to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                'actor', e.actor, 'details', e.details) ORDER BY e.at, e.id) FROM contract_events e WHERE e.contract_id = c.id), '[]'::jsonb) AS timeline
-       FROM contracts c WHERE c.company_id = $1 AND c.deal_id = $2 ORDER BY c.created_at DESC, c.id DESC`,
-      [companyId, dealId],
-    )) as Array<Record<string, unknown> & { timeline: Array<Omit<TimelineLine, 'at'> & { at: string }> }>;
+    const rows = (await this.dataSource.query(DEAL_CONTRACTS_WITH_TIMELINE, [companyId, dealId])) as Array<Record<string, unknown> & { timeline: Array<Omit<TimelineLine, 'at'> & { at: string }> }>;
     const contracts = this.toContracts(rows);
     return rows.map((row, index) => ({ contract: contracts[index], timeline: row.timeline.map((line) => ({ ...line, at: new Date(line.at) })) }));
   }

@@ -101,9 +101,12 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
   it('company B’s JWT sees none of company A’s contracts, settings or files, and changes nothing', async () => {
     const asB = (path: string, init?: { method?: string; body?: unknown }) => s.api(b.companyId, b.userId, path, init);
 
-    const list = await asB(`/api/deals/${scenario.demo.dealId}/contracts`);
-    expect(list.status).toBe(200);
-    expect(await list.json()).toEqual({ contracts: [] });
+    // Pipedrive does not show B's user A's deal, and B holds nothing for that id: no such deal, and no send to it.
+    for (const [method, body] of [['GET', undefined], ['POST', { signers: [{ name: 'Eve', email: 'eve@example.test' }] }]] as const) {
+      const refused = await asB(`/api/deals/${scenario.demo.dealId}/contracts`, { method, body });
+      expect([refused.status, await refused.json()]).toEqual([404, { error: { code: 'not_found', message: 'No such deal in Pipedrive' } }]);
+    }
+    expect(await scenario.db().query('SELECT id FROM contracts WHERE company_id = $1', [b.companyId])).toEqual([]);
 
     for (const [method, path] of [
       ['POST', `/api/contracts/${waiting.id}/void`],
@@ -169,12 +172,28 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
     expect(((await shown.json()) as { contracts: ContractJson[] }).contracts.map((c) => c.id)).toEqual([contract.id]);
     expect((await s.api(a.companyId, regular, `/api/contracts/${contract.id}/files/completed`)).status).toBe(200);
 
-    // A deleted deal's visibility cannot be read: its contracts stay with admins, who see every deal.
-    const deleted = await scenario.addDeal({ title: 'Deleted before anyone looked', owner_id: regular });
+    // A deleted deal's visibility cannot be read: its contracts stay with admins, who see every deal, to read; nobody
+    // sends to it.
+    const deleted = await scenario.addDeal({ title: 'Deleted before anyone looked', owner_id: regular, person_id: scenario.demo.personWithEmailId });
+    expect((await s.api(a.companyId, a.userId, `/api/deals/${deleted.id}/contracts`, { body: { signers: [{ name: 'Pia Buyer', email: 'pia@customer.test' }] } })).status).toBe(201);
     await scenario.deleteDeal(deleted.id);
+    await scenario.contractSettled(deleted.id, (status) => status === 'voided');
     const asRegular = await s.api(a.companyId, regular, `/api/deals/${deleted.id}/contracts`);
     expect([asRegular.status, await asRegular.json()]).toEqual([404, { error: { code: 'not_found', message: 'No such deal in Pipedrive' } }]);
-    expect((await s.api(a.companyId, a.userId, `/api/deals/${deleted.id}/contracts`)).status).toBe(200);
+    // The same user made an admin in Pipedrive (who never had the deal shown to them here).
+    await s.sim(`/companies/${a.companyId}/users/${regular}`, { method: 'PATCH', body: { isAdmin: true } });
+    try {
+      const asAdmin = await s.api(a.companyId, regular, `/api/deals/${deleted.id}/contracts`);
+      expect([asAdmin.status, ((await asAdmin.json()) as { contracts: ContractJson[] }).contracts.map((c) => c.status)]).toEqual([200, ['voided']]);
+      const sendToDeleted = await s.api(a.companyId, regular, `/api/deals/${deleted.id}/contracts`, { body: { signers: [{ name: 'Pia Buyer', email: 'pia@customer.test' }] } });
+      expect([sendToDeleted.status, await sendToDeleted.json()]).toEqual([404, { error: { code: 'not_found', message: 'No such deal in Pipedrive' } }]);
+      expect(await scenario.contracts(deleted.id)).toHaveLength(1);
+    } finally {
+      await s.sim(`/companies/${a.companyId}/users/${regular}`, { method: 'PATCH', body: { isAdmin: false } });
+    }
+    // A deal id that was never the company's is no deal, for admins too.
+    const never = await s.api(a.companyId, a.userId, '/api/deals/987654/contracts');
+    expect([never.status, await never.json()]).toEqual([404, { error: { code: 'not_found', message: 'No such deal in Pipedrive' } }]);
   });
 
   it('refuses ids no deal or contract can have (0, above 2^53, not a number) with 400, before asking Pipedrive', async () => {
@@ -253,7 +272,8 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
     expect(await suggest(noEmail.id)).toMatchObject({ state: 'no_email', person: { name: 'Nora Nomail', emails: [] }, signers: [] });
     const noContact = await scenario.addDeal({ title: 'Nobody' });
     expect(await suggest(noContact.id)).toEqual({ state: 'no_contact', person: null, signers: [] });
-    expect(await suggest(987654)).toEqual({ state: 'deal_not_found', person: null, signers: [] });
+    const never = await s.api(a.companyId, a.userId, '/api/deals/987654/signers');
+    expect([never.status, await never.json()]).toEqual([404, { error: { code: 'not_found', message: 'No such deal in Pipedrive' } }]);
   });
 
   it('a user whose Pipedrive authorization is gone reads no deal through an admin’s token: no contracts, no signer suggestion, and no send', async () => {
