@@ -108,7 +108,9 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
         for (const row of rows as Array<{ deal_id: string; task_id: string }>) {
           const deal = tracked.get(Number(row.deal_id))!;
           Object.assign(deal, { taskAt: now, taskId: row.task_id });
-          signing.push(stack.dsim(`/tasks/${row.task_id}/sign`, { email: SIGNER }).then(() => (deal.signedAt = Date.now())));
+          // From the moment the sign call is made: the simulator sends the completed webhook before its answer.
+          deal.signedAt = Date.now();
+          signing.push(stack.dsim(`/tasks/${row.task_id}/sign`, { email: SIGNER }));
         }
       }
       const waitingDone = [...tracked.values()].filter((deal) => deal.signedAt && !deal.doneAt).map((deal) => deal.dealId);
@@ -130,8 +132,15 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
     const toDone = (deals: Tracked[]) => deals.filter((deal) => deal.doneAt).map((deal) => deal.doneAt! - deal.signedAt!);
     const deals = [...tracked.values()].filter((deal) => !deal.warmUp);
     const warmUp = [...tracked.values()].filter((deal) => deal.warmUp);
-    const wonDeals = stack.pipedrive.deals(stack.demo.companyId).filter((deal) => deal.status === 'won').length;
-    const files = stack.pipedrive.files(stack.demo.companyId).length;
+    const won = new Set(stack.pipedrive.deals(stack.demo.companyId).filter((deal) => deal.status === 'won').map((deal) => deal.id));
+    const wonDeals = won.size;
+    const pipedriveFiles = stack.pipedrive.files(stack.demo.companyId);
+    const files = pipedriveFiles.length;
+    // A write-back counted as done must show in Pipedrive: the deal won with the signed PDF and the audit trail.
+    const filesOf = new Map<number, number>();
+    for (const file of pipedriveFiles) filesOf.set(file.dealId, (filesOf.get(file.dealId) ?? 0) + 1);
+    const notShown = [...tracked.values()].filter((deal) => deal.doneAt && !(won.has(deal.dealId) && filesOf.get(deal.dealId) === 2));
+    if (notShown.length) throw new Error(`${notShown.length} deals counted as written back are not won with both files in Pipedrive (deal ${notShown[0].dealId}, …)`);
     const measuredDeals = total - warmUpDeals;
     return {
       ratePerSecond: rate,

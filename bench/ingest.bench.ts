@@ -18,9 +18,10 @@ export interface LoadFigures {
   errors: number;
 }
 
+/** `requestsPerSecond` counts only 2xx answers: a fast refusal (a 401, a 503) is not ingest. */
 function figures(result: autocannon.Result): LoadFigures {
   return {
-    requestsPerSecond: round(result.requests.average, 0),
+    requestsPerSecond: round(result['2xx'] / result.duration, 0),
     p50: result.latency.p50,
     p99: result.latency.p99,
     max: result.latency.max,
@@ -41,6 +42,17 @@ function run(options: autocannon.Options): Promise<autocannon.Result> {
   return new Promise((resolve, reject) => {
     autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
   });
+}
+
+/** A load some of whose answers failed, or whose accepted events are not all stored with a job, measures nothing. */
+function refuseInvalid(run: { connections: number; ingest: LoadFigures; bare: LoadFigures; inboxRows: number; inboxJobs: number; accepted2xx: number }): void {
+  const problems = [
+    run.ingest.non2xx + run.ingest.errors > 0 && `ingest: ${run.ingest.non2xx} non-2xx answers, ${run.ingest.errors} errors or timeouts`,
+    run.bare.non2xx + run.bare.errors > 0 && `bare route: ${run.bare.non2xx} non-2xx answers, ${run.bare.errors} errors or timeouts`,
+    run.inboxRows < run.accepted2xx && `${run.accepted2xx - run.inboxRows} accepted events not stored`,
+    run.inboxJobs !== run.inboxRows && `${run.inboxRows} events stored but ${run.inboxJobs} jobs enqueued`,
+  ].filter(Boolean);
+  if (problems.length) throw new Error(`ingest at ${run.connections} connections is not a valid measurement: ${problems.join('; ')}`);
 }
 
 function dealCreated(companyId: number, userId: number, dealId: number): string {
@@ -131,6 +143,7 @@ export async function ingestBenchmark(database: FreshDatabase): Promise<Record<s
         inboxJobs: (await inboxJobs()) - jobsBefore,
         accepted2xx: ingest.total - ingest.non2xx,
       });
+      refuseInvalid(runs[runs.length - 1]);
     }
     return { durationSeconds: duration, runs };
   } finally {

@@ -3,7 +3,7 @@ import { endToEndBenchmark } from './end-to-end.bench';
 import { ingestBenchmark } from './ingest.bench';
 import { reconcileBenchmark } from './reconcile.bench';
 import { type DatabaseServer, serversFromEnv } from './support/database-servers';
-import { QUICK } from './support/stats';
+import { QUICK, RUN_LIMIT_SECONDS, round } from './support/stats';
 
 type Benchmark = (database: { url: string; drop(): Promise<void> }, server: DatabaseServer) => Promise<Record<string, unknown>>;
 
@@ -15,7 +15,8 @@ const BENCHMARKS: Record<string, Benchmark> = {
 };
 
 /** `npm run bench [name ...]`; BENCH_QUICK=1 for short runs, BENCH_DATABASES=local|embedded to pick servers. */
-async function main(): Promise<void> {
+async function main(): Promise<number> {
+  const started = Date.now();
   const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(BENCHMARKS);
   const unknown = names.filter((name) => !BENCHMARKS[name]);
   if (unknown.length) throw new Error(`unknown benchmark(s) ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
@@ -38,10 +39,13 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all(servers.map((server) => server.close()));
   }
+  const seconds = round((Date.now() - started) / 1000, 0);
+  process.stdout.write(`\n== ran ${names.join(', ')} in ${seconds} s (limit ${RUN_LIMIT_SECONDS} s)\n`);
+  return seconds <= RUN_LIMIT_SECONDS ? 0 : 1;
 }
 
 main().then(
-  () => process.exit(0),
+  (code) => process.exit(code),
   (error) => {
     process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
     process.exit(1);

@@ -131,7 +131,7 @@ function catalogue(stack: Stack): HostileRequest[] {
  * must get a 4xx and change nothing: wrong types, deep nesting, 2 MB, SQL and HTML where an id or a choice goes,
  * ids of contracts that are not the company's.
  */
-function authenticatedCatalogue(stack: Stack): HostileRequest[] {
+function authenticatedCatalogue(stack: Stack, foreign: ForeignCompany): HostileRequest[] {
   const sql = `1'; DROP TABLE contracts; --`;
   const panel = { 'content-type': 'application/json', authorization: `Bearer ${stack.panelToken(stack.demo.companyId, stack.demo.adminUserId)}` };
   const webhook = { 'content-type': 'application/json', authorization: stack.webhookAuthorization('create') };
@@ -164,6 +164,16 @@ function authenticatedCatalogue(stack: Stack): HostileRequest[] {
     requests.push({ kind: 'retry of a foreign or absurd contract id', method: 'POST', path: `/api/contracts/${id}/retry`, headers: panel, body: '{}' });
     requests.push({ kind: 'file of a foreign or absurd contract id', method: 'GET', path: `/api/contracts/${id}/files/${encodeURIComponent(sql)}`, headers: panel });
   }
+  // Real ids of another company's deal and contract, with the demo admin's valid token.
+  const send = JSON.stringify({ signers: [{ name: 'Mallory', email: 'mallory@example.test' }] });
+  requests.push(
+    { kind: 'another company’s deal: its contracts', method: 'GET', path: `/api/deals/${foreign.dealId}/contracts`, headers: panel },
+    { kind: 'another company’s deal: a send', method: 'POST', path: `/api/deals/${foreign.dealId}/contracts`, headers: panel, body: send },
+    { kind: 'another company’s deal: its signers', method: 'GET', path: `/api/deals/${foreign.dealId}/signers`, headers: panel },
+    { kind: 'another company’s contract: void', method: 'POST', path: `/api/contracts/${foreign.contractId}/void`, headers: panel, body: '{}' },
+    { kind: 'another company’s contract: retry', method: 'POST', path: `/api/contracts/${foreign.contractId}/retry`, headers: panel, body: '{}' },
+    { kind: 'another company’s contract: signed PDF', method: 'GET', path: `/api/contracts/${foreign.contractId}/files/completed`, headers: panel },
+  );
   const events: Array<[string, string]> = [
     ...invalid,
     ['wrong types', JSON.stringify({ meta: { id: 5, action: [], entity: {}, company_id: 'x' }, data: 'deal' })],
@@ -172,6 +182,32 @@ function authenticatedCatalogue(stack: Stack): HostileRequest[] {
   for (const [kind, body] of events) requests.push({ kind: `pipedrive webhook with valid credentials: ${kind}`, method: 'POST', path: '/webhooks/pipedrive', headers: webhook, body });
   return requests;
 }
+
+interface ForeignCompany {
+  dealId: number;
+  contractId: string;
+}
+
+/**
+ * Another installed company with a deal in Pipedrive and a contract out for signature on it (signed PDF included),
+ * whose ids the demo company's admin tries.
+ */
+async function seedForeignCompany(stack: Stack): Promise<ForeignCompany> {
+  const created = async <T>(path: string, body: unknown) => (await (await stack.sim(path, body)).json()) as T;
+  const { id: companyId } = await created<{ id: number }>('/companies', { name: 'Other Corp', domain: 'other' });
+  const { id: userId } = await created<{ id: number }>(`/companies/${companyId}/users`, { name: 'Olga Admin', isAdmin: true });
+  const [{ id: dealId }] = await created<Array<{ id: number }>>(`/companies/${companyId}/deals`, [{ title: 'Their deal', owner_id: userId, user_id: userId }]);
+  await stack.query(`INSERT INTO companies (id, name, domain) VALUES ($1, 'Other Corp', 'other')`, [companyId]);
+  const [{ id: contractId }] = await stack.query<{ id: string }>(
+    `INSERT INTO contracts (company_id, deal_id, intent_key, task_id, title, status, files)
+     VALUES ($1, $2, 'theirs', 'their-task', 'Their contract', 'completed', '[{"kind": "completed", "fileName": "theirs.pdf"}]') RETURNING id::text`,
+    [companyId, dealId],
+  );
+  return { dealId, contractId };
+}
+
+/** Which requests without valid credentials may answer 2xx: health, readiness, and the "installation cancelled" page. */
+const PUBLIC_2XX = ['health with junk', 'readiness with junk', 'OAuth callback forged'];
 
 /**
  * The jobs that requests could have caused: not those of the queues the app schedules itself, nor pg-boss's own
@@ -214,6 +250,7 @@ export async function hostileInputDrill(databaseUrl: string, total: number): Pro
     const app = stack.apps[0];
     const pid = app.pid;
     await stack.until(async () => (await stack.count(`SELECT count(*) FROM pgboss.job WHERE state < 'completed' AND ${OWN_QUEUES}`)) === 0, 'the set-up jobs to finish', 30_000);
+    const foreign = await seedForeignCompany(stack);
     const before = await contents(stack);
     const jobsBefore = await jobIds(stack);
     const catalogueOf = catalogue(stack);
@@ -244,9 +281,11 @@ export async function hostileInputDrill(databaseUrl: string, total: number): Pro
     const jobsUnauthenticated = written.length ? await newJobs(stack, jobsBefore) : [];
     const jobsAfterUnauthenticated = await jobIds(stack);
     const rssEnd = memoryOf(pid).currentMb;
-    const authenticated = authenticatedCatalogue(stack);
+    const unauthenticated2xx = [...answered2xx].filter((kind) => !PUBLIC_2XX.includes(kind));
+    const authenticated = authenticatedCatalogue(stack, foreign);
     const authenticatedWork = Array.from({ length: Math.ceil(total / 5) }, (_, index) => authenticated[index % authenticated.length]);
     const statusesBefore = new Map(statuses);
+    const answered2xxBefore = new Set(answered2xx);
     answered2xx.clear();
     await pool(authenticatedWork, 16, send);
     const authenticated2xx = [...statuses].filter(([status]) => status < 300).reduce((sum, [status, n]) => sum + n - (statusesBefore.get(status) ?? 0), 0);
@@ -270,7 +309,13 @@ export async function hostileInputDrill(databaseUrl: string, total: number): Pro
       ),
       check(
         DRILL,
-        'valid credentials with a wrong body or id: refused, nothing written',
+        'no 2xx without valid credentials, but for public pages',
+        unauthenticated2xx.length === 0,
+        unauthenticated2xx.length ? unauthenticated2xx.join(' | ') : `2xx only for ${PUBLIC_2XX.filter((kind) => answered2xxBefore.has(kind)).join(', ')}`,
+      ),
+      check(
+        DRILL,
+        'valid credentials with a wrong body or another company’s id: refused, nothing written',
         writtenAuthenticated.length === 0 && authenticated2xx === 0,
         `${authenticated2xx} answered 2xx${answered2xx.size ? ` (${[...answered2xx].join(' | ')})` : ''}; ${writtenAuthenticated.length ? writtenAuthenticated.join('; ') : 'rows and contents unchanged'}` +
           (jobsAuthenticated.length ? `; new jobs: ${jobsAuthenticated.join(' | ')}` : ''),

@@ -2,7 +2,8 @@ import { embeddedServer, localServer } from '../bench/support/database-servers';
 import { chaosDrill } from './chaos.drill';
 import { databaseOutageDrill } from './database-outage.drill';
 import { hostileInputDrill } from './hostile-input.drill';
-import { type Invariant, printTable } from './invariants';
+import { RUN_LIMIT_SECONDS, round } from '../bench/support/stats';
+import { type Invariant, check, printTable } from './invariants';
 
 /**
  * `npm run drill [hostile-input|database-outage|chaos ...]`. DRILL_HOSTILE_REQUESTS sets the hostile request count
@@ -10,6 +11,7 @@ import { type Invariant, printTable } from './invariants';
  * DRILL_CHAOS_DRAIN_SECONDS (default 330) size the chaos drill. Exits non-zero when an invariant fails.
  */
 async function main(): Promise<number> {
+  const started = Date.now();
   const all = ['hostile-input', 'database-outage', 'chaos'];
   const names = process.argv.slice(2).length ? process.argv.slice(2) : all;
   const unknown = names.filter((name) => !all.includes(name));
@@ -45,6 +47,8 @@ async function main(): Promise<number> {
       await database.drop().catch(() => undefined);
     }
   }
+  const seconds = round((Date.now() - started) / 1000, 0);
+  invariants.push(check('all', `ran to the end within ${RUN_LIMIT_SECONDS} s`, seconds <= RUN_LIMIT_SECONDS, `${names.join(', ')} in ${seconds} s`));
   printTable(invariants);
   return invariants.every((invariant) => invariant.ok) ? 0 : 1;
 }

@@ -85,7 +85,9 @@ export class Stack {
       DATA_DIR: mkdtempSync(join(tmpdir(), 'pdds-bench-app-')),
       DATABASE_URL: options.databaseUrl,
       ENCRYPTION_KEY: encryptionKey.toString('base64'),
-      LOG_LEVEL: process.env.BENCH_APP_LOG_LEVEL ?? 'warn',
+      // App processes log as .env.example has them (an access line per panel request; to /dev/null here), so the
+      // figures include logging; an app in the bench process logs only warnings, which would go to its output.
+      LOG_LEVEL: process.env.BENCH_APP_LOG_LEVEL ?? (options.mode === 'in-process' ? 'warn' : 'info'),
       ...world.appEnv,
       ...options.env,
     });

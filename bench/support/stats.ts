@@ -16,3 +16,6 @@ export const QUICK = process.env.BENCH_QUICK === '1';
 export function scaled(full: number, quick: number): number {
   return QUICK ? quick : full;
 }
+
+/** Issue 9: `npm run bench` and `npm run drill` each run to the end within this on the 2-core machine. */
+export const RUN_LIMIT_SECONDS = 600;

@@ -23,6 +23,10 @@ export interface InstallationRecord {
 /** Pipedrive's refresh tokens expire after 60 days unused (each refresh extends them): an install not refreshed for longer cannot act. */
 export const REFRESH_TOKEN_UNUSED_DAYS = 60;
 
+/** Every panel request's read (`userAccess`); exported for the benchmark that shows its plan. */
+export const USER_ACCESS =
+  'SELECT c.settings, i.is_admin, i.invalid_reason IS NULL AS authorized FROM installations i JOIN companies c ON c.id = i.company_id WHERE i.company_id = $1 AND i.user_id = $2';
+
 @Injectable()
 export class InstallationsRepository {
   private readonly toInstallations: (rows: Array<Record<string, unknown>>) => Installation[];
@@ -71,13 +75,12 @@ export class InstallationsRepository {
     return this.installations.findOneBy({ companyId, userId });
   }
 
-  /** The company's settings and the user's role when the app is installed for that user, in one round trip. */
-  /** `authorized`: Pipedrive still accepts the user's tokens (a refused refresh marks them invalid until a reinstall). */
+  /**
+   * The company's settings and the user's role when the app is installed for that user, in one round trip.
+   * `authorized`: Pipedrive still accepts the user's tokens (a refused refresh marks them invalid until a reinstall).
+   */
   async userAccess(companyId: string, userId: string): Promise<{ settings: Record<string, unknown>; isAdmin: boolean; authorized: boolean } | null> {
-    const [row] = (await this.installations.query(
-      'SELECT c.settings, i.is_admin, i.invalid_reason IS NULL AS authorized FROM installations i JOIN companies c ON c.id = i.company_id WHERE i.company_id = $1 AND i.user_id = $2',
-      [companyId, userId],
-    )) as Array<{ settings: Record<string, unknown>; is_admin: boolean; authorized: boolean }>;
+    const [row] = (await this.installations.query(USER_ACCESS, [companyId, userId])) as Array<{ settings: Record<string, unknown>; is_admin: boolean; authorized: boolean }>;
     return row ? { settings: row.settings, isAdmin: row.is_admin, authorized: row.authorized } : null;
   }
 
