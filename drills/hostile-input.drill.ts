@@ -199,8 +199,10 @@ async function seedForeignCompany(stack: Stack): Promise<ForeignCompany> {
   const [{ id: dealId }] = await created<Array<{ id: number }>>(`/companies/${companyId}/deals`, [{ title: 'Their deal', owner_id: userId, user_id: userId }]);
   await stack.query(`INSERT INTO companies (id, name, domain) VALUES ($1, 'Other Corp', 'other')`, [companyId]);
   const [{ id: contractId }] = await stack.query<{ id: string }>(
-    `INSERT INTO contracts (company_id, deal_id, intent_key, task_id, title, status, files)
-     VALUES ($1, $2, 'theirs', 'their-task', 'Their contract', 'completed', '[{"kind": "completed", "fileName": "theirs.pdf"}]') RETURNING id::text`,
+    // Written back already: a reconciliation cycle falling within the drill has nothing to claim in it.
+    `INSERT INTO contracts (company_id, deal_id, intent_key, task_id, title, status, files, effects)
+     VALUES ($1, $2, 'theirs', 'their-task', 'Their contract', 'completed', '[{"kind": "completed", "fileName": "theirs.pdf"}]', jsonb_build_object('writeBackDone', now()))
+     RETURNING id::text`,
     [companyId, dealId],
   );
   return { dealId, contractId };

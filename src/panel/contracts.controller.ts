@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ApiError } from '../common/api-error';
 import { validate } from '../common/validation';
+import { isForeignKeyViolation } from '../database/postgres-errors';
 import { DottedSignConnections, NotConnectedError } from '../dottedsign/dottedsign-connections.service';
 import { readSettings } from '../installations/company-settings';
 import type { Contract } from '../signing/contract.entity';
@@ -35,6 +36,9 @@ const sendRequest = z
   .strict();
 
 /** The deal panel's API: every read and write is scoped to the company in the panel JWT. */
+/** The company's last user uninstalled the app while a send was under way: its data, this contract's too, is gone. */
+const uninstalledMeanwhile = () => ApiError.forbidden('The app is not installed for this Pipedrive user');
+
 @Controller('api')
 @UseGuards(PanelAuthGuard)
 export class ContractsController {
@@ -80,10 +84,13 @@ export class ContractsController {
       signers: request.signers.map((signer) => ({ ...signer, status: 'waiting', signedAt: null })),
       ordered: request.ordered,
       createdByUserId: user.userId,
+    }).catch((error: unknown) => {
+      throw isForeignKeyViolation(error) ? uninstalledMeanwhile() : error;
     });
     if (intent.dealId !== deal) throw ApiError.conflict('This requestId was already used to send a contract for another deal');
     const contract = await this.sender.send(intent, { finalAttempt: true });
-    return { contract: (await this.views([contract!]))[0] };
+    if (!contract) throw uninstalledMeanwhile();
+    return { contract: (await this.views([contract]))[0] };
   }
 
   @Post('contracts/:id/retry')

@@ -30,7 +30,7 @@ export type DealAccess = 'shown' | 'records';
 
 @Injectable()
 export class PanelAccess {
-  private readonly dealsSeen = new RecentValues<'shown'>(DEAL_SEEN_MS, DEALS_SEEN_MAX);
+  private readonly dealsSeen = new RecentValues<DealAccess>(DEAL_SEEN_MS, DEALS_SEEN_MAX);
   /** A panel opening asks for the contracts and the signers together: they share one Pipedrive read. */
   private readonly checking = new Map<string, Promise<DealAccess>>();
 
@@ -48,12 +48,12 @@ export class PanelAccess {
   }
 
   /**
-   * The installed user, once Pipedrive shows them the deal; with `need: 'records'`, also an admin reading the
-   * contracts of a deal Pipedrive no longer shows. Sending, and suggesting signers, need the deal itself.
+   * The installed user, once Pipedrive shows them the deal; with `need: 'records'`, also an admin reading what we
+   * hold for a deal Pipedrive no longer shows (its contracts, why no signer can be suggested). A send needs the deal.
    */
   async dealUser(user: PanelUser, dealId: string, need: DealAccess) {
     const access = await this.installedUser(user);
-    if ((await this.seeDeal(user, dealId)) !== 'shown' && need === 'shown') throw ApiError.notFound('No such deal in Pipedrive');
+    if ((await this.seeDeal(user, dealId, need)) !== 'shown' && need === 'shown') throw ApiError.notFound('No such deal in Pipedrive');
     return access;
   }
 
@@ -62,22 +62,22 @@ export class PanelAccess {
     await this.installedUser(user);
     const contract = /^\d{1,18}$/.test(contractId) ? await this.contracts.byId(contractId) : null;
     if (!contract || contract.companyId !== user.companyId) throw ApiError.notFound('No such contract');
-    await this.seeDeal(user, contract.dealId);
+    await this.seeDeal(user, contract.dealId, 'records');
     return contract;
   }
 
-  private async seeDeal(user: PanelUser, dealId: string): Promise<DealAccess> {
+  /** What the user may do on the deal, as remembered; a deal remembered as records only is read again for a send. */
+  private async seeDeal(user: PanelUser, dealId: string, need: DealAccess): Promise<DealAccess> {
     const key = `${user.companyId}:${user.userId}:${dealId}`;
     const seen = this.dealsSeen.get(key);
-    if (seen) return seen;
+    if (seen === 'shown' || (seen && need === 'records')) return seen;
     let check = this.checking.get(key);
     if (!check) {
       check = this.readDeal(user, dealId).finally(() => this.checking.delete(key));
       this.checking.set(key, check);
     }
     const access = await check;
-    // Only a shown deal is remembered: a deleted one may be restored in Pipedrive, and then takes sends again at once.
-    if (access === 'shown') this.dealsSeen.set(key, access, Number.POSITIVE_INFINITY);
+    this.dealsSeen.set(key, access, Number.POSITIVE_INFINITY);
     return access;
   }
 

@@ -176,7 +176,8 @@ export class ContractSender {
    */
   private async earlierTasks(session: ProviderSession, contract: Contract): Promise<SignTask[]> {
     const searches = dealsOf(contract).map((dealId) => this.provider.findByMetadata(session, 'pipedrive_deal_id', dealId));
-    const tasks = (await Promise.all(searches)).flat();
+    // A task can show on two pages of a list that changes while it is read: each is counted once.
+    const tasks = [...new Map((await Promise.all(searches)).flat().map((task) => [task.taskId, task])).values()];
     const rank = (task: SignTask) => (task.status === 'completed' ? 0 : task.status === 'waiting' || task.status === 'draft' ? 1 : 2);
     return tasks.filter((task) => task.metadata.pipedrive_contract_id === contract.id).sort((a, b) => rank(a) - rank(b));
   }

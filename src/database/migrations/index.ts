@@ -8,6 +8,7 @@ import { AutoSendWidened1764780000000 } from './1764780000000-auto-send-widened'
 import { EsignReconnectRequired1764790000000 } from './1764790000000-esign-reconnect-required';
 import { InstallationInvalidSince1764800000000 } from './1764800000000-installation-invalid-since';
 import { ContractFormerDeals1764810000000 } from './1764810000000-contract-former-deals';
+import { ContractFormerDealsFilled1764810100000 } from './1764810100000-contract-former-deals-filled';
 
 /** Every migration, in order. Listed explicitly so the same code runs under ts-node, Jest and the build. */
 export const migrations = [
@@ -21,4 +22,5 @@ export const migrations = [
   EsignReconnectRequired1764790000000,
   InstallationInvalidSince1764800000000,
   ContractFormerDeals1764810000000,
+  ContractFormerDealsFilled1764810100000,
 ];
