@@ -137,10 +137,35 @@ export class ContractSender {
       const session = await this.connections.session(contract.companyId);
       const task = await this.provider.get(session, taskId);
       if (task?.metadata.pipedrive_contract_id !== contract.id) return contract;
-      if (discardedWithDeal && FINAL_STATUSES.has(task.status)) return contract;
+      if (discardedWithDeal && FINAL_STATUSES.has(task.status)) {
+        if (task.status === 'completed') await this.recordSignedAfterDiscard(manager, contract, task);
+        return this.contracts.byId(contract.id, manager);
+      }
       await this.adopt(manager, session, contract, task);
       return this.contracts.byId(contract.id, manager);
     });
+  }
+
+  /**
+   * A contract discarded with its deleted deal, whose task (a crashed try's, which the delete did not find) the signers
+   * completed meanwhile: a signed contract is a record, so it is kept as completed with its task, and its files can be
+   * read (by admins, the deal being deleted). Nothing is written to the deleted deal.
+   */
+  private async recordSignedAfterDiscard(manager: EntityManager, contract: Contract, task: SignTask): Promise<void> {
+    this.logger.warn(`contract ${contract.id}: discarded with its deleted deal, but its task ${task.taskId} was signed; recorded as completed`);
+    await this.contracts.update(
+      manager,
+      contract.id,
+      {
+        taskId: task.taskId,
+        status: 'completed',
+        statusReason: 'Signed in DottedSign, though the deal had been deleted in Pipedrive',
+        signers: mergeSigners(contract.signers, task.signers),
+        effects: { ...contract.effects, writeBackDone: new Date().toISOString() },
+      },
+      { type: 'created', details: { taskId: task.taskId, how: 'adopted' }, dedupeKey: 'created' },
+      { type: 'completed', details: { afterDiscard: true }, dedupeKey: 'completed:after-discard' },
+    );
   }
 
   /**

@@ -444,6 +444,28 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect((await scenario.contracts(deal.id))[0]).toMatchObject({ status: 'voided', task_id: taskId });
   });
 
+  it('a task that turns up signed for a contract discarded with its deleted deal is recorded: the contract completed with it, its PDFs readable, nothing written to the deal', async () => {
+    const deal = await scenario.addDeal({ title: 'Signed in the dark' });
+    const contract = await scenario.contractSettled(deal.id);
+    await deleteDealHandled(deal.id);
+    expect((await scenario.contracts(deal.id))[0].status).toBe('discarded');
+    // A crashed send's task, which the delete's search did not list, and which its signer signed before any of its
+    // webhooks reached us.
+    await s.dsim('/webhooks/hold');
+    const metadata = { pipedrive_deal_id: String(deal.id), pipedrive_company_id: String(scenario.demo.companyId), pipedrive_contract_id: String(contract.id) };
+    const taskId = await createTaskAtDottedSign('Signed in the dark', metadata, true);
+    expect((await s.dsim(`/tasks/${taskId}/sign`, { body: { email: 'pia@customer.test' } })).status).toBe(200);
+    await s.dsim('/webhooks/release');
+    const recorded = await scenario.contractSettled(deal.id, (status) => status === 'completed');
+    expect(recorded).toMatchObject({ task_id: taskId, status_reason: expect.stringContaining('deleted in Pipedrive') });
+    await scenario.drained();
+    expect(await (await s.dsim(`/tasks/${taskId}`)).json()).toMatchObject({ status: 'completed', discarded: false });
+    const pdf = await s.api(scenario.demo.companyId, scenario.demo.adminUserId, `/api/contracts/${contract.id}/files/completed`);
+    expect([pdf.status, pdf.headers.get('content-type')]).toEqual([200, 'application/pdf']);
+    const files = (await (await s.sim(`/companies/${scenario.demo.companyId}/files`)).json()) as Array<{ deal_id: number }>;
+    expect(files.filter((file) => file.deal_id === deal.id)).toEqual([]);
+  });
+
   it('a contract discarded because its deal was gone when sent (its delete webhook lost): a task that turns up for it is voided by its first webhook', async () => {
     const { deal, deliver } = await dealWithHeldWebhook('Gone before the send');
     await s.sim('/webhooks/drop', { body: { count: 1 } });
