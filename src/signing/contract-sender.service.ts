@@ -163,8 +163,8 @@ export class ContractSender {
         signers: mergeSigners(contract.signers, task.signers),
         effects: { ...contract.effects, writeBackDone: new Date().toISOString() },
       },
+      // The task's own webhooks (sent, signed, completed) add their timeline lines as they are applied.
       { type: 'created', details: { taskId: task.taskId, how: 'adopted' }, dedupeKey: 'created' },
-      { type: 'completed', details: { afterDiscard: true }, dedupeKey: 'completed:after-discard' },
     );
   }
 

@@ -459,6 +459,8 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     const recorded = await scenario.contractSettled(deal.id, (status) => status === 'completed');
     expect(recorded).toMatchObject({ task_id: taskId, status_reason: expect.stringContaining('deleted in Pipedrive') });
     await scenario.drained();
+    const timeline = (await scenario.db().query('SELECT type FROM contract_events WHERE contract_id = $1 ORDER BY at, id', [contract.id])) as Array<{ type: string }>;
+    expect(timeline.filter((line) => line.type === 'completed')).toHaveLength(1);
     expect(await (await s.dsim(`/tasks/${taskId}`)).json()).toMatchObject({ status: 'completed', discarded: false });
     const pdf = await s.api(scenario.demo.companyId, scenario.demo.adminUserId, `/api/contracts/${contract.id}/files/completed`);
     expect([pdf.status, pdf.headers.get('content-type')]).toEqual([200, 'application/pdf']);
