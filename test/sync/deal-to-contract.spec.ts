@@ -204,29 +204,29 @@ describe('deal → contract, exactly once (app + both simulators over HTTP)', ()
     expect((await scenario.tasksForDeal(deal.id))[0].status).toBe('voided');
   });
 
-  it('deal deleted while DottedSign refuses its task for good (another account connected since): the contract ends with a reason that says so', async () => {
-    const deal = await scenario.addDeal({ title: 'Task out of reach', person_id: scenario.demo.personWithEmailId });
-    await scenario.contractSettled(deal.id);
-    await s.dsim('/faults', { body: { method: 'GET', path: '/v1/sign_tasks/read', status: 403, count: 1000, body: { error_code: 403036, error_key: 'task_not_accessible', error_message: 'task not accessible' } } });
+  it.each([
+    {
+      when: 'refuses its task for good (another account connected since)',
+      deal: { title: 'Task out of reach', person_id: 'with email' },
+      settled: { status: 'waiting' },
+      refused: '/v1/sign_tasks/read',
+      reason: /deleted in Pipedrive.*could not be ended.*end it in DottedSign/,
+    },
+    {
+      when: 'refuses the search for an unsent contract\'s task',
+      deal: { title: 'Search out of reach' },
+      settled: { status: 'needs_signer', task_id: null },
+      refused: '/v1/sign_tasks/list',
+      reason: /deleted in Pipedrive.*could not be searched.*end it in DottedSign/,
+    },
+  ])('deal deleted while DottedSign $when: the delete is recorded, the contract ends with a reason that says so', async ({ deal: input, settled, refused, reason }) => {
+    const deal = await scenario.addDeal({ title: input.title, ...(input.person_id ? { person_id: scenario.demo.personWithEmailId } : {}) });
+    expect(await scenario.contractSettled(deal.id)).toMatchObject(settled);
+    await s.dsim('/faults', { body: { method: 'GET', path: refused, status: 403, count: 1000, body: { error_code: 403036, error_key: 'task_not_accessible', error_message: 'task not accessible' } } });
     try {
       await scenario.deleteDeal(deal.id);
       const contract = await scenario.contractSettled(deal.id, (status) => status === 'discarded');
-      expect(contract.status_reason).toMatch(/deleted in Pipedrive.*could not be ended.*end it in DottedSign/);
-      const [{ deleted }] = await scenario.db().query('SELECT count(*)::int AS deleted FROM deal_deletions WHERE deal_id = $1', [deal.id]);
-      expect(deleted).toBe(1);
-    } finally {
-      await s.dsim('/faults', { method: 'DELETE' });
-    }
-  });
-
-  it('deal deleted while DottedSign refuses the search for an unsent contract\'s task: the delete is still recorded, the contract ends with a reason that says so', async () => {
-    const deal = await scenario.addDeal({ title: 'Search out of reach' });
-    expect(await scenario.contractSettled(deal.id)).toMatchObject({ status: 'needs_signer', task_id: null });
-    await s.dsim('/faults', { body: { method: 'GET', path: '/v1/sign_tasks/list', status: 403, count: 1000, body: { error_code: 403036, error_key: 'task_not_accessible', error_message: 'task not accessible' } } });
-    try {
-      await scenario.deleteDeal(deal.id);
-      const contract = await scenario.contractSettled(deal.id, (status) => status === 'discarded');
-      expect(contract.status_reason).toMatch(/deleted in Pipedrive.*could not be searched.*end it in DottedSign/);
+      expect(contract.status_reason).toMatch(reason);
       const [{ deleted }] = await scenario.db().query('SELECT count(*)::int AS deleted FROM deal_deletions WHERE deal_id = $1', [deal.id]);
       expect(deleted).toBe(1);
     } finally {
