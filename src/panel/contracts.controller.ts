@@ -12,6 +12,7 @@ import { contractView, type TimelineLine } from '../signing/contract-view';
 import { ContractsRepository } from '../signing/contracts.repository';
 import { type ESignProvider, ProviderError } from '../signing/esign-provider.port';
 import { nextStatus } from '../signing/contract-status';
+import { notInstalledError } from '../pipedrive/pipedrive-admins.service';
 import { ContractFiles } from './contract-files.service';
 import { DealSigners } from './deal-signers.service';
 import { PanelAccess } from './panel-access.service';
@@ -36,9 +37,6 @@ const sendRequest = z
   .strict();
 
 /** The deal panel's API: every read and write is scoped to the company in the panel JWT. */
-/** The company's last user uninstalled the app while a send was under way: its data, this contract's too, is gone. */
-const uninstalledMeanwhile = () => ApiError.forbidden('The app is not installed for this Pipedrive user');
-
 @Controller('api')
 @UseGuards(PanelAuthGuard)
 export class ContractsController {
@@ -85,11 +83,12 @@ export class ContractsController {
       ordered: request.ordered,
       createdByUserId: user.userId,
     }).catch((error: unknown) => {
-      throw isForeignKeyViolation(error) ? uninstalledMeanwhile() : error;
+      // The company's last user uninstalled the app meanwhile: its data is gone.
+      throw isForeignKeyViolation(error) ? notInstalledError() : error;
     });
     if (intent.dealId !== deal) throw ApiError.conflict('This requestId was already used to send a contract for another deal');
     const contract = await this.sender.send(intent, { finalAttempt: true });
-    if (!contract) throw uninstalledMeanwhile();
+    if (!contract) throw notInstalledError(); // erased while the send waited for its turn
     return { contract: (await this.views([contract]))[0] };
   }
 

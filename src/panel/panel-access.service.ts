@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
 import { RecentValues } from '../common/recent-values';
 import { InstallationsRepository } from '../installations/installations.repository';
-import { PipedriveAdmins, reinstallRequiredError } from '../pipedrive/pipedrive-admins.service';
+import { PipedriveAdmins, notInstalledError, reinstallRequiredError } from '../pipedrive/pipedrive-admins.service';
 import { InstallationRevokedError, PipedriveApiError, PipedriveRateLimitedError } from '../pipedrive/pipedrive.errors';
 import { CompanyContext, NoActingInstallationError } from '../signing/company-context.service';
 import type { Contract } from '../signing/contract.entity';
@@ -43,7 +43,7 @@ export class PanelAccess {
 
   async installedUser(user: PanelUser) {
     const access = await this.installations.userAccess(user.companyId, user.userId);
-    if (!access) throw ApiError.forbidden('The app is not installed for this Pipedrive user');
+    if (!access) throw notInstalledError();
     return access;
   }
 

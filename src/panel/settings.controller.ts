@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { applySettings, autoSendWidens, readSettings, settingsUpdate, settingsVersion } from '../installations/company-settings';
 import { E_SIGN_PROVIDER } from '../signing/contract-sender.service';
 import { type ESignProvider, ProviderError } from '../signing/esign-provider.port';
-import { PipedriveAdmins } from '../pipedrive/pipedrive-admins.service';
+import { PipedriveAdmins, notInstalledError } from '../pipedrive/pipedrive-admins.service';
 import { PanelAccess } from './panel-access.service';
 import { CurrentPanelUser, PanelAuthGuard, type PanelUser } from './panel-auth.guard';
 
@@ -45,7 +45,7 @@ export class SettingsController {
     // Applied to the settings as they are now (locked), not as this request's page read them.
     const next = await this.dataSource.transaction(async (manager) => {
       const [row] = (await manager.query('SELECT settings FROM companies WHERE id = $1 FOR UPDATE', [user.companyId])) as Array<{ settings: unknown }>;
-      if (!row) throw ApiError.forbidden('The app is not installed for this Pipedrive user');
+      if (!row) throw notInstalledError();
       const current = readSettings(row.settings);
       if (version !== undefined && version !== settingsVersion(current)) {
         throw new ApiError(409, 'settings_changed', 'Another admin changed the settings after this page loaded them. Their changes are shown now; make yours again.');

@@ -71,7 +71,7 @@ export class PipedriveAdmins {
 export function adminCheckError(outcome: Exclude<AdminCheck, 'admin'>, action: string): ApiError {
   switch (outcome) {
     case 'not_installed':
-      return ApiError.forbidden('The app is not installed for this Pipedrive user');
+      return notInstalledError();
     case 'reinstall_required':
       return reinstallRequiredError();
     case 'unavailable':
@@ -79,6 +79,11 @@ export function adminCheckError(outcome: Exclude<AdminCheck, 'admin'>, action: s
     case 'not_admin':
       return ApiError.forbidden(`Only a Pipedrive admin can ${action}`);
   }
+}
+
+/** The user has no installation of the app in this company (never installed, uninstalled, or the company erased). */
+export function notInstalledError(): ApiError {
+  return ApiError.forbidden('The app is not installed for this Pipedrive user');
 }
 
 /** The user's own Pipedrive authorization of the app is gone (refresh refused): only a reinstall brings it back. */

@@ -7,6 +7,7 @@ import { InstallationsRepository } from '../installations/installations.reposito
 import { installationToken, type TokenColumn } from '../installations/sealed-tokens';
 import { type PipedriveApi, PipedriveClient, type TokenSource } from './pipedrive.client';
 import { InstallationRevokedError, PipedriveApiError } from './pipedrive.errors';
+import type { TokenSet } from './pipedrive.types';
 
 /** Refresh a little before expiry so a token never dies mid-request. */
 const EARLY_REFRESH_MS = 2 * 60 * 1000;
@@ -80,7 +81,7 @@ export class PipedriveTokens {
       if (current !== staleToken && row.expiresAt.getTime() - EARLY_REFRESH_MS > Date.now()) {
         return { accessToken: current, apiDomain: row.apiDomain }; // another caller refreshed meanwhile
       }
-      let tokens: Awaited<ReturnType<PipedriveClient['refreshTokens']>>;
+      let tokens: TokenSet;
       try {
         tokens = await this.client.refreshTokens(this.box.decrypt(row.refreshToken, place('refresh_token')));
       } catch (error) {
