@@ -11,12 +11,18 @@ export interface QueuePolicy {
   retryLimit: number;
   /** Base delay in seconds; doubled per retry with jitter (pg-boss's retryBackoff). */
   retryDelaySeconds: number;
+  /** No retry waits longer than this (jittered down to half of it), however many tries have failed. */
+  maxRetryDelaySeconds: number;
   /** An active job older than this is failed and retried (a crashed worker's job comes back). */
   expireInSeconds: number;
 }
 
-/** The one retry policy: about 2, 4, 8 … seconds apart, jittered, eight tries over roughly eight minutes. */
-export const DEFAULT_POLICY: QueuePolicy = { retryLimit: 8, retryDelaySeconds: 2, expireInSeconds: 300 };
+/**
+ * The one retry policy: about 2, 4, 8, 16, 32 seconds apart, then 30 to 60 s apart, jittered; 21 tries over 9 to 17
+ * minutes, as long as the 9 uncapped ones took. The cap keeps a job that met a run of failures from waiting minutes
+ * after the vendor has recovered.
+ */
+export const DEFAULT_POLICY: QueuePolicy = { retryLimit: 20, retryDelaySeconds: 2, maxRetryDelaySeconds: 60, expireInSeconds: 300 };
 
 export interface SendOptions {
   /** Enqueue inside the caller's transaction: the job exists only if that transaction commits. */
@@ -250,6 +256,19 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
     }
   }
 
+  /**
+   * pg-boss doubles a retry's delay without limit (the seventh try of a 2 s policy comes 2 to 4 minutes after the
+   * sixth); its retry is brought forward to the queue's cap. A crash before this statement leaves pg-boss's delay.
+   */
+  private async capRetryDelay(name: string, id: string): Promise<void> {
+    const cap = (this.policies.get(name) ?? DEFAULT_POLICY).maxRetryDelaySeconds;
+    await this.boss.getDb().executeSql(
+      `UPDATE pgboss.job SET start_after = LEAST(start_after, now() + $3 * (0.5 + random() / 2) * interval '1 second')
+        WHERE name = $1 AND id = $2 AND state = 'retry'`,
+      [name, id, cap],
+    );
+  }
+
   private wake(name: string): void {
     for (const pool of this.pools.get(name) ?? []) pool.wake();
   }
@@ -278,6 +297,7 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
       }
       this.logger.warn(`job ${name} ${job.id} failed (try ${job.retryCount + 1}/${job.retryLimit + 1}): ${message}`);
       await settleJob(job, () => this.boss.fail(name, job.id, { message, final }));
+      if (!final) await this.capRetryDelay(name, job.id);
     }
   }
 }

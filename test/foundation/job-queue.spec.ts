@@ -76,6 +76,22 @@ describe('job queue (pg-boss on the app database)', () => {
     expect(failed.output).toMatchObject({ message: 'remote answered 503 (attempt 3)', final: true });
   });
 
+  it("brings a retry that pg-boss's doubling would put off for minutes forward to the queue's cap", async () => {
+    const jobs = first.app.get(JobQueue);
+    await jobs.define('capped-retries', { retryLimit: 5, retryDelaySeconds: 300, maxRetryDelaySeconds: 1 });
+    let attempts = 0;
+    await jobs.work('capped-retries', async () => {
+      attempts += 1;
+      throw new Error('remote answered 503');
+    });
+    const id = (await jobs.send('capped-retries', { key: 'x' }))!;
+
+    // Uncapped, the second try would come 5 to 10 minutes after the first and the third 10 to 20 after that.
+    await eventually(async () => attempts >= 3, 'three tries');
+    const [{ retry_count: retryCount }] = await first.app.get(DataSource).query('SELECT retry_count FROM pgboss.job WHERE id = $1', [id]);
+    expect(retryCount).toBeGreaterThanOrEqual(2);
+  });
+
   it('processes each job exactly once with two app instances working one database', async () => {
     await recordRuns(first, 'first', 'shared');
     await recordRuns(second, 'second', 'shared');
