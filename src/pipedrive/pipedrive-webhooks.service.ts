@@ -4,6 +4,9 @@ import { DataSource } from 'typeorm';
 import { hashSecret } from '../common/passwords';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import { InstallationsRepository } from '../installations/installations.repository';
+import type { PipedriveApi } from './pipedrive.client';
+import type { PipedriveWebhook } from './pipedrive.types';
+import { InstallationRevokedError, PipedriveApiError } from './pipedrive.errors';
 import { PipedriveTokens } from './pipedrive-tokens.service';
 import { WebhookSubscription } from './webhook-subscription.entity';
 
@@ -87,11 +90,48 @@ export class PipedriveWebhooks {
         );
         this.logger.log(`company ${companyId}: created deal.${wanted.eventAction} webhook ${created.id}`);
       }
-      for (const orphan of ours.filter((hook) => !kept.has(hook.id))) {
-        await api.deleteWebhook(orphan.id);
-        this.logger.log(`company ${companyId}: deleted unrecorded webhook ${orphan.id}`);
-      }
+      const former = owner && owner !== acting.userId ? await this.installations.byUser(companyId, owner) : null;
+      await this.deleteUnrecorded(companyId, kept, [{ api, listed: ours }, ...(former && !former.invalidReason ? [{ api: this.tokens.apiFor(former) }] : [])]);
       return 'ok';
     });
   }
+
+  /**
+   * Deletes our webhooks that are not `kept`, as each user in turn sees them: the acting one, then the webhooks'
+   * former owner when they changed hands. Pipedrive removes an app user's webhooks only when that user uninstalls,
+   * and it is not documented whether one user may list or delete another's; a user it refuses is passed over, and
+   * a webhook no one may delete is left to fail our Basic auth (its credentials are no longer stored) until
+   * Pipedrive drops it after three days without a delivery.
+   */
+  private async deleteUnrecorded(companyId: string, kept: Set<number>, users: Array<{ api: PipedriveApi; listed?: PipedriveWebhook[] }>): Promise<void> {
+    const done = new Set(kept);
+    const refused = new Set<number>();
+    for (const { api, listed } of users) {
+      let hooks: PipedriveWebhook[];
+      try {
+        hooks = (listed ?? (await api.webhooks())).filter((hook) => hook.subscriptionUrl === this.receiverUrl && !done.has(hook.id));
+      } catch (error) {
+        if (isRefusal(error)) continue;
+        throw error;
+      }
+      for (const hook of hooks) {
+        try {
+          await api.deleteWebhook(hook.id);
+        } catch (error) {
+          if (!isRefusal(error)) throw error;
+          refused.add(hook.id);
+          continue;
+        }
+        done.add(hook.id);
+        refused.delete(hook.id);
+        this.logger.log(`company ${companyId}: deleted unrecorded webhook ${hook.id}`);
+      }
+    }
+    if (refused.size) this.logger.warn(`company ${companyId}: Pipedrive refused to delete unrecorded webhooks ${[...refused].join(', ')}; their deliveries get 401`);
+  }
+}
+
+/** Pipedrive will not let this user do it: a 403, or the user's grant is gone. */
+function isRefusal(error: unknown): boolean {
+  return (error instanceof PipedriveApiError && error.status === 403) || error instanceof InstallationRevokedError;
 }

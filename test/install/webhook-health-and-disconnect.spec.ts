@@ -52,11 +52,23 @@ describe('webhook upkeep and disconnecting from the settings page (app + Pipedri
     await scenario.drained();
     expect(await owners()).toEqual([String(adminUserId)]);
     expect((await s.sim(`/companies/${companyId}/users/${adminUserId}`, { method: 'PATCH', body: { isAdmin: false } })).status).toBe(200);
+    const webhookDeletes = async () =>
+      ((await (await s.sim(`/requests?method=DELETE&path=/c/${companyId}/api/v1/webhooks/*`)).json()) as Array<{ seq: number; status: number; headers: { authorization: string } }>).sort(
+        (a, b) => a.seq - b.seq,
+      );
+    const before = (await webhookDeletes()).at(-1)?.seq ?? 0;
+    // Whether Pipedrive lets one user delete another's webhooks is not documented: here the new owner may not.
+    await s.sim('/faults', { body: { method: 'DELETE', path: `/c/${companyId}/api/v1/webhooks/*`, status: 403, count: 2, body: { success: false, error: 'Forbidden' } } });
     try {
       // A deal visible to its owner (a regular user) and admins only: Pipedrive sends its events to admins' webhooks.
       await s.app.app.get(JobQueue).send(WEBHOOK_HEALTH, {});
       await eventually(async () => JSON.stringify(await owners()) === JSON.stringify([String(secondAdmin)]), 'the webhooks to move to the other admin');
       await eventually(async () => (await ourWebhooks()).length === 2, 'the old webhooks to be deleted');
+      const deletes = (await webhookDeletes()).filter((request) => request.seq > before);
+      expect(deletes.map((request) => request.status)).toEqual([403, 403, 200, 200]);
+      // The former owner, still installed, deleted them in the same pass.
+      expect(deletes[2].headers.authorization).not.toBe(deletes[0].headers.authorization);
+      expect(deletes[3].headers.authorization).toBe(deletes[2].headers.authorization);
       const deal = await scenario.addDeal({ title: 'Owner-only deal', person_id: scenario.demo.personWithEmailId, owner_id: regularUserId, visible_to: 1 });
       expect((await scenario.contractSettled(deal.id)).status).toBe('waiting');
     } finally {
