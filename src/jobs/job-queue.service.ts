@@ -28,8 +28,6 @@ export interface SendOptions {
   /** Enqueue inside the caller's transaction: the job exists only if that transaction commits. */
   tx?: Tx;
   startAfter?: Date | number;
-  /** A second send with the same key while the first is queued or active is dropped. */
-  singletonKey?: string;
 }
 
 export { JOB_COMPLETED };
@@ -63,7 +61,7 @@ function retryAtOf(error: unknown): Date | null {
  *   (name, start_after), so every fetch read and sorted the queue's whole backlog: 20 to 25 ms at 20,000 queued jobs,
  *   which made draining a backlog slower the longer it was. With the index a fetch reads only the jobs it takes: 0.1
  *   to 0.3 ms at the same backlog, once the planner knows there is a backlog (see `refreshStatistics`).
- * - `job_active_since`: the expiry check (`expireStalledJobs`) reads the few running jobs instead of the whole table:
+ * - `job_active_since`: the expiry check (`expireAndCapRetries`) reads the few running jobs instead of the whole table:
  *   0.08 ms instead of 220 ms beside a million completed jobs.
  * Building an index locks the job table against inserts, so a boot only builds one that is missing (a restart beside
  * a busy process must not stall its webhooks); processes starting together take turns on the lock.
@@ -80,9 +78,10 @@ const STOP_TIMEOUT_MS = 10_000;
 /** How often an idle worker looks for jobs it was not woken for (other processes' jobs, retries coming due). */
 const POLL_MS = 1000;
 /**
- * How often each process hands expired jobs back (a killed process's running jobs). pg-boss does it in its
- * maintenance pass, every 120 s, with its archiving scan of the whole job table; this check alone reads only the
- * running jobs, so it can run often: a killed process's job runs again at most this long after its expiry.
+ * How often each process hands expired jobs back (a killed process's running jobs) and caps retry delays. pg-boss
+ * expires jobs in its maintenance pass, every 120 s, with its archiving scan of the whole job table; this check
+ * reads only the running and retrying jobs, so it can run often: a killed process's job runs again at most this
+ * long after its expiry.
  */
 const EXPIRY_CHECK_MS = 5000;
 
@@ -114,7 +113,7 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
   async onModuleInit(): Promise<void> {
     await this.boss.start();
     await this.boss.getDb().executeSql(JOB_INDEXES, []);
-    this.expiryCheck = setInterval(() => void this.expireStalledJobs(), EXPIRY_CHECK_MS);
+    this.expiryCheck = setInterval(() => void this.expireAndCapRetries(), EXPIRY_CHECK_MS);
     this.started = true;
   }
 
@@ -243,30 +242,32 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
     if (partition && /^j[0-9a-f]+$/.test(partition)) await db.executeSql(`ANALYZE pgboss.${partition}`, []);
   }
 
-  /** pg-boss's own expiry step: a running job past its `expireInSeconds` is retried (or failed, out of retries). */
-  private async expireStalledJobs(): Promise<void> {
+  /**
+   * pg-boss's own expiry step: a running job past its `expireInSeconds` is retried (or failed, out of retries).
+   * Then retries are capped: pg-boss doubles a retry's delay without limit, whether the try failed or expired (with
+   * a 2 s base the seventh try came 2 to 4 minutes after the sixth, the twentieth would come a day later), so a
+   * retry due later than its queue's `maxRetryDelaySeconds` is brought forward to within it. Only failed tries are
+   * in state `retry`: a deferral to a rate limit's reset is a new job, and keeps its time.
+   */
+  private async expireAndCapRetries(): Promise<void> {
     if (this.expiring) return;
     this.expiring = true;
     try {
       await this.boss.expire();
+      const byCap = new Map<number, string[]>();
+      for (const [name, policy] of this.policies) byCap.set(policy.maxRetryDelaySeconds, [...(byCap.get(policy.maxRetryDelaySeconds) ?? []), name]);
+      for (const [cap, names] of byCap) {
+        await this.boss.getDb().executeSql(
+          `UPDATE pgboss.job SET start_after = now() + $2 * (0.5 + random() / 2) * interval '1 second'
+            WHERE name = ANY($1) AND state = 'retry' AND start_after > now() + $2 * interval '1 second'`,
+          [names, cap],
+        );
+      }
     } catch (error) {
       this.logger.error(`job queue: expiry check: ${(error as Error).message}`);
     } finally {
       this.expiring = false;
     }
-  }
-
-  /**
-   * pg-boss doubles a retry's delay without limit (the seventh try of a 2 s policy comes 2 to 4 minutes after the
-   * sixth); its retry is brought forward to the queue's cap. A crash before this statement leaves pg-boss's delay.
-   */
-  private async capRetryDelay(name: string, id: string): Promise<void> {
-    const cap = (this.policies.get(name) ?? DEFAULT_POLICY).maxRetryDelaySeconds;
-    await this.boss.getDb().executeSql(
-      `UPDATE pgboss.job SET start_after = LEAST(start_after, now() + $3 * (0.5 + random() / 2) * interval '1 second')
-        WHERE name = $1 AND id = $2 AND state = 'retry'`,
-      [name, id, cap],
-    );
   }
 
   private wake(name: string): void {
@@ -297,7 +298,6 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
       }
       this.logger.warn(`job ${name} ${job.id} failed (try ${job.retryCount + 1}/${job.retryLimit + 1}): ${message}`);
       await settleJob(job, () => this.boss.fail(name, job.id, { message, final }));
-      if (!final) await this.capRetryDelay(name, job.id);
     }
   }
 }

@@ -43,7 +43,7 @@ export class PipedriveAdmins {
     if (isAdmin !== installation.isAdmin) {
       await this.installations.setAdmin(installation.id, isAdmin);
       // The deal webhooks belong with an admin (Pipedrive filters their events by their user's permissions).
-      await this.jobs.send(ENSURE_WEBHOOKS, { companyId }, { singletonKey: `ensure-webhooks:${companyId}` });
+      await this.jobs.send(ENSURE_WEBHOOKS, { companyId });
     }
     this.shown.set(`${companyId}:${userId}`, isAdmin, Number.POSITIVE_INFINITY);
     return isAdmin ? 'admin' : 'not_admin';

@@ -86,8 +86,9 @@ describe('job queue (pg-boss on the app database)', () => {
     });
     const id = (await jobs.send('capped-retries', { key: 'x' }))!;
 
-    // Uncapped, the second try would come 5 to 10 minutes after the first and the third 10 to 20 after that.
-    await eventually(async () => attempts >= 3, 'three tries');
+    // Uncapped, the second try would come 5 to 10 minutes after the first and the third 10 to 20 after that. The cap
+    // is applied every 5 s.
+    await eventually(async () => attempts >= 3, 'three tries', 30000);
     const [{ retry_count: retryCount }] = await first.app.get(DataSource).query('SELECT retry_count FROM pgboss.job WHERE id = $1', [id]);
     expect(retryCount).toBeGreaterThanOrEqual(2);
   });
