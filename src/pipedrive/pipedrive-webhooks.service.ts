@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { hashSecret } from '../common/passwords';
 import { type AppConfig, CONFIG } from '../config/app-config';
+import type { Installation } from '../installations/installation.entity';
 import { InstallationsRepository } from '../installations/installations.repository';
-import type { PipedriveApi } from './pipedrive.client';
 import type { PipedriveWebhook } from './pipedrive.types';
 import { InstallationRevokedError, PipedriveApiError } from './pipedrive.errors';
 import { PipedriveTokens } from './pipedrive-tokens.service';
@@ -90,44 +90,48 @@ export class PipedriveWebhooks {
         );
         this.logger.log(`company ${companyId}: created deal.${wanted.eventAction} webhook ${created.id}`);
       }
-      const former = owner && owner !== acting.userId ? await this.installations.byUser(companyId, owner) : null;
-      await this.deleteUnrecorded(companyId, kept, [{ api, listed: ours }, ...(former && !former.invalidReason ? [{ api: this.tokens.apiFor(former) }] : [])]);
+      const formerOwners = new Set(local.map((row) => row.ownerUserId).filter((userId) => userId !== acting.userId));
+      await this.deleteUnrecorded(companyId, acting, ours, kept, formerOwners);
       return 'ok';
     });
   }
 
   /**
-   * Deletes our webhooks that are not `kept`, as each user in turn sees them: the acting one, then the webhooks'
-   * former owner when they changed hands. Pipedrive removes an app user's webhooks only when that user uninstalls,
-   * and it is not documented whether one user may list or delete another's; a user it refuses is passed over, and
-   * a webhook no one may delete is left to fail our Basic auth (its credentials are no longer stored) until
-   * Pipedrive drops it after three days without a delivery.
+   * Deletes our webhooks that are not `kept`: those the acting user lists, and those the webhooks' former owners
+   * list when the webhooks changed hands in this pass. Pipedrive removes an app user's webhooks only when that user
+   * uninstalls, and it does not document whether one user may list or delete another's: a webhook the acting user
+   * may not delete is tried with each other installed user, former owners first. One no one may delete is left
+   * with a warning; its credentials are no longer stored, so its deliveries get 401 until Pipedrive deletes it
+   * after three days without a delivery.
    */
-  private async deleteUnrecorded(companyId: string, kept: Set<number>, users: Array<{ api: PipedriveApi; listed?: PipedriveWebhook[] }>): Promise<void> {
-    const done = new Set(kept);
-    const refused = new Set<number>();
-    for (const { api, listed } of users) {
-      let hooks: PipedriveWebhook[];
+  private async deleteUnrecorded(companyId: string, acting: Installation, listed: PipedriveWebhook[], kept: Set<number>, formerOwners: Set<string>): Promise<void> {
+    const others = (await this.installations.usable(companyId))
+      .filter((installation) => installation.userId !== acting.userId)
+      .sort((a, b) => Number(formerOwners.has(b.userId)) - Number(formerOwners.has(a.userId)));
+    const ours = (hooks: PipedriveWebhook[]) => hooks.filter((hook) => hook.subscriptionUrl === this.receiverUrl && !kept.has(hook.id)).map((hook) => hook.id);
+    const left = new Set(ours(listed));
+    for (const former of others.filter((installation) => formerOwners.has(installation.userId))) {
       try {
-        hooks = (listed ?? (await api.webhooks())).filter((hook) => hook.subscriptionUrl === this.receiverUrl && !done.has(hook.id));
+        for (const id of ours(await this.tokens.apiFor(former).webhooks())) left.add(id);
       } catch (error) {
-        if (isRefusal(error)) continue;
-        throw error;
-      }
-      for (const hook of hooks) {
-        try {
-          await api.deleteWebhook(hook.id);
-        } catch (error) {
-          if (!isRefusal(error)) throw error;
-          refused.add(hook.id);
-          continue;
-        }
-        done.add(hook.id);
-        refused.delete(hook.id);
-        this.logger.log(`company ${companyId}: deleted unrecorded webhook ${hook.id}`);
+        if (!isRefusal(error)) throw error;
+        this.logger.warn(`company ${companyId}: Pipedrive refused former webhook owner ${former.userId} the list of their webhooks`);
       }
     }
-    if (refused.size) this.logger.warn(`company ${companyId}: Pipedrive refused to delete unrecorded webhooks ${[...refused].join(', ')}; their deliveries get 401`);
+    for (const id of left) {
+      for (const user of [acting, ...others]) {
+        try {
+          await this.tokens.apiFor(user).deleteWebhook(id);
+        } catch (error) {
+          if (isRefusal(error)) continue;
+          throw error;
+        }
+        left.delete(id);
+        this.logger.log(`company ${companyId}: deleted unrecorded webhook ${id}${user === acting ? '' : ` as user ${user.userId}`}`);
+        break;
+      }
+    }
+    if (left.size) this.logger.warn(`company ${companyId}: Pipedrive refused every installed user the delete of unrecorded webhooks ${[...left].join(', ')}; their deliveries get 401`);
   }
 }
 

@@ -204,6 +204,12 @@ export function pipedriveControlRoutes(deps: ControlRoutesDeps): Router {
     );
   });
   router.get('/webhooks/lost', (_req, res) => res.json(deps.lostEvents()));
+  router.put('/webhook-ownership', (req, res) => {
+    const { perUser } = body(req);
+    if (typeof perUser !== 'boolean') return res.status(400).json({ error: 'perUser must be true or false' });
+    store.webhooksPerUser = perUser;
+    res.json({ perUser });
+  });
 
   router.get('/installations', (_req, res) => res.json(deps.tokens.installations()));
   router.post('/tokens/expire', (req, res) => {

@@ -11,6 +11,12 @@ export class SimulatorStore {
   readonly notes = new Map<number, Note>();
   readonly webhooks = new Map<number, Webhook>();
   private readonly sequences = new Map<string, number>();
+  /**
+   * Pipedrive does not document whether one user may list or delete another user's webhooks of the app. Off (the
+   * default): the app's webhooks are listed and deleted company-wide. On: each user lists only their own, and a
+   * delete of another's is refused with 403.
+   */
+  webhooksPerUser = false;
 
   /** Ids are global per kind (as in Pipedrive), starting at distinct values so that mixing kinds shows. */
   nextId(kind: 'company' | 'user' | 'pipeline' | 'stage' | 'deal' | 'person' | 'file' | 'note' | 'webhook'): number {
@@ -23,6 +29,7 @@ export class SimulatorStore {
   clear(): void {
     for (const map of [this.companies, this.users, this.pipelines, this.deals, this.persons, this.files, this.notes, this.webhooks]) map.clear();
     this.sequences.clear();
+    this.webhooksPerUser = false;
   }
 
   usersOf(companyId: number): User[] {
