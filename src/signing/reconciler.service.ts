@@ -16,9 +16,11 @@ export const RECONCILE = 'signing.reconcile';
 
 /**
  * A contract still pending without a task this long after it was recorded lost the try that was sending it (a
- * process that died mid-send; an auto-send's job gives up well before): longer than any job's retries take.
+ * process that died mid-send). A panel send has no later try. An auto-send's job keeps trying for up to 17 minutes
+ * of retry delays plus its 21 tries' run time (a minute at most each) and records a failure itself; only a process
+ * that died in its last try leaves the contract pending.
  */
-const ABANDONED_SEND_MS = 15 * 60_000;
+const ABANDONED_SEND_MS = { panel: 15 * 60_000, auto: 45 * 60_000 };
 
 export interface ReconcileReport {
   checked: number;
@@ -34,6 +36,7 @@ interface DueContract {
   company_id: string;
   deal_id: string;
   task_id: string | null;
+  intent_key: string;
   status: string;
   signers: SignerProgress[];
   created_at: Date;
@@ -61,7 +64,7 @@ export const CLAIM_DUE_CONTRACTS = `WITH due AS (
     ORDER BY c.id FOR UPDATE OF c SKIP LOCKED
   ), claimed AS (
     UPDATE contracts c SET last_checked_at = now() FROM locked JOIN due ON due.id = locked.id WHERE c.id = locked.id
-    RETURNING c.id, c.company_id, c.deal_id, c.task_id, c.status, c.signers, c.created_at, due.since
+    RETURNING c.id, c.company_id, c.deal_id, c.task_id, c.intent_key, c.status, c.signers, c.created_at, due.since
   )
   SELECT * FROM claimed ORDER BY since, id`;
 
@@ -125,6 +128,8 @@ export class Reconciler implements OnApplicationBootstrap {
       if (task && (task.status !== row.status || signersAdvanced(row.signers, task.signers))) {
         report.changed += 1;
         await this.outcomes.applyTask(key, task);
+      } else if (!task && (await this.outcomes.applyTaskGone(key, row.task_id))) {
+        report.changed += 1;
       }
     }
     const api = await this.context.pipedrive(context);
@@ -135,7 +140,8 @@ export class Reconciler implements OnApplicationBootstrap {
       await this.deals.endDeal(row.company_id, row.deal_id);
       return;
     }
-    if (!row.task_id && row.status === 'pending' && Date.now() - new Date(row.created_at).getTime() > ABANDONED_SEND_MS) {
+    const abandonedAfter = row.intent_key.startsWith('panel:') ? ABANDONED_SEND_MS.panel : ABANDONED_SEND_MS.auto;
+    if (!row.task_id && row.status === 'pending' && Date.now() - new Date(row.created_at).getTime() > abandonedAfter) {
       // Looks for a task that try created before creating one, like any retry; a failure is shown with Retry.
       report.changed += 1;
       await this.sender.send(key, { finalAttempt: true, context });

@@ -10,7 +10,7 @@ import type { PipedriveApi } from '../pipedrive/pipedrive.client';
 import type { PipedriveFile } from '../pipedrive/pipedrive.types';
 import { CompanyContext, type CompanyContextValue } from './company-context.service';
 import { type Contract, type ContractStatus, dealsOf } from './contract.entity';
-import { applySignerEvent, isFinal, mergeSigners, nextStatus } from './contract-status';
+import { applySignerEvent, isFinal, isOpen, mergeSigners, nextStatus } from './contract-status';
 import { ContractSender, E_SIGN_PROVIDER } from './contract-sender.service';
 import { type ContractKey, ContractsRepository, type TimelineEntry } from './contracts.repository';
 import { DealNotes } from './deal-notes.service';
@@ -19,6 +19,8 @@ import { type ESignProvider, ProviderError, type ProviderSession, type SignTask,
 /** Provider actions that move the task's status, and the status they mean. */
 const STATUS_OF_ACTION: Record<string, TaskStatus> = { created: 'draft', sent: 'waiting', completed: 'completed', declined: 'declined', voided: 'voided', expired: 'expired' };
 const SIGNER_ACTIONS = { viewed: 'viewed', signed: 'signed', declined: 'declined' } as const;
+const TASK_GONE = 'the signing task was deleted in DottedSign';
+
 export const TASK_ACTIONS = ['created', 'sent', 'viewed', 'signed', 'completed', 'declined', 'voided', 'expired'];
 const FILE_LABELS: Record<TaskFileKind, string> = { completed: 'signed', audit_trail: 'audit trail' };
 
@@ -128,6 +130,24 @@ export class SigningOutcomes {
           ? [{ type: status, details: { via: 'reconciliation', ...(task.declineReason ? { reason: task.declineReason } : {}) }, dedupeKey: status }]
           : []),
       );
+    });
+  }
+
+  /**
+   * The task is gone at the provider while its contract is open (deleted there, the webhook of its voiding lost):
+   * the contract ends voided, saying why, so the deal's note and the panel show it and a new one can be sent.
+   * Answers whether the contract changed.
+   */
+  async applyTaskGone(key: ContractKey, taskId: string): Promise<boolean> {
+    return this.contracts.withLockedContract(key, async (manager, contract) => {
+      if (!contract || contract.taskId !== taskId || !isOpen(contract.status)) return false;
+      await this.contracts.update(
+        manager,
+        contract.id,
+        { status: 'voided', statusReason: TASK_GONE, lastCheckedAt: new Date() },
+        { type: 'voided', details: { via: 'reconciliation', reason: TASK_GONE }, dedupeKey: 'voided' },
+      );
+      return true;
     });
   }
 

@@ -312,6 +312,20 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     expect((await scenario.tasksForDeal(dealId)).filter((task) => String(task.metadata.pipedrive_contract_id) === stale)).toHaveLength(1);
   });
 
+  it('an auto-send cut off in its last try after DottedSign made the task: reconciliation finishes it once its job would have given up (45 minutes), adopting that task', async () => {
+    const { dealId, contractId, taskId } = await waitingContract('Auto-send cut off');
+    // As if the process died between DottedSign's answer and the commit of the job's last try.
+    const cutOff = (age: string) => scenario.db().query(`UPDATE contracts SET status = 'pending', task_id = NULL, created_at = now() - $2::interval WHERE id = $1`, [contractId, age]);
+    await cutOff('20 minutes');
+    await s.app.app.get(Reconciler).runCycle();
+    expect(await contract(contractId)).toMatchObject({ status: 'pending', task_id: null });
+
+    await cutOff('46 minutes');
+    await s.app.app.get(Reconciler).runCycle();
+    expect(await contract(contractId)).toMatchObject({ status: 'waiting', task_id: taskId });
+    expect((await scenario.tasksForDeal(dealId)).map((task) => String(task.task_id))).toEqual([taskId]);
+  });
+
   it('a deal added while its create webhook was lost (a banned webhook): reconciliation sends its contract, once', async () => {
     await s.sim('/webhooks/drop', { body: { count: 1 } });
     const deal = await scenario.addDeal({ title: 'Created unheard', person_id: scenario.demo.personWithEmailId });
@@ -374,6 +388,24 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     expect((await scenario.contractSettled(whileOn.id)).status).toBe('waiting');
     expect(await scenario.contracts(whileOff.id)).toHaveLength(0);
     expect(await scenario.tasksForDeal(whileOff.id)).toHaveLength(0);
+  });
+
+  it('a task deleted in DottedSign with its webhook lost: reconciliation ends the contract voided, says why, and notes it on the deal', async () => {
+    const { dealId, contractId, taskId } = await waitingContract('Deleted at DottedSign');
+    await s.dsim('/webhooks/drop', { body: { count: 1 } });
+    await s.dsim(`/tasks/${taskId}/delete`, { body: {} });
+    await eventually(async () => (await dottedsignDeliveries(taskId)).some((delivery) => delivery.action === 'voided' && delivery.outcome === 'dropped'), 'the voided webhook dropped');
+    expect((await contract(contractId)).status).toBe('waiting');
+
+    const report = await s.app.app.get(Reconciler).runCycle();
+    expect(report.changed).toBeGreaterThanOrEqual(1);
+    const row = await writtenBack(contractId);
+    expect(row).toMatchObject({ status: 'voided', status_reason: 'the signing task was deleted in DottedSign' });
+    expect((await timeline(contractId)).filter((event) => event.type === 'voided')).toEqual([
+      expect.objectContaining({ details: { via: 'reconciliation', reason: 'the signing task was deleted in DottedSign' } }),
+    ]);
+    expect((await notesOf(dealId)).map((note) => note.content)).toEqual([expect.stringContaining('was voided: the signing task was deleted in DottedSign')]);
+    expect((await dealOf(dealId)).status).toBe('open');
   });
 
   it('a deal deleted while its webhook was lost: reconciliation voids the task', async () => {

@@ -45,6 +45,13 @@ export function addDottedSignControlRoutes(router: Router, { store, oauth, taskW
     store.expire(task(req));
     res.json(simTask(task(req)));
   });
+  // The account's owner deletes the task in DottedSign's web app: a waiting task is voided first (its webhook sent).
+  router.post('/tasks/:taskId/delete', (req, res) => {
+    const found = task(req);
+    if (found.status === 'waiting') store.void(found, null);
+    store.discard(found);
+    res.json(simTask(found));
+  });
   router.post('/tasks/:taskId/events', (req, res) => {
     const { action_name: action, email: actor } = body(req);
     if (typeof action !== 'string' || !/^[a-z_]{1,40}$/.test(action)) throw DottedSignError.invalidParams('action_name must be 1–40 lower-case letters or underscores');
