@@ -12,7 +12,7 @@ const BATCH = 500;
  * After a key rotation (`ENCRYPTION_KEY` new, the old one in `ENCRYPTION_PREVIOUS_KEYS`), values are re-sealed only
  * when they change, and some never do: the tokens of an installation Pipedrive refused, a DottedSign refresh token
  * its refreshes do not replace. A job re-seals every value that names an older key, at each boot (a rotation is a
- * restart with new settings) and daily, so once the new processes have booted the old key can be dropped. Values
+ * restart with new settings) and daily, so once it has logged its run the old key can be dropped. Values
  * sealed before they were bound to their place (format v1, which opens in any row) are re-sealed the same way, at
  * the first boot of the version that binds them. A value changed meanwhile (a refresh) is left to the change.
  */
