@@ -97,41 +97,46 @@ export class PipedriveWebhooks {
   }
 
   /**
-   * Deletes our webhooks that are not `kept`: those the acting user lists, and those the webhooks' former owners
-   * list when the webhooks changed hands in this pass. Pipedrive removes an app user's webhooks only when that user
-   * uninstalls, and it does not document whether one user may list or delete another's: a webhook the acting user
-   * may not delete is tried with each other installed user, former owners first. One no one may delete is left
-   * with a warning; its credentials are no longer stored, so its deliveries get 401 until Pipedrive deletes it
-   * after three days without a delivery.
+   * Deletes our webhooks that are not `kept`: those the acting user lists, and, in the pass that moves the webhooks
+   * to another user, those their former owners list. Pipedrive removes an app user's webhooks only when that user
+   * uninstalls, and it does not document whether one user may list or delete another's. So each webhook is deleted
+   * by a user who listed it, or else by the acting user or a former owner; a 404 counts only from a user who listed
+   * it (to another user, another's webhook may look absent). One no one may delete is left with a warning: its
+   * credentials are no longer stored, so its deliveries get 401 until Pipedrive deletes it after three days without
+   * a delivery. Only the acting user's failures other than a refusal fail the job.
    */
   private async deleteUnrecorded(companyId: string, acting: Installation, listed: PipedriveWebhook[], kept: Set<number>, formerOwners: Set<string>): Promise<void> {
-    const others = (await this.installations.usable(companyId))
-      .filter((installation) => installation.userId !== acting.userId)
-      .sort((a, b) => Number(formerOwners.has(b.userId)) - Number(formerOwners.has(a.userId)));
     const ours = (hooks: PipedriveWebhook[]) => hooks.filter((hook) => hook.subscriptionUrl === this.receiverUrl && !kept.has(hook.id)).map((hook) => hook.id);
-    const left = new Set(ours(listed));
-    for (const former of others.filter((installation) => formerOwners.has(installation.userId))) {
+    const listers = new Map<number, Installation[]>();
+    const listedBy = (user: Installation, ids: number[]) => ids.forEach((id) => listers.set(id, [...(listers.get(id) ?? []), user]));
+    listedBy(acting, ours(listed));
+    const formers = formerOwners.size ? (await this.installations.usable(companyId)).filter((installation) => formerOwners.has(installation.userId)) : [];
+    for (const former of formers) {
       try {
-        for (const id of ours(await this.tokens.apiFor(former).webhooks())) left.add(id);
+        listedBy(former, ours(await this.tokens.apiFor(former).webhooks()));
       } catch (error) {
-        if (!isRefusal(error)) throw error;
-        this.logger.warn(`company ${companyId}: Pipedrive refused former webhook owner ${former.userId} the list of their webhooks`);
+        this.logger.warn(`company ${companyId}: the webhooks of former owner ${former.userId} could not be listed: ${(error as Error).message}`);
       }
     }
-    for (const id of left) {
-      for (const user of [acting, ...others]) {
+    const left: number[] = [];
+    for (const [id, users] of listers) {
+      const candidates = [...users, acting, ...formers].filter((user, index, all) => all.findIndex((other) => other.userId === user.userId) === index);
+      let deleted = false;
+      for (const user of candidates) {
         try {
-          await this.tokens.apiFor(user).deleteWebhook(id);
+          if ((await this.tokens.apiFor(user).deleteWebhook(id)) === 'not_found' && !users.includes(user)) continue;
         } catch (error) {
-          if (isRefusal(error)) continue;
-          throw error;
+          if (user === acting && !isRefusal(error)) throw error;
+          if (!isRefusal(error)) this.logger.warn(`company ${companyId}: deleting webhook ${id} as user ${user.userId} failed: ${(error as Error).message}`);
+          continue;
         }
-        left.delete(id);
+        deleted = true;
         this.logger.log(`company ${companyId}: deleted unrecorded webhook ${id}${user === acting ? '' : ` as user ${user.userId}`}`);
         break;
       }
+      if (!deleted) left.push(id);
     }
-    if (left.size) this.logger.warn(`company ${companyId}: Pipedrive refused every installed user the delete of unrecorded webhooks ${[...left].join(', ')}; their deliveries get 401`);
+    if (left.length) this.logger.warn(`company ${companyId}: unrecorded webhooks ${left.join(', ')} could not be deleted; their deliveries get 401`);
   }
 }
 

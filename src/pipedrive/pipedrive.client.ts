@@ -352,11 +352,13 @@ export class PipedriveApi {
     return { id: Number(data.id), subscriptionUrl: hook.subscriptionUrl, eventAction: hook.eventAction, eventObject: hook.eventObject };
   }
 
-  async deleteWebhook(id: number): Promise<void> {
+  /** `not_found`: Pipedrive has no such webhook for this user (deleted already, or, perhaps, another user's). */
+  async deleteWebhook(id: number): Promise<'deleted' | 'not_found'> {
     try {
       await this.client.call(this.tokens, 'DELETE', `/api/v1/webhooks/${id}`);
+      return 'deleted';
     } catch (error) {
-      if (error instanceof PipedriveApiError && error.status === 404) return;
+      if (error instanceof PipedriveApiError && error.status === 404) return 'not_found';
       throw error;
     }
   }

@@ -493,13 +493,13 @@ describe('Pipedrive simulator', () => {
       expect(over.body.success).toBe(false);
     });
 
-    it("lists and deletes the app's webhooks company-wide, or, under the per-user reading, only the caller's own", async () => {
+    it("lists and deletes the app's webhooks company-wide, or, under the per-user readings, only the caller's own", async () => {
       const other = await client.install(sim.demo.regularUserId);
       const created = await client.api(tokens, 'POST', '/api/v1/webhooks', { subscription_url: `${receiver.url}/hook`, event_action: '*', event_object: 'deal' });
       const id = created.body.data.id;
       expect((await client.api(other, 'GET', '/api/v1/webhooks')).body.data.map((hook: { id: number }) => hook.id)).toEqual([id]);
 
-      await client.control('PUT', '/webhook-ownership', { perUser: true });
+      await client.control('PUT', '/webhook-access', { list: 'own', delete: 'own' });
       expect((await client.api(other, 'GET', '/api/v1/webhooks')).body.data).toEqual([]);
       const refused = await client.api(other, 'DELETE', `/api/v1/webhooks/${id}`);
       expect(refused.status).toBe(403);

@@ -10,7 +10,7 @@ import type { PersonInput, PersonRecords } from './person-records';
 import type { Company, DealStatus } from './pipedrive.entities';
 import { PipedriveApiError } from './pipedrive-api.error';
 import type { RateLimiter } from './rate-limiter';
-import type { SimulatorStore } from './simulator-store';
+import type { SimulatorStore, WebhookAccess } from './simulator-store';
 import type { TokenRegistry } from './token-registry';
 import type { UninstallNotice } from './uninstall-notifier';
 import type { LostEvent } from './webhook-publisher';
@@ -204,11 +204,12 @@ export function pipedriveControlRoutes(deps: ControlRoutesDeps): Router {
     );
   });
   router.get('/webhooks/lost', (_req, res) => res.json(deps.lostEvents()));
-  router.put('/webhook-ownership', (req, res) => {
-    const { perUser } = body(req);
-    if (typeof perUser !== 'boolean') return res.status(400).json({ error: 'perUser must be true or false' });
-    store.webhooksPerUser = perUser;
-    res.json({ perUser });
+  router.put('/webhook-access', (req, res) => {
+    const { list, delete: remove } = body(req);
+    const scopes = ['company', 'own'];
+    if (!scopes.includes(list as string) || !scopes.includes(remove as string)) return res.status(400).json({ error: 'list and delete must each be "company" or "own"' });
+    store.webhookAccess = { list: list as WebhookAccess['list'], delete: remove as WebhookAccess['delete'] };
+    res.json(store.webhookAccess);
   });
 
   router.get('/installations', (_req, res) => res.json(deps.tokens.installations()));

@@ -57,6 +57,6 @@ export const API_ERRORS = {
   /** Unverified wording; the 403 itself is documented (pipeline visibility changelog, 2023-01-23). */
   dealNotVisible: 'You do not have permission to access this deal',
   webhookLimit: `Maximum amount of webhooks (${MAX_WEBHOOKS_PER_USER}) reached for this user`,
-  /** Undocumented: only under the per-user reading of webhook ownership (`SimulatorStore.webhooksPerUser`). */
+  /** Undocumented: only under the owner-only reading of webhook deletes (`SimulatorStore.webhookAccess`). */
   webhookNotOwned: 'You are not allowed to delete this webhook',
 } as const;

@@ -1,6 +1,13 @@
 import type { Company, Deal, Note, Person, Pipeline, StoredFile, User, Webhook } from './pipedrive.entities';
 
 /** In-memory records of every company the simulator hosts. Rules live elsewhere; this only keeps and finds. */
+export interface WebhookAccess {
+  list: 'company' | 'own';
+  delete: 'company' | 'own';
+}
+
+const COMPANY_WIDE: WebhookAccess = { list: 'company', delete: 'company' };
+
 export class SimulatorStore {
   readonly companies = new Map<number, Company>();
   readonly users = new Map<number, User>();
@@ -12,11 +19,11 @@ export class SimulatorStore {
   readonly webhooks = new Map<number, Webhook>();
   private readonly sequences = new Map<string, number>();
   /**
-   * Pipedrive does not document whether one user may list or delete another user's webhooks of the app. Off (the
-   * default): the app's webhooks are listed and deleted company-wide. On: each user lists only their own, and a
-   * delete of another's is refused with 403.
+   * Pipedrive does not document whether one user may list or delete another user's webhooks of the app. `company`
+   * (the default) for both: the app's webhooks are listed and deleted company-wide. `own`: a user lists only their
+   * own, or may delete only their own (another's answers 403).
    */
-  webhooksPerUser = false;
+  webhookAccess: WebhookAccess = { ...COMPANY_WIDE };
 
   /** Ids are global per kind (as in Pipedrive), starting at distinct values so that mixing kinds shows. */
   nextId(kind: 'company' | 'user' | 'pipeline' | 'stage' | 'deal' | 'person' | 'file' | 'note' | 'webhook'): number {
@@ -29,7 +36,7 @@ export class SimulatorStore {
   clear(): void {
     for (const map of [this.companies, this.users, this.pipelines, this.deals, this.persons, this.files, this.notes, this.webhooks]) map.clear();
     this.sequences.clear();
-    this.webhooksPerUser = false;
+    this.webhookAccess = { ...COMPANY_WIDE };
   }
 
   usersOf(companyId: number): User[] {

@@ -12,7 +12,7 @@ const ACTIONS: Record<string, WebhookAction> = { create: 'create', change: 'chan
 const OBJECTS: readonly WebhookObject[] = ['deal', 'person', '*'];
 const VERSIONS: readonly WebhookVersion[] = ['1.0', '2.0'];
 
-/** v1 webhooks of the calling app: create (admin scope, ≤40 per app user), list, delete (see `webhooksPerUser`). */
+/** v1 webhooks of the calling app: create (admin scope, ≤40 per app user), list, delete (see `webhookAccess`). */
 export function webhookEndpoints(store: SimulatorStore): ApiEndpoint[] {
   return [
     {
@@ -54,7 +54,7 @@ export function webhookEndpoints(store: SimulatorStore): ApiEndpoint[] {
           res,
           store
             .webhooksOf(caller.company.id, caller.grant.clientId)
-            .filter((hook) => !store.webhooksPerUser || hook.ownerId === caller.user.id)
+            .filter((hook) => store.webhookAccess.list === 'company' || hook.ownerId === caller.user.id)
             .map(webhookV1),
         ),
     },
@@ -68,7 +68,7 @@ export function webhookEndpoints(store: SimulatorStore): ApiEndpoint[] {
         if (!webhook || webhook.companyId !== caller.company.id || webhook.clientId !== caller.grant.clientId) {
           throw PipedriveApiError.notFound(API_ERRORS.notFound('Webhook'));
         }
-        if (store.webhooksPerUser && webhook.ownerId !== caller.user.id) throw new PipedriveApiError(403, API_ERRORS.webhookNotOwned);
+        if (store.webhookAccess.delete === 'own' && webhook.ownerId !== caller.user.id) throw new PipedriveApiError(403, API_ERRORS.webhookNotOwned);
         store.webhooks.delete(webhook.id);
         sendData(res, { id: webhook.id });
       },
