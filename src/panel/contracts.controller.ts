@@ -108,17 +108,20 @@ export class ContractsController {
     const voided = await this.contracts.withLockedContract(contract, async (manager, current) => {
       if (!current) throw ApiError.notFound('Contract not found');
       if (!current.taskId || !['waiting', 'draft'].includes(current.status)) throw ApiError.conflict(`A ${current.status} contract cannot be voided`);
+      let statusReason = 'Voided from Pipedrive';
       try {
         const session = await this.connections.session(current.companyId);
         if (current.status === 'waiting') await this.provider.void(session, current.taskId, 'Voided from Pipedrive');
         else await this.provider.discard(session, current.taskId);
       } catch (error) {
         if (error instanceof NotConnectedError) throw new ApiError(409, 'dottedsign_not_connected', 'Connect DottedSign in the app settings first');
-        if (error instanceof ProviderError) throw new ApiError(502, 'dottedsign_unavailable', `DottedSign did not void the contract: ${error.message}`);
-        throw error;
+        // Deleted in DottedSign already: nothing is left to end there.
+        if (error instanceof ProviderError && error.key === 'task_deleted') statusReason = 'Voided from Pipedrive; DottedSign had deleted the task';
+        else if (error instanceof ProviderError) throw new ApiError(502, 'dottedsign_unavailable', `DottedSign did not void the contract: ${error.message}`);
+        else throw error;
       }
       const status = current.status === 'waiting' ? nextStatus(current.status, 'voided') : 'discarded';
-      await this.contracts.update(manager, current.id, { status, statusReason: 'Voided from Pipedrive' }, { type: status, actor: `user:${user.userId}`, dedupeKey: status });
+      await this.contracts.update(manager, current.id, { status, statusReason }, { type: status, actor: `user:${user.userId}`, dedupeKey: status });
       return (await this.contracts.byId(current.id, manager))!;
     });
     return { contract: (await this.views([voided]))[0] };

@@ -18,7 +18,8 @@ export const RECONCILE = 'signing.reconcile';
  * A contract still pending without a task this long after it was recorded lost the try that was sending it (a
  * process that died mid-send). A panel send has no later try. An auto-send's job keeps trying for up to 17 minutes
  * of retry delays plus its 21 tries' run time (a minute at most each) and records a failure itself; only a process
- * that died in its last try leaves the contract pending.
+ * that died in its last try leaves the contract pending. (A job put off to a rate limit's reset may still be alive
+ * after that; a send then meets the other on the deal's lock and adopts its task, so no second one is made.)
  */
 const ABANDONED_SEND_MS = { panel: 15 * 60_000, auto: 45 * 60_000 };
 
@@ -128,7 +129,7 @@ export class Reconciler implements OnApplicationBootstrap {
       if (task && (task.status !== row.status || signersAdvanced(row.signers, task.signers))) {
         report.changed += 1;
         await this.outcomes.applyTask(key, task);
-      } else if (!task && (await this.outcomes.applyTaskGone(key, row.task_id))) {
+      } else if (!task && (await this.outcomes.markTaskDeleted(key, row.task_id))) {
         report.changed += 1;
       }
     }

@@ -19,7 +19,7 @@ import { type ESignProvider, ProviderError, type ProviderSession, type SignTask,
 /** Provider actions that move the task's status, and the status they mean. */
 const STATUS_OF_ACTION: Record<string, TaskStatus> = { created: 'draft', sent: 'waiting', completed: 'completed', declined: 'declined', voided: 'voided', expired: 'expired' };
 const SIGNER_ACTIONS = { viewed: 'viewed', signed: 'signed', declined: 'declined' } as const;
-const TASK_GONE = 'the signing task was deleted in DottedSign';
+const TASK_DELETED = 'DottedSign reports this signing task deleted. Void the contract to end it here.';
 
 export const TASK_ACTIONS = ['created', 'sent', 'viewed', 'signed', 'completed', 'declined', 'voided', 'expired'];
 const FILE_LABELS: Record<TaskFileKind, string> = { completed: 'signed', audit_trail: 'audit trail' };
@@ -105,7 +105,7 @@ export class SigningOutcomes {
       await this.contracts.update(
         manager,
         contract.id,
-        { signers, status, statusReason: status !== contract.status && status === 'declined' ? reason : contract.statusReason },
+        { signers, status, statusReason: reasonAfter(contract, status, reason) },
         { type: event.action, actor: event.actorEmail, at, details: reason ? { reason } : {}, dedupeKey: timelineKey(event) },
       );
       return status;
@@ -122,7 +122,7 @@ export class SigningOutcomes {
         contract.id,
         {
           status,
-          statusReason: status === 'declined' && status !== contract.status ? task.declineReason : contract.statusReason,
+          statusReason: reasonAfter(contract, status, task.declineReason),
           signers: mergeSigners(contract.signers, task.signers),
           lastCheckedAt: new Date(),
         },
@@ -134,19 +134,15 @@ export class SigningOutcomes {
   }
 
   /**
-   * The task is gone at the provider while its contract is open (deleted there, the webhook of its voiding lost):
-   * the contract ends voided, saying why, so the deal's note and the panel show it and a new one can be sent.
-   * Answers whether the contract changed.
+   * DottedSign reports the task deleted while its contract is open (deleted in its web app, the webhook of its
+   * voiding lost). The contract keeps its status: the same answer could come for a task that had been signed, or,
+   * by an unconfirmed reading, for a task of an account the company no longer connects. It carries the fact as its
+   * reason and a timeline line, once, and the panel's Void ends it. Answers whether the contract changed.
    */
-  async applyTaskGone(key: ContractKey, taskId: string): Promise<boolean> {
+  async markTaskDeleted(key: ContractKey, taskId: string): Promise<boolean> {
     return this.contracts.withLockedContract(key, async (manager, contract) => {
-      if (!contract || contract.taskId !== taskId || !isOpen(contract.status)) return false;
-      await this.contracts.update(
-        manager,
-        contract.id,
-        { status: 'voided', statusReason: TASK_GONE, lastCheckedAt: new Date() },
-        { type: 'voided', details: { via: 'reconciliation', reason: TASK_GONE }, dedupeKey: 'voided' },
-      );
+      if (!contract || contract.taskId !== taskId || !isOpen(contract.status) || contract.statusReason === TASK_DELETED) return false;
+      await this.contracts.update(manager, contract.id, { statusReason: TASK_DELETED, lastCheckedAt: new Date() }, { type: 'task_deleted', details: { via: 'reconciliation' }, dedupeKey: 'task_deleted' });
       return true;
     });
   }
@@ -312,6 +308,13 @@ export class SigningOutcomes {
  * One timeline line per status change and per signer step, whichever way we learnt of it (our own call, a
  * webhook, a redelivery with another timestamp, or reconciliation).
  */
+/** A decline brings its reason; another change of status drops the note that DottedSign reported the task deleted. */
+function reasonAfter(contract: Contract, status: ContractStatus, declineReason: string | null): string | null {
+  if (status === contract.status) return contract.statusReason;
+  if (status === 'declined') return declineReason;
+  return contract.statusReason === TASK_DELETED ? null : contract.statusReason;
+}
+
 function timelineKey(event: StoredEvent): string {
   return event.action in SIGNER_ACTIONS ? `${event.action}:${event.actorEmail ?? ''}` : event.action;
 }

@@ -43,6 +43,7 @@ const EVENT: Record<string, string> = {
   note_written: 'Note written on the deal',
   write_back_skipped: 'Deal update step skipped',
   deal_deleted: 'Deal deleted in Pipedrive',
+  task_deleted: 'Deleted in DottedSign',
 };
 
 const ONCE = new Set(['created', 'sent']);
