@@ -65,7 +65,9 @@ export class SecretsReseal implements OnApplicationBootstrap {
         after = rows[rows.length - 1].id!;
       }
     }
-    if (resealed) this.logger.log(`re-sealed ${resealed} secrets with the current encryption key and format`);
+    // Logged even when nothing changed: dropping an old key waits for a run that says every value is sealed with the
+    // current one.
+    this.logger.log(`re-sealed ${resealed} secrets: all readable ones are now sealed as ${this.box.currentHeader}`);
     if (unreadable) {
       this.logger.error(
         `${unreadable} sealed secrets cannot be read: they name a key that is neither ENCRYPTION_KEY nor in ENCRYPTION_PREVIOUS_KEYS, or were altered or moved from another row`,
