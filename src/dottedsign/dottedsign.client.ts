@@ -7,6 +7,7 @@ import { type AppConfig, CONFIG } from '../config/app-config';
 import {
   type CreateTaskRequest,
   type ESignProvider,
+  isTaskGone,
   ProviderError,
   type ProviderEvent,
   type ProviderSession,
@@ -139,7 +140,7 @@ export class DottedSignClient implements ESignProvider {
     try {
       return mapTask(await this.authed<Json>(session, 'GET', `/v1/sign_tasks/read?task_id=${encodeURIComponent(taskId)}`));
     } catch (error) {
-      if (error instanceof ProviderError && (error.key === 'task_deleted' || error.status === 404)) return null;
+      if (isTaskGone(error)) return null;
       throw error;
     }
   }

@@ -10,7 +10,7 @@ import type { Contract } from '../signing/contract.entity';
 import { ContractSender, E_SIGN_PROVIDER } from '../signing/contract-sender.service';
 import { contractView, type TimelineLine } from '../signing/contract-view';
 import { ContractsRepository } from '../signing/contracts.repository';
-import { type ESignProvider, ProviderError } from '../signing/esign-provider.port';
+import { type ESignProvider, isTaskGone, ProviderError } from '../signing/esign-provider.port';
 import { nextStatus } from '../signing/contract-status';
 import { notInstalledError } from '../pipedrive/pipedrive-admins.service';
 import { ContractFiles } from './contract-files.service';
@@ -116,7 +116,7 @@ export class ContractsController {
       } catch (error) {
         if (error instanceof NotConnectedError) throw new ApiError(409, 'dottedsign_not_connected', 'Connect DottedSign in the app settings first');
         // Deleted in DottedSign already: nothing is left to end there.
-        if (error instanceof ProviderError && error.key === 'task_deleted') statusReason = 'Voided from Pipedrive; DottedSign had deleted the task';
+        if (isTaskGone(error)) statusReason = 'Voided from Pipedrive; DottedSign had deleted the task';
         else if (error instanceof ProviderError) throw new ApiError(502, 'dottedsign_unavailable', `DottedSign did not void the contract: ${error.message}`);
         else throw error;
       }

@@ -80,4 +80,9 @@ export class ProviderError extends Error {
   }
 }
 
+/** The provider no longer has the task: deleted there (DottedSign's `task_deleted`), or not found. */
+export function isTaskGone(error: unknown): boolean {
+  return error instanceof ProviderError && (error.key === 'task_deleted' || error.status === 404);
+}
+
 export const FINAL_STATUSES: ReadonlySet<TaskStatus> = new Set(['completed', 'declined', 'voided', 'expired']);

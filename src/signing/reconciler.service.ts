@@ -10,7 +10,7 @@ import { DealSweep } from './deal-sweep.service';
 import { DealSync } from './deal-sync.service';
 import { signersAdvanced } from './contract-status';
 import type { ESignProvider, SignerProgress } from './esign-provider.port';
-import { SigningOutcomes } from './signing-outcomes.service';
+import { SigningOutcomes, TASK_DELETED } from './signing-outcomes.service';
 
 export const RECONCILE = 'signing.reconcile';
 
@@ -39,6 +39,7 @@ interface DueContract {
   task_id: string | null;
   intent_key: string;
   status: string;
+  status_reason: string | null;
   signers: SignerProgress[];
   created_at: Date;
 }
@@ -65,7 +66,7 @@ export const CLAIM_DUE_CONTRACTS = `WITH due AS (
     ORDER BY c.id FOR UPDATE OF c SKIP LOCKED
   ), claimed AS (
     UPDATE contracts c SET last_checked_at = now() FROM locked JOIN due ON due.id = locked.id WHERE c.id = locked.id
-    RETURNING c.id, c.company_id, c.deal_id, c.task_id, c.intent_key, c.status, c.signers, c.created_at, due.since
+    RETURNING c.id, c.company_id, c.deal_id, c.task_id, c.intent_key, c.status, c.status_reason, c.signers, c.created_at, due.since
   )
   SELECT * FROM claimed ORDER BY since, id`;
 
@@ -125,8 +126,9 @@ export class Reconciler implements OnApplicationBootstrap {
     // own (the acting user may not see the deal, the day's budget spent) and must not hide a signed contract.
     if (row.task_id) {
       const task = await this.provider.get(await this.connections.session(row.company_id), row.task_id);
-      // A signer's lost webhook leaves the status as it was: their progress counts as a change too.
-      if (task && (task.status !== row.status || signersAdvanced(row.signers, task.signers))) {
+      // A signer's lost webhook leaves the status as it was: their progress counts as a change too, and so does a task
+      // alive again after DottedSign had reported it deleted (another account reconnected, say).
+      if (task && (task.status !== row.status || signersAdvanced(row.signers, task.signers) || row.status_reason === TASK_DELETED)) {
         report.changed += 1;
         await this.outcomes.applyTask(key, task);
       } else if (!task && (await this.outcomes.markTaskDeleted(key, row.task_id))) {

@@ -19,7 +19,7 @@ import { type ESignProvider, ProviderError, type ProviderSession, type SignTask,
 /** Provider actions that move the task's status, and the status they mean. */
 const STATUS_OF_ACTION: Record<string, TaskStatus> = { created: 'draft', sent: 'waiting', completed: 'completed', declined: 'declined', voided: 'voided', expired: 'expired' };
 const SIGNER_ACTIONS = { viewed: 'viewed', signed: 'signed', declined: 'declined' } as const;
-const TASK_DELETED = 'DottedSign reports this signing task deleted. Void the contract to end it here.';
+export const TASK_DELETED = 'DottedSign reports this signing task deleted. Void the contract to end it here.';
 
 export const TASK_ACTIONS = ['created', 'sent', 'viewed', 'signed', 'completed', 'declined', 'voided', 'expired'];
 const FILE_LABELS: Record<TaskFileKind, string> = { completed: 'signed', audit_trail: 'audit trail' };
@@ -308,15 +308,17 @@ export class SigningOutcomes {
  * One timeline line per status change and per signer step, whichever way we learnt of it (our own call, a
  * webhook, a redelivery with another timestamp, or reconciliation).
  */
-/** A decline brings its reason; another change of status drops the note that DottedSign reported the task deleted. */
-function reasonAfter(contract: Contract, status: ContractStatus, declineReason: string | null): string | null {
-  if (status === contract.status) return contract.statusReason;
-  if (status === 'declined') return declineReason;
-  return contract.statusReason === TASK_DELETED ? null : contract.statusReason;
-}
-
 function timelineKey(event: StoredEvent): string {
   return event.action in SIGNER_ACTIONS ? `${event.action}:${event.actorEmail ?? ''}` : event.action;
+}
+
+/**
+ * A decline brings its reason. Any news of the task (an event, a read) shows it alive, which drops the note that
+ * DottedSign had reported it deleted.
+ */
+function reasonAfter(contract: Contract, status: ContractStatus, declineReason: string | null): string | null {
+  if (status !== contract.status && status === 'declined') return declineReason;
+  return contract.statusReason === TASK_DELETED ? null : contract.statusReason;
 }
 
 /**

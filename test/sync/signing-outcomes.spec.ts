@@ -409,7 +409,17 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
       status: 'voided',
       statusReason: 'Voided from Pipedrive; DottedSign had deleted the task',
     });
+    // No webhook follows a deleted task: the next cycle writes the voided contract's note.
+    await s.app.app.get(Reconciler).runCycle();
+    expect((await notesOf(dealId)).map((note) => note.content)).toEqual([expect.stringContaining('was voided: Voided from Pipedrive; DottedSign had deleted the task')]);
     expect((await dealOf(dealId)).status).toBe('open');
+  });
+
+  it('a contract marked as deleted in DottedSign whose task reads alive again (its account reconnected) loses the mark at the next cycle', async () => {
+    const { contractId } = await waitingContract('Alive again');
+    await scenario.db().query('UPDATE contracts SET status_reason = $2 WHERE id = $1', [contractId, 'DottedSign reports this signing task deleted. Void the contract to end it here.']);
+    await s.app.app.get(Reconciler).runCycle();
+    expect(await contract(contractId)).toMatchObject({ status: 'waiting', status_reason: null });
   });
 
   it('a deal deleted while its webhook was lost: reconciliation voids the task', async () => {
