@@ -103,7 +103,8 @@ export class PipedriveWebhooks {
    * by a user who listed it, or else by the acting user or a former owner; a 404 counts only from a user who listed
    * it (to another user, another's webhook may look absent). One no one may delete is left with a warning: its
    * credentials are no longer stored, so its deliveries get 401 until Pipedrive deletes it after three days without
-   * a delivery. Only the acting user's failures other than a refusal fail the job.
+   * a delivery. The acting user's failures other than a refusal (a rate limit, a 5xx) fail the job once every other
+   * candidate has been tried, when a webhook is left; other users' are logged.
    */
   private async deleteUnrecorded(companyId: string, acting: Installation, listed: PipedriveWebhook[], kept: Set<number>, formerOwners: Set<string>): Promise<void> {
     const ours = (hooks: PipedriveWebhook[]) => hooks.filter((hook) => hook.subscriptionUrl === this.receiverUrl && !kept.has(hook.id)).map((hook) => hook.id);
@@ -119,6 +120,7 @@ export class PipedriveWebhooks {
       }
     }
     const left: number[] = [];
+    let actingFailure: unknown = null;
     for (const [id, users] of listers) {
       const candidates = [...users, acting, ...formers].filter((user, index, all) => all.findIndex((other) => other.userId === user.userId) === index);
       let deleted = false;
@@ -126,8 +128,10 @@ export class PipedriveWebhooks {
         try {
           if ((await this.tokens.apiFor(user).deleteWebhook(id)) === 'not_found' && !users.includes(user)) continue;
         } catch (error) {
-          if (user === acting && !isRefusal(error)) throw error;
-          if (!isRefusal(error)) this.logger.warn(`company ${companyId}: deleting webhook ${id} as user ${user.userId} failed: ${(error as Error).message}`);
+          if (!isRefusal(error)) {
+            if (user === acting) actingFailure ??= error;
+            this.logger.warn(`company ${companyId}: deleting webhook ${id} as user ${user.userId} failed: ${(error as Error).message}`);
+          }
           continue;
         }
         deleted = true;
@@ -136,6 +140,7 @@ export class PipedriveWebhooks {
       }
       if (!deleted) left.push(id);
     }
+    if (left.length && actingFailure) throw actingFailure;
     if (left.length) this.logger.warn(`company ${companyId}: unrecorded webhooks ${left.join(', ')} could not be deleted; their deliveries get 401`);
   }
 }
