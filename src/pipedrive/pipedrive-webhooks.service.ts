@@ -122,6 +122,7 @@ export class PipedriveWebhooks {
     const left: number[] = [];
     let actingFailure: unknown = null;
     for (const [id, users] of listers) {
+      let actingError: unknown = null;
       const candidates = [...users, acting, ...formers].filter((user, index, all) => all.findIndex((other) => other.userId === user.userId) === index);
       let deleted = false;
       for (const user of candidates) {
@@ -129,7 +130,7 @@ export class PipedriveWebhooks {
           if ((await this.tokens.apiFor(user).deleteWebhook(id)) === 'not_found' && !users.includes(user)) continue;
         } catch (error) {
           if (!isRefusal(error)) {
-            if (user === acting) actingFailure ??= error;
+            if (user === acting) actingError = error;
             this.logger.warn(`company ${companyId}: deleting webhook ${id} as user ${user.userId} failed: ${(error as Error).message}`);
           }
           continue;
@@ -138,7 +139,10 @@ export class PipedriveWebhooks {
         this.logger.log(`company ${companyId}: deleted unrecorded webhook ${id}${user === acting ? '' : ` as user ${user.userId}`}`);
         break;
       }
-      if (!deleted) left.push(id);
+      if (!deleted) {
+        left.push(id);
+        actingFailure ??= actingError;
+      }
     }
     if (left.length && actingFailure) throw actingFailure;
     if (left.length) this.logger.warn(`company ${companyId}: unrecorded webhooks ${left.join(', ')} could not be deleted; their deliveries get 401`);
