@@ -1,6 +1,5 @@
 import type { Company, Deal, Note, Person, Pipeline, StoredFile, User, Webhook } from './pipedrive.entities';
 
-/** In-memory records of every company the simulator hosts. Rules live elsewhere; this only keeps and finds. */
 export interface WebhookAccess {
   list: 'company' | 'own';
   delete: 'company' | 'own';
@@ -8,6 +7,7 @@ export interface WebhookAccess {
 
 const COMPANY_WIDE: WebhookAccess = { list: 'company', delete: 'company' };
 
+/** In-memory records of every company the simulator hosts. Rules live elsewhere; this only keeps and finds. */
 export class SimulatorStore {
   readonly companies = new Map<number, Company>();
   readonly users = new Map<number, User>();
