@@ -126,13 +126,6 @@ export class InstallationsRepository {
     return installation ?? null;
   }
 
-  /** The company's installations that can act (Pipedrive has not refused them), admins and the latest refreshed first. */
-  async usable(companyId: string): Promise<Installation[]> {
-    return this.toInstallations(
-      await this.installations.query(`SELECT * FROM installations WHERE company_id = $1 AND invalid_reason IS NULL ORDER BY is_admin DESC, refreshed_at DESC`, [companyId]),
-    );
-  }
-
   async setAdmin(installationId: string, isAdmin: boolean): Promise<void> {
     await this.installations.update({ id: installationId }, { isAdmin });
   }

@@ -111,7 +111,9 @@ export class PipedriveWebhooks {
     const listers = new Map<number, Installation[]>();
     const listedBy = (user: Installation, ids: number[]) => ids.forEach((id) => listers.set(id, [...(listers.get(id) ?? []), user]));
     listedBy(acting, ours(listed));
-    const formers = formerOwners.size ? (await this.installations.usable(companyId)).filter((installation) => formerOwners.has(installation.userId)) : [];
+    const formers = (await Promise.all([...formerOwners].map((userId) => this.installations.byUser(companyId, userId)))).filter(
+      (installation): installation is Installation => installation !== null && !installation.invalidReason,
+    );
     for (const former of formers) {
       try {
         listedBy(former, ours(await this.tokens.apiFor(former).webhooks()));
