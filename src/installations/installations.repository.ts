@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository } from 'typeorm';
+import { Batcher } from '../common/batcher';
 import { companyLockSql, idLiteral } from '../database/advisory-locks';
 import { entityRows } from '../database/entity-rows';
 import { Company } from './company.entity';
@@ -30,6 +31,11 @@ export const USER_ACCESS =
 @Injectable()
 export class InstallationsRepository {
   private readonly toInstallations: (rows: Array<Record<string, unknown>>) => Installation[];
+  /** Lookups that start while one is in flight share the next round trip: under load a company's jobs start together. */
+  private readonly actingReads = new Batcher<{ companyId: string; preferredUserId: string }, Installation | null>((keys) => this.readActing(keys), {
+    maxBatch: 200,
+    maxInFlight: 1,
+  });
 
   constructor(
     @InjectRepository(Installation) private readonly installations: Repository<Installation>,
@@ -115,15 +121,20 @@ export class InstallationsRepository {
    * connected DottedSign or set up the webhooks), else the most recently refreshed admin install that can act, else
    * the preferred user's. An admin sees every deal; a demoted user may not see the deal the work is about.
    */
-  async acting(companyId: string, preferredUserId?: string | null): Promise<Installation | null> {
-    const [installation] = this.toInstallations(
-      await this.installations.query(
-        `SELECT * FROM installations WHERE company_id = $1 AND invalid_reason IS NULL AND (user_id = $2 OR is_admin)
-         ORDER BY is_admin DESC, user_id = $2 DESC, refreshed_at DESC LIMIT 1`,
-        [companyId, preferredUserId ?? '-1'],
-      ),
-    );
-    return installation ?? null;
+  acting(companyId: string, preferredUserId?: string | null): Promise<Installation | null> {
+    return this.actingReads.add({ companyId, preferredUserId: preferredUserId ?? '-1' });
+  }
+
+  private async readActing(keys: Array<{ companyId: string; preferredUserId: string }>): Promise<Array<Installation | null>> {
+    const rows = (await this.installations.query(
+      `SELECT DISTINCT ON (k.n) k.n, i.* FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS k (company_id, user_id, n)
+       JOIN installations i ON i.company_id = k.company_id AND i.invalid_reason IS NULL AND (i.user_id = k.user_id OR i.is_admin)
+       ORDER BY k.n, i.is_admin DESC, i.user_id = k.user_id DESC, i.refreshed_at DESC`,
+      [keys.map((key) => key.companyId), keys.map((key) => key.preferredUserId)],
+    )) as Array<Record<string, unknown> & { n: string }>;
+    const installations = this.toInstallations(rows);
+    const byKey = new Map(rows.map((row, index) => [Number(row.n), installations[index]]));
+    return keys.map((_key, index) => byKey.get(index + 1) ?? null);
   }
 
   async setAdmin(installationId: string, isAdmin: boolean): Promise<void> {

@@ -78,7 +78,7 @@ export class ContractSender {
   }
 
   private sendLocked(key: ContractKey, options: SendOptions): Promise<Contract | null> {
-    return this.contracts.withLockedContract(key, async (manager, contract) => {
+    return this.contracts.withLockedContract(key, async (manager, contract, dealDeleted) => {
       if (!contract) return null;
       if (contract.taskId || !AWAITING_TASK.includes(contract.status)) return contract;
       const context = options.context ?? (await this.context.load(contract.companyId));
@@ -96,7 +96,7 @@ export class ContractSender {
           await this.adoptFound(manager, session, contract, found);
           return (await this.contracts.byId(contract.id, manager))!;
         }
-        if (await this.contracts.isDealDeleted(manager, contract.companyId, contract.dealId)) {
+        if (dealDeleted) {
           const deal = dealRead.status === 'fulfilled' ? dealRead.value.deal : null;
           if (!deal || deal.isDeleted) return this.fail(manager, contract, 'discarded', 'The deal was deleted before the contract was sent');
           // Restored in Pipedrive since its delete (possible for 30 days): it takes contracts again.
@@ -258,8 +258,7 @@ export class ContractSender {
       ordered: contract.ordered,
       metadata: { pipedrive_deal_id: contract.dealId, pipedrive_company_id: contract.companyId, pipedrive_contract_id: contract.id },
     });
-    await this.bind(manager, { ...contract, signers }, task, 'created', { templateId, title: contract.title || deal.title });
-    return (await this.contracts.byId(contract.id, manager))!;
+    return this.bind(manager, { ...contract, signers }, task, 'created', { templateId, title: contract.title || deal.title });
   }
 
   /** The deal's person as the signer; without one (or without an email) the contract waits for a signer, with a note if the company wants notes. */
@@ -275,8 +274,8 @@ export class ContractSender {
     return null;
   }
 
-  private async bind(manager: EntityManager, contract: Contract, task: SignTask, how: 'created' | 'adopted', change: ContractChange = {}): Promise<void> {
-    await this.contracts.update(
+  private bind(manager: EntityManager, contract: Contract, task: SignTask, how: 'created' | 'adopted', change: ContractChange = {}): Promise<Contract> {
+    return this.contracts.update(
       manager,
       contract.id,
       { ...change, taskId: task.taskId, status: nextStatus(contract.status, task.status), statusReason: null, signers: mergeSigners(contract.signers, task.signers) },
@@ -291,9 +290,8 @@ export class ContractSender {
     else if (task.status === 'draft') await this.provider.discard(session, task.taskId);
   }
 
-  private async fail(manager: EntityManager, contract: Contract, status: 'failed' | 'discarded', reason: string): Promise<Contract> {
-    await this.contracts.update(manager, contract.id, { status, statusReason: reason }, { type: status, details: { reason }, dedupeKey: `${status}:${reason}` });
-    return (await this.contracts.byId(contract.id, manager))!;
+  private fail(manager: EntityManager, contract: Contract, status: 'failed' | 'discarded', reason: string): Promise<Contract> {
+    return this.contracts.update(manager, contract.id, { status, statusReason: reason }, { type: status, details: { reason }, dedupeKey: `${status}:${reason}` });
   }
 
   private async handleFailure(manager: EntityManager, contract: Contract, error: unknown, finalAttempt: boolean): Promise<Contract> {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { PoolClient, QueryResult } from 'pg';
 import { DataSource, type EntityManager } from 'typeorm';
+import { Batcher } from '../common/batcher';
 import { boundedKey } from '../common/bounded-key';
 import { companyLockSql, dealLockSql, idLiteral } from '../database/advisory-locks';
 import { entityRows } from '../database/entity-rows';
@@ -72,13 +73,11 @@ export const DEAL_CONTRACTS_WITH_TIMELINE = `SELECT c.*, COALESCE((SELECT jsonb_
 @Injectable()
 export class ContractsRepository {
   private readonly toContracts: (rows: Array<Record<string, unknown>>) => ContractRow[];
+  /** Reads by task that start while one is in flight share the next round trip: a task's webhooks come in pairs. */
+  private readonly taskReads = new Batcher<{ provider: string; taskId: string }, ContractRow | null>((keys) => this.readByTasks(keys), { maxBatch: 200, maxInFlight: 1 });
 
   constructor(private readonly dataSource: DataSource) {
     this.toContracts = entityRows(dataSource, Contract);
-  }
-
-  get manager(): EntityManager {
-    return this.dataSource.manager;
   }
 
   /**
@@ -110,9 +109,20 @@ export class ContractsRepository {
     return contract ?? null;
   }
 
-  async byTask(provider: string, taskId: string): Promise<ContractRow | null> {
-    const [contract] = this.toContracts(await this.dataSource.query('SELECT * FROM contracts WHERE provider = $1 AND task_id = $2', [provider, taskId]));
-    return contract ?? null;
+  byTask(provider: string, taskId: string): Promise<ContractRow | null> {
+    return this.taskReads.add({ provider, taskId });
+  }
+
+  private async readByTasks(keys: Array<{ provider: string; taskId: string }>): Promise<Array<ContractRow | null>> {
+    // Every pair of the two lists matches; the map keeps the asked ones (there is one provider today).
+    const contracts = this.toContracts(
+      await this.dataSource.query('SELECT * FROM contracts WHERE provider = ANY($1::text[]) AND task_id = ANY($2::text[])', [
+        [...new Set(keys.map((key) => key.provider))],
+        keys.map((key) => key.taskId),
+      ]),
+    );
+    const byKey = new Map(contracts.map((contract) => [`${contract.provider} ${contract.taskId}`, contract]));
+    return keys.map((key) => byKey.get(`${key.provider} ${key.taskId}`) ?? null);
   }
 
   forDeal(companyId: string, dealId: string, manager: EntityManager = this.dataSource.manager): Promise<ContractRow[]> {
@@ -174,15 +184,18 @@ export class ContractsRepository {
   }
 
   /**
-   * `withDealLock` for one contract, which `work` gets as read once the locks are granted (null if it is gone).
-   * Beginning, locking and reading go to PostgreSQL as one message of four statements: each statement takes its
-   * own snapshot (READ COMMITTED), so the read sees every change committed before the lock was granted, and a
-   * deal's life, which takes several of these, saves two round trips each.
+   * `withDealLock` for one contract, which `work` gets as read once the locks are granted (null if it is gone), with
+   * whether its deal is marked deleted. Beginning, locking and reading go to PostgreSQL as one message of four
+   * statements: each statement takes its own snapshot (READ COMMITTED), so the read sees every change committed
+   * before the lock was granted, and a deal's life, which takes several of these, saves two round trips each. Deals
+   * are marked deleted under their lock, so the mark stays as read until `work` changes it.
    */
-  async withLockedContract<T>(key: ContractKey, work: (manager: EntityManager, contract: ContractRow | null) => Promise<T>): Promise<T> {
+  async withLockedContract<T>(key: ContractKey, work: (manager: EntityManager, contract: ContractRow | null, dealDeleted: boolean) => Promise<T>): Promise<T> {
     let dealId = key.dealId;
     for (;;) {
-      const opening = `START TRANSACTION; ${companyLockSql(key.companyId, 'shared')}; ${dealLockSql(key.companyId, dealId)}; SELECT * FROM contracts WHERE id = ${idLiteral(key.id)}`;
+      const opening = `START TRANSACTION; ${companyLockSql(key.companyId, 'shared')}; ${dealLockSql(key.companyId, dealId)};
+        SELECT c.*, EXISTS (SELECT 1 FROM deal_deletions d WHERE d.company_id = c.company_id AND d.deal_id = c.deal_id) AS deal_deleted
+        FROM contracts c WHERE c.id = ${idLiteral(key.id)}`;
       const runner = this.dataSource.createQueryRunner();
       try {
         const client = (await runner.connect()) as PoolClient;
@@ -195,7 +208,7 @@ export class ContractsRepository {
             dealId = contract.dealId;
             continue;
           }
-          const result = await work(runner.manager, contract ?? null);
+          const result = await work(runner.manager, contract ?? null, results[3].rows[0]?.deal_deleted === true);
           await client.query('COMMIT');
           return result;
         } catch (error) {
@@ -209,10 +222,11 @@ export class ContractsRepository {
   }
 
   /**
-   * Changes the contract and adds its timeline lines in one statement (a data-modifying CTE): a deal's life is
-   * counted in statements, and every change that has a timeline line would otherwise cost two.
+   * Changes the contract and adds its timeline lines in one statement (data-modifying CTEs), which answers the
+   * changed row: a deal's life is counted in statements, and every change that has a timeline line, or whose caller
+   * goes on with the contract, would otherwise cost two.
    */
-  async update(manager: EntityManager, id: string, change: ContractChange, ...timeline: TimelineEntry[]): Promise<void> {
+  async update(manager: EntityManager, id: string, change: ContractChange, ...timeline: TimelineEntry[]): Promise<ContractRow> {
     const values: unknown[] = [id];
     const assignments = Object.entries(change)
       .filter(([, value]) => value !== undefined)
@@ -220,8 +234,11 @@ export class ContractsRepository {
         values.push(JSON_FIELDS.has(field) ? JSON.stringify(value) : value);
         return `${COLUMNS[field as keyof ContractChange]} = $${values.length}`;
       });
-    const update = `UPDATE contracts SET ${[...assignments, 'updated_at = now()'].join(', ')} WHERE id = $1`;
-    await manager.query(timeline.length ? `WITH changed AS (${update}) ${insertTimeline(values, timeline)}` : update, values);
+    const update = `UPDATE contracts SET ${[...assignments, 'updated_at = now()'].join(', ')} WHERE id = $1 RETURNING *`;
+    const lines = timeline.length ? `, timeline AS (${insertTimeline(values, timeline)})` : '';
+    const [changed] = this.toContracts(await manager.query(`WITH changed AS (${update})${lines} SELECT * FROM changed`, values));
+    if (!changed) throw new Error(`contract ${id} is gone`);
+    return changed;
   }
 
   /**

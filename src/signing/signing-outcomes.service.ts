@@ -65,8 +65,8 @@ export class SigningOutcomes {
       return { status: 'ignored', reason: `no contract for task ${event.taskId}` };
     }
     if (recordedWhenBound(contract, event)) return { status: 'processed', reason: 'already recorded when the task was bound' };
-    const status = await this.applyEvent(contract, event);
-    if (isFinal(status)) await this.writeBack(contract);
+    const applied = await this.applyEvent(contract, event);
+    if (isFinal(applied.status)) await this.writeBack(applied, applied);
     return { status: 'processed' };
   }
 
@@ -90,8 +90,8 @@ export class SigningOutcomes {
     return null;
   }
 
-  /** One provider event onto the contract: timeline line, signer progress, status (never backwards). */
-  async applyEvent(key: ContractKey, event: StoredEvent): Promise<ContractStatus> {
+  /** One provider event onto the contract: timeline line, signer progress, status (never backwards); answers the contract as committed. */
+  private async applyEvent(key: ContractKey, event: StoredEvent): Promise<Contract> {
     return this.contracts.withLockedContract(key, async (manager, locked) => {
       const contract = locked!;
       const at = new Date(event.occurredAt);
@@ -102,13 +102,12 @@ export class SigningOutcomes {
       if (event.action === 'completed') signers = signers.map((signer) => (signer.status === 'signed' ? signer : { ...signer, status: 'signed', signedAt: signer.signedAt ?? at.toISOString() }));
       const reported = STATUS_OF_ACTION[event.action];
       const status = reported ? nextStatus(contract.status, reported) : contract.status;
-      await this.contracts.update(
+      return this.contracts.update(
         manager,
         contract.id,
         { signers, status, statusReason: reasonAfter(contract, status, reason) },
         { type: event.action, actor: event.actorEmail, at, details: reason ? { reason } : {}, dedupeKey: timelineKey(event) },
       );
-      return status;
     });
   }
 
@@ -155,12 +154,13 @@ export class SigningOutcomes {
    * never retried in a loop.
    * Safe to call any number of times. A call while this process is already writing back the same contract joins
    * that run (a task's `signed` and `completed` webhooks arrive together), but only once the run has read the
-   * contract as final: a run that read it earlier may have missed the change that made it final.
+   * contract as final: a run that read it earlier may have missed the change that made it final. `committed`: the
+   * contract as the caller has just committed it, which saves reading it again.
    */
-  async writeBack(key: ContractKey): Promise<void> {
+  async writeBack(key: ContractKey, committed?: Contract): Promise<void> {
     const running = this.writingBack.get(key.id);
     if (running) return running;
-    const contract = await this.contracts.byId(key.id);
+    const contract = committed ?? (await this.contracts.byId(key.id));
     if (!contract || !isFinal(contract.status) || contract.status === 'discarded' || contract.effects.writeBackDone) return;
     const run: Promise<void> = this.writeBackSteps(contract).finally(() => {
       if (this.writingBack.get(key.id) === run) this.writingBack.delete(key.id);
@@ -172,29 +172,12 @@ export class SigningOutcomes {
   private async writeBackSteps(contract: Contract): Promise<void> {
     const context = await this.context.load(contract.companyId);
     if (!context) return;
-    const dealGone = await this.contracts.isDealDeleted(this.contracts.manager, contract.companyId, contract.dealId);
-    const steps: Array<[name: string, work: StepWork]> = [];
-    if (!dealGone) {
-      const api = await this.context.pipedrive(context);
-      if (contract.status === 'completed') {
-        if (context.settings.onCompleted.action !== 'none') steps.push(['deal', (current) => this.updateDeal(api, context, current)]);
-        if (context.settings.attachFiles) {
-          const session = await this.connections.session(contract.companyId);
-          let listing: Promise<PipedriveFile[]> | undefined;
-          const dealFiles = () => (listing ??= api.dealFiles(Number(contract.dealId)));
-          for (const kind of ['completed', 'audit_trail'] as const) {
-            steps.push([`file:${kind}`, (current) => this.attach(api, session, current, kind, dealFiles)]);
-          }
-        }
-      }
-      if (context.settings.writeNotes) steps.push(['note', (current) => this.note(api, current)]);
-    }
-    await this.contracts.withLockedContract(contract, async (manager, current) => {
+    await this.contracts.withLockedContract(contract, async (manager, current, dealDeleted) => {
       // Done while this run waited for the deal's lock: by another process's run, or by the deal's delete, which
       // leaves nothing to write to the deleted deal.
       if (!current || current.effects.writeBackDone) return;
       const timeline: TimelineEntry[] = [];
-      for (const [name, work] of steps) {
+      for (const [name, work] of dealDeleted ? [] : await this.writeBackPlan(context, current)) {
         const line = await this.step(current, name, work);
         if (line) timeline.push(line);
       }
@@ -203,6 +186,25 @@ export class SigningOutcomes {
       const effects = { ...current.effects, writeBackDone: new Date().toISOString() };
       await this.contracts.update(manager, current.id, { effects, files: current.files }, ...timeline);
     });
+  }
+
+  /** The write-back steps the company's settings ask for, for a contract whose deal is not deleted. */
+  private async writeBackPlan(context: CompanyContextValue, contract: Contract): Promise<Array<[name: string, work: StepWork]>> {
+    const steps: Array<[name: string, work: StepWork]> = [];
+    const api = await this.context.pipedrive(context);
+    if (contract.status === 'completed') {
+      if (context.settings.onCompleted.action !== 'none') steps.push(['deal', (current) => this.updateDeal(api, context, current)]);
+      if (context.settings.attachFiles) {
+        const session = await this.connections.session(contract.companyId);
+        let listing: Promise<PipedriveFile[]> | undefined;
+        const dealFiles = () => (listing ??= api.dealFiles(Number(contract.dealId)));
+        for (const kind of ['completed', 'audit_trail'] as const) {
+          steps.push([`file:${kind}`, (current) => this.attach(api, session, current, kind, dealFiles)]);
+        }
+      }
+    }
+    if (context.settings.writeNotes) steps.push(['note', (current) => this.note(api, current)]);
+    return steps;
   }
 
   /** One write-back step on the locked contract; a step Pipedrive or DottedSign refuses for good is recorded as skipped. */
