@@ -11,6 +11,8 @@ const DRILL = 'chaos';
 const SIGNER = 'pia@customer.test';
 const INBOX_QUEUE = 'inbox.process';
 const RECONCILE_QUEUE = 'signing.reconcile';
+/** Deals whose creation may be under way at once, should the simulators fall behind the pace. */
+const MAX_CREATING = 100;
 
 export interface ChaosOptions {
   /** Deals created in the Pipedrive simulator (DRILL_CHAOS_DEALS). */
@@ -150,26 +152,40 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
     const drillDelay = monitorEventLoopDelay({ resolution: 10 });
     drillDelay.enable();
     const loadStarted = Date.now();
+    // Each deal's calls are made in their order without waiting for the earlier deals' (this process serves both
+    // simulators, and on a slow machine their answers would otherwise hold the pace back). The deals whose create and
+    // delete are held and released together go one at a time: holding is global to the simulator.
+    const creating = new Set<Promise<void>>();
+    const createFailures: Error[] = [];
+    let oneAtATime: Promise<void> = Promise.resolve();
     for (let index = 0; index < options.deals; index += 1) {
       const due = loadStarted + (index * 1000) / options.ratePerSecond;
       if (due > Date.now()) await sleep(due - Date.now());
+      while (creating.size >= MAX_CREATING) await Promise.race(creating);
       const plan: Plan = index % 100 === 50 ? (Math.floor(index / 100) % 2 === 0 ? 'delete-held' : 'delete-after') : 'plain';
-      if (index % 10 === 3) await stack.sim('/webhooks/duplicate', { count: 1 });
-      let dealId: number;
-      if (plan === 'delete-held') {
-        // The delete reaches the app first: the create comes to a deal the app already knows is gone.
-        await stack.sim('/webhooks/hold');
-        dealId = await addDeal(index);
-        await stack.sim(`/companies/${companyId}/deals/${dealId}`, undefined, 'DELETE');
-        await stack.sim('/webhooks/release', { order: 'reverse' });
-      } else {
-        dealId = await addDeal(index);
-        if (plan === 'delete-after') await stack.sim(`/companies/${companyId}/deals/${dealId}`, undefined, 'DELETE');
-      }
-      const sign = plan === 'plain' && index % 2 === 0;
-      const deal: TrackedDeal = { index, dealId, plan, sign, dropCompleted: sign && index % 20 === 0 };
-      deals.push(deal);
-      byDeal.set(dealId, deal);
+      const create = async () => {
+        if (index % 10 === 3) await stack.sim('/webhooks/duplicate', { count: 1 });
+        let dealId: number;
+        if (plan === 'delete-held') {
+          // The delete reaches the app first: the create comes to a deal the app already knows is gone.
+          await stack.sim('/webhooks/hold');
+          dealId = await addDeal(index);
+          await stack.sim(`/companies/${companyId}/deals/${dealId}`, undefined, 'DELETE');
+          await stack.sim('/webhooks/release', { order: 'reverse' });
+        } else {
+          dealId = await addDeal(index);
+          if (plan === 'delete-after') await stack.sim(`/companies/${companyId}/deals/${dealId}`, undefined, 'DELETE');
+        }
+        const sign = plan === 'plain' && index % 2 === 0;
+        const deal: TrackedDeal = { index, dealId, plan, sign, dropCompleted: sign && index % 20 === 0 };
+        deals.push(deal);
+        byDeal.set(dealId, deal);
+      };
+      const created = (plan === 'delete-held' ? (oneAtATime = oneAtATime.then(create)) : create()).catch((error: Error) => {
+        createFailures.push(error);
+      });
+      creating.add(created);
+      void created.finally(() => creating.delete(created));
       if (index === killAfter) {
         killing = (async () => {
           kill.at = Date.now();
@@ -187,6 +203,8 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
       }
       if (index % 250 === 0) log(`${index}/${options.deals} deals created`);
     }
+    await Promise.all(creating);
+    if (createFailures.length) throw createFailures[0];
     await killing;
     const loadSeconds = (Date.now() - loadStarted) / 1000;
     faulting = false;
