@@ -64,10 +64,10 @@ describe('parseConfig', () => {
   });
 
   it('sizes the connection pool and the inbox workers together, keeping connections free for webhooks', () => {
-    expect(parseConfig({}, () => key)).toMatchObject({ database: { poolSize: 40 }, inboxWorkers: 32 });
-    expect(parseConfig({ DATABASE_POOL_SIZE: '12', INBOX_WORKERS: '4' }, () => key)).toMatchObject({ database: { poolSize: 12 }, inboxWorkers: 4 });
-    expect(problemsOf({ ENCRYPTION_KEY: key, DATABASE_POOL_SIZE: '12' })).toEqual([
-      'INBOX_WORKERS: at most DATABASE_POOL_SIZE - 8 (4), so webhooks never wait for a connection behind inbox jobs',
+    expect(parseConfig({}, () => key)).toMatchObject({ database: { poolSize: 40 }, inboxWorkers: 28 });
+    expect(parseConfig({ DATABASE_POOL_SIZE: '16', INBOX_WORKERS: '4' }, () => key)).toMatchObject({ database: { poolSize: 16 }, inboxWorkers: 4 });
+    expect(problemsOf({ ENCRYPTION_KEY: key, DATABASE_POOL_SIZE: '16' })).toEqual([
+      'INBOX_WORKERS: at most DATABASE_POOL_SIZE - 12 (4), so webhooks never wait for a connection behind inbox jobs',
     ]);
     expect(problemsOf({ ENCRYPTION_KEY: key, DATABASE_POOL_SIZE: '8', INBOX_WORKERS: '0' }).map((p) => p.split(':')[0]).sort()).toEqual(['DATABASE_POOL_SIZE', 'INBOX_WORKERS']);
   });

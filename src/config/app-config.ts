@@ -27,8 +27,17 @@ export interface AppConfig {
   bodyLimitBytes: number;
 }
 
-/** Pool connections kept free of inbox jobs (each holds one for its transaction) for webhooks and the panel. */
-export const RESERVED_CONNECTIONS = 8;
+/**
+ * Contracts a reconciliation cycle checks at once. Each check waits on two vendors in turn, so one at a time leaves a
+ * cycle of hundreds taking minutes; four keep well inside Pipedrive's smallest burst limit (80 requests in 2 s per token).
+ */
+export const RECONCILE_CHECKS_AT_ONCE = 4;
+
+/**
+ * Pool connections kept free of inbox jobs (each holds one for its transaction): 8 for webhooks, the panel and the
+ * shared batch reads, and one for each reconciliation check (which may hold one through a deal's lock).
+ */
+export const RESERVED_CONNECTIONS = 8 + RECONCILE_CHECKS_AT_ONCE;
 
 export const CONFIG = Symbol('AppConfig');
 
@@ -76,7 +85,7 @@ const envSchema = z.object({
   RECONCILE_MAX_PER_COMPANY: z.coerce.number().int().min(1).max(10000).default(50),
   RECONCILE_DEALS_INTERVAL_SECONDS: z.coerce.number().int().min(0).max(86400).default(1800),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(RESERVED_CONNECTIONS + 1).max(500).default(40),
-  INBOX_WORKERS: z.coerce.number().int().min(1).max(256).default(32),
+  INBOX_WORKERS: z.coerce.number().int().min(1).max(256).default(28),
   INBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

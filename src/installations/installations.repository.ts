@@ -32,7 +32,7 @@ export const USER_ACCESS =
 export class InstallationsRepository {
   private readonly toInstallations: (rows: Array<Record<string, unknown>>) => Installation[];
   /** Lookups that start while one is in flight share the next round trip: under load a company's jobs start together. */
-  private readonly actingReads = new Batcher<{ companyId: string; preferredUserId: string }, Installation | null>((keys) => this.readActing(keys), {
+  private readonly actingReads = new Batcher<{ companyId: string; preferredUserId: string | null }, Installation | null>((keys) => this.readActing(keys), {
     maxBatch: 200,
     maxInFlight: 1,
   });
@@ -122,15 +122,17 @@ export class InstallationsRepository {
    * the preferred user's. An admin sees every deal; a demoted user may not see the deal the work is about.
    */
   acting(companyId: string, preferredUserId?: string | null): Promise<Installation | null> {
-    return this.actingReads.add({ companyId, preferredUserId: preferredUserId ?? '-1' });
+    return this.actingReads.add({ companyId, preferredUserId: preferredUserId ?? null });
   }
 
-  private async readActing(keys: Array<{ companyId: string; preferredUserId: string }>): Promise<Array<Installation | null>> {
+  private async readActing(keys: Array<{ companyId: string; preferredUserId: string | null }>): Promise<Array<Installation | null>> {
+    // A malformed id must not fail the other callers' lookups: as NULL it matches no install.
+    const id = (value: string | null) => (value && /^\d{1,18}$/.test(value) ? value : null);
     const rows = (await this.installations.query(
       `SELECT DISTINCT ON (k.n) k.n, i.* FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS k (company_id, user_id, n)
        JOIN installations i ON i.company_id = k.company_id AND i.invalid_reason IS NULL AND (i.user_id = k.user_id OR i.is_admin)
        ORDER BY k.n, i.is_admin DESC, i.user_id = k.user_id DESC, i.refreshed_at DESC`,
-      [keys.map((key) => key.companyId), keys.map((key) => key.preferredUserId)],
+      [keys.map((key) => id(key.companyId)), keys.map((key) => id(key.preferredUserId))],
     )) as Array<Record<string, unknown> & { n: string }>;
     const installations = this.toInstallations(rows);
     const byKey = new Map(rows.map((row, index) => [Number(row.n), installations[index]]));

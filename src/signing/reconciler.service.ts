@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { type AppConfig, CONFIG } from '../config/app-config';
+import { type AppConfig, CONFIG, RECONCILE_CHECKS_AT_ONCE } from '../config/app-config';
 import { DottedSignConnections } from '../dottedsign/dottedsign-connections.service';
 import { JobQueue } from '../jobs/job-queue.service';
 import { cronEvery } from '../jobs/cron-every';
@@ -22,12 +22,6 @@ export const RECONCILE = 'signing.reconcile';
  * after that; a send then meets the other on the deal's lock and adopts its task, so no second one is made.)
  */
 const ABANDONED_SEND_MS = { panel: 15 * 60_000, auto: 45 * 60_000 };
-
-/**
- * Contracts checked at once. Each check waits on two vendors in turn, so one at a time leaves a cycle of hundreds
- * taking minutes; four keep well inside Pipedrive's smallest burst limit (80 requests in 2 s per token).
- */
-const CHECKS_AT_ONCE = 4;
 
 export interface ReconcileReport {
   checked: number;
@@ -124,7 +118,7 @@ export class Reconciler implements OnApplicationBootstrap {
         }
       }
     };
-    await Promise.all(Array.from({ length: CHECKS_AT_ONCE }, checker));
+    await Promise.all(Array.from({ length: RECONCILE_CHECKS_AT_ONCE }, checker));
     if (report.checked || report.dealsMissed || report.errors) this.logger.log(`reconciliation: ${JSON.stringify(report)}`);
     return report;
   }
