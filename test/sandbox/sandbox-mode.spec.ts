@@ -8,6 +8,15 @@ import { eventually } from '../support/test-app';
 
 const ARTIFACTS = join(ROOT, 'test', 'artifacts');
 
+/** The console URL the app prints once it is ready; a start that never gets there fails with what the app printed. */
+async function consoleUrlOf(app: AppProcess): Promise<string> {
+  try {
+    return await eventually(async () => app.output().match(/Open the sandbox console:\s+(http\S+)/)?.[1], 'the console URL to be printed', 90000);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; the app printed:\n${app.output().slice(-4000)}`);
+  }
+}
+
 describe('npm start with no accounts (sandbox mode)', () => {
   let app: AppProcess | undefined;
   let browser: Browser | undefined;
@@ -21,7 +30,7 @@ describe('npm start with no accounts (sandbox mode)', () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'pdds-sandbox-'));
     app = startAppProcess({ DATA_DIR: dataDir, PORT: String(await freeLoopbackPort()) });
     const started = app;
-    const consoleUrl = await eventually(async () => started.output().match(/Open the sandbox console:\s+(http\S+)/)?.[1], 'the console URL to be printed', 60000);
+    const consoleUrl = await consoleUrlOf(started);
 
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
     const page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
@@ -55,13 +64,13 @@ describe('npm start with no accounts (sandbox mode)', () => {
     expect(await started.exited).toBe(0);
     expect(postgresRunningIn(dataDir)).toBe(false);
     await expect(fetch(consoleUrl)).rejects.toThrow();
-  }, 120000);
+  }, 180000);
 
   it('with DOTTEDSIGN_APP_ACCOUNT=false, the demo company is only installed and its admin connects DottedSign through the simulator\'s approval page', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'pdds-sandbox-'));
     app = startAppProcess({ DATA_DIR: dataDir, PORT: String(await freeLoopbackPort()), DOTTEDSIGN_APP_ACCOUNT: 'false' });
     const started = app;
-    const consoleUrl = await eventually(async () => started.output().match(/Open the sandbox console:\s+(http\S+)/)?.[1], 'the console URL to be printed', 60000);
+    const consoleUrl = await consoleUrlOf(started);
     // Logged just before the URL is printed, through the logger's own (asynchronous) stream.
     await eventually(async () => started.output().includes('connect DottedSign from the app settings'), 'the set-up to say DottedSign is left to the settings', 10000);
 
@@ -79,5 +88,5 @@ describe('npm start with no accounts (sandbox mode)', () => {
 
     started.interrupt();
     expect(await started.exited).toBe(0);
-  }, 120000);
+  }, 180000);
 });
