@@ -8,10 +8,13 @@ import { eventually } from '../support/test-app';
 
 const ARTIFACTS = join(ROOT, 'test', 'artifacts');
 
-/** The console URL the app prints once it is ready; a start that never gets there fails with what the app printed. */
+/** The console URL the app prints once it is ready; a start that ends or stalls first fails with what the app printed. */
 async function consoleUrlOf(app: AppProcess): Promise<string> {
   try {
-    return await eventually(async () => app.output().match(/Open the sandbox console:\s+(http\S+)/)?.[1], 'the console URL to be printed', 90000);
+    return await eventually(async () => {
+      if (app.child.exitCode !== null) throw new Error(`the app exited (${app.child.exitCode}) before printing the console URL`);
+      return app.output().match(/Open the sandbox console:\s+(http\S+)/)?.[1];
+    }, 'the console URL to be printed', 90000);
   } catch (error) {
     throw new Error(`${(error as Error).message}; the app printed:\n${app.output().slice(-4000)}`);
   }
