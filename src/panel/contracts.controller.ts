@@ -121,8 +121,7 @@ export class ContractsController {
         else throw error;
       }
       const status = current.status === 'waiting' ? nextStatus(current.status, 'voided') : 'discarded';
-      await this.contracts.update(manager, current.id, { status, statusReason }, { type: status, actor: `user:${user.userId}`, dedupeKey: status });
-      return (await this.contracts.byId(current.id, manager))!;
+      return this.contracts.update(manager, current.id, { status, statusReason }, { type: status, actor: `user:${user.userId}`, dedupeKey: status });
     });
     return { contract: (await this.views([voided]))[0] };
   }

@@ -93,8 +93,7 @@ export class ContractSender {
         const [earlierTasks, dealRead] = await Promise.allSettled([this.earlierTasks(session, contract), this.readDeal(context, contract, options.personIdHint)]);
         const found = settledValue(earlierTasks);
         if (found.length) {
-          await this.adoptFound(manager, session, contract, found);
-          return (await this.contracts.byId(contract.id, manager))!;
+          return await this.adoptFound(manager, session, contract, found);
         }
         if (dealDeleted) {
           const deal = dealRead.status === 'fulfilled' ? dealRead.value.deal : null;
@@ -109,8 +108,7 @@ export class ContractSender {
           // after this try to find that task, so look for it once before calling the contract failed.
           const found = await this.earlierTasks(session, contract).catch(() => []);
           if (found.length) {
-            await this.adoptFound(manager, session, contract, found);
-            return (await this.contracts.byId(contract.id, manager))!;
+            return await this.adoptFound(manager, session, contract, found);
           }
         }
         return this.handleFailure(manager, contract, error, options.finalAttempt);
@@ -125,24 +123,22 @@ export class ContractSender {
    * contract bound to another task ends this one as a duplicate.
    */
   async adoptNamedTask(key: ContractKey, taskId: string): Promise<Contract | null> {
-    return this.contracts.withLockedContract(key, async (manager, contract) => {
+    return this.contracts.withLockedContract(key, async (manager, contract, dealDeleted) => {
       if (!contract) return contract;
       if (contract.taskId) {
         // Bound meanwhile: to this task (its binding committed while this waited for the lock), or to another.
         if (contract.taskId !== taskId) await this.endDuplicate(contract, taskId);
         return contract;
       }
-      const discardedWithDeal = contract.status === 'discarded' && (await this.contracts.isDealDeleted(manager, contract.companyId, contract.dealId));
+      const discardedWithDeal = contract.status === 'discarded' && dealDeleted;
       if (!discardedWithDeal && !AWAITING_TASK.includes(contract.status)) return contract;
       const session = await this.connections.session(contract.companyId);
       const task = await this.provider.get(session, taskId);
       if (task?.metadata.pipedrive_contract_id !== contract.id) return contract;
       if (discardedWithDeal && FINAL_STATUSES.has(task.status)) {
-        if (task.status === 'completed') await this.recordSignedAfterDiscard(manager, contract, task);
-        return this.contracts.byId(contract.id, manager);
+        return task.status === 'completed' ? this.recordSignedAfterDiscard(manager, contract, task) : contract;
       }
-      await this.adopt(manager, session, contract, task);
-      return this.contracts.byId(contract.id, manager);
+      return this.adopt(manager, session, contract, task);
     });
   }
 
@@ -151,9 +147,9 @@ export class ContractSender {
    * completed meanwhile: a signed contract is a record, so it is kept as completed with its task, and its files can be
    * read (by admins, the deal being deleted). Nothing is written to the deleted deal.
    */
-  private async recordSignedAfterDiscard(manager: EntityManager, contract: Contract, task: SignTask): Promise<void> {
+  private recordSignedAfterDiscard(manager: EntityManager, contract: Contract, task: SignTask): Promise<Contract> {
     this.logger.warn(`contract ${contract.id}: discarded with its deleted deal, but its task ${task.taskId} was signed; recorded as completed`);
-    await this.contracts.update(
+    return this.contracts.update(
       manager,
       contract.id,
       {
@@ -208,18 +204,17 @@ export class ContractSender {
   }
 
   /** The first earlier task is adopted (or, for a deleted deal, ended); any others are ended as duplicates. */
-  private async adoptFound(manager: EntityManager, session: ProviderSession, contract: Contract, [task, ...extra]: SignTask[]): Promise<void> {
+  private async adoptFound(manager: EntityManager, session: ProviderSession, contract: Contract, [task, ...extra]: SignTask[]): Promise<Contract> {
     for (const duplicate of extra) await this.end(session, duplicate, 'Duplicate of another task for the same contract');
-    await this.adopt(manager, session, contract, task);
+    return this.adopt(manager, session, contract, task);
   }
 
-  private async adopt(manager: EntityManager, session: ProviderSession, contract: Contract, task: SignTask): Promise<void> {
+  private async adopt(manager: EntityManager, session: ProviderSession, contract: Contract, task: SignTask): Promise<Contract> {
     this.logger.warn(`contract ${contract.id}: adopting existing task ${task.taskId}`);
-    await this.bind(manager, contract, task, 'adopted');
-    if (!FINAL_STATUSES.has(task.status) && (await this.contracts.isDealDeleted(manager, contract.companyId, contract.dealId))) {
-      await this.end(session, task, 'Deal deleted in Pipedrive');
-      await this.contracts.update(manager, contract.id, { status: task.status === 'waiting' ? 'voided' : 'discarded', statusReason: 'The deal was deleted in Pipedrive' });
-    }
+    const bound = await this.bind(manager, contract, task, 'adopted');
+    if (FINAL_STATUSES.has(task.status) || !(await this.contracts.isDealDeleted(manager, contract.companyId, contract.dealId))) return bound;
+    await this.end(session, task, 'Deal deleted in Pipedrive');
+    return this.contracts.update(manager, contract.id, { status: task.status === 'waiting' ? 'voided' : 'discarded', statusReason: 'The deal was deleted in Pipedrive' });
   }
 
   /**
