@@ -163,13 +163,12 @@ export class InboxService {
          UPDATE inbox_events AS i SET status = o.status, status_reason = o.reason, processed_at = now()
          FROM unnest($1::bigint[], $2::text[], $3::text[]) AS o (id, status, reason) WHERE i.id = o.id
        )
-       ${this.jobs.completeJobs('$4::uuid[]', '$5::text')}`,
+       ${this.jobs.completeJobs('$4::uuid[]', PROCESS_INBOX)}`,
       [
         outcomes.map((outcome) => outcome.id),
         outcomes.map((outcome) => outcome.status),
         outcomes.map((outcome) => outcome.reason),
         outcomes.flatMap((outcome) => (outcome.jobId ? [outcome.jobId] : [])),
-        PROCESS_INBOX,
       ],
     );
     return outcomes.map(() => undefined);

@@ -91,6 +91,8 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
   private readonly boss: PgBoss;
   private readonly pools = new Map<string, JobPool<unknown>[]>();
   private readonly policies = new Map<string, QueuePolicy>();
+  /** Each defined queue's own table (a partition of `pgboss.job`), for statements written against it directly. */
+  private readonly partitions = new Map<string, string>();
   private started = false;
   private expiryCheck: NodeJS.Timeout | undefined;
   private expiring = false;
@@ -150,6 +152,10 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
       }
     }
     await this.boss.updateQueue(name, options);
+    const { rows } = await this.boss.getDb().executeSql('SELECT partition_name FROM pgboss.queue WHERE name = $1', [name]);
+    const partition = (rows as Array<{ partition_name: string | null }>)[0]?.partition_name;
+    if (!partition || !/^j[0-9a-f]+$/.test(partition)) throw new Error(`job queue ${name} has no table of its own (partition ${String(partition)})`);
+    this.partitions.set(name, partition);
     this.policies.set(name, full);
   }
 
@@ -182,13 +188,17 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
   }
 
   /**
-   * An `UPDATE` that completes the active jobs with the ids in parameter `idsParam` (uuid[]) of the queue named by
-   * `queueParam`, as pg-boss's `complete` does. It is meant for a data-modifying CTE, so a handler records its
-   * outcome and completes its job in one statement; the handler then returns `JOB_COMPLETED`.
+   * An `UPDATE` that completes the active jobs with the ids in parameter `idsParam` (uuid[]) of the defined queue
+   * `name`, as pg-boss's `complete` does. It is meant for a data-modifying CTE, so a handler records its outcome and
+   * completes its job in one statement; the handler then returns `JOB_COMPLETED`. It updates the queue's own table
+   * rather than the partitioned `pgboss.job`: planning an update of the partitioned table for each statement (no
+   * generic plan is cheaper) cost the database more than running it.
    */
-  completeJobs(idsParam: string, queueParam: string): string {
-    return `UPDATE pgboss.job SET completed_on = now(), state = 'completed', output = NULL
-      WHERE name = ${queueParam} AND id = ANY(${idsParam}) AND state = 'active'`;
+  completeJobs(idsParam: string, name: string): string {
+    const partition = this.partitions.get(name);
+    if (!partition) throw new Error(`job queue ${name} is not defined`);
+    return `UPDATE pgboss.${partition} SET completed_on = now(), state = 'completed', output = NULL
+      WHERE id = ANY(${idsParam}) AND state = 'active'`;
   }
 
   /** Jobs of `name` were committed by a statement of `insertJobsFrom`: start them now. */
@@ -236,10 +246,8 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
    * index. Its statistics are refreshed when a backlog appears.
    */
   private async refreshStatistics(name: string): Promise<void> {
-    const db = this.boss.getDb();
-    const { rows } = await db.executeSql('SELECT partition_name FROM pgboss.queue WHERE name = $1', [name]);
-    const partition = (rows as Array<{ partition_name: string | null }>)[0]?.partition_name;
-    if (partition && /^j[0-9a-f]+$/.test(partition)) await db.executeSql(`ANALYZE pgboss.${partition}`, []);
+    const partition = this.partitions.get(name);
+    if (partition) await this.boss.getDb().executeSql(`ANALYZE pgboss.${partition}`, []);
   }
 
   /**

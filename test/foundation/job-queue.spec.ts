@@ -191,7 +191,7 @@ describe('job queue (pg-boss on the app database)', () => {
     const dataSource = first.app.get(DataSource);
     await jobs.define('complete-test');
     const complete = (ids: string[]) =>
-      dataSource.query(`WITH outcome AS (SELECT 1) ${jobs.completeJobs('$1::uuid[]', '$2::text')}`, [ids, 'complete-test']);
+      dataSource.query(`WITH outcome AS (SELECT 1) ${jobs.completeJobs('$1::uuid[]', 'complete-test')}`, [ids]);
     const later = (await jobs.send('complete-test', { key: 'later' }, { startAfter: new Date(Date.now() + 3_600_000) }))!;
     await jobs.work<{ key: string }>('complete-test', async (job) => {
       if (job.data.key !== 'ours') return;
