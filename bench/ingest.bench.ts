@@ -77,8 +77,8 @@ function dealCreated(companyId: number, userId: number, dealId: number): string 
 
 /**
  * Authenticated, distinct v2 deal events at fixed concurrencies against POST /webhooks/pipedrive, and the same
- * load on GET /healthz (a route doing no work) of the same app process. Auto-send is off, so the jobs the
- * events enqueue are cheap to process while the load runs: the figure is the ingest path's.
+ * concurrency for 5 s on GET /healthz (a route doing no work) of the same app process. Auto-send is off, so the
+ * jobs the events enqueue are cheap to process while the load runs: the figure is the ingest path's.
  */
 export async function ingestBenchmark(database: FreshDatabase): Promise<Record<string, unknown>> {
   const stack = await Stack.start({ databaseUrl: database.url, mode: 'processes', ...UNTHROTTLED });
@@ -86,6 +86,8 @@ export async function ingestBenchmark(database: FreshDatabase): Promise<Record<s
     await stack.installAndConnect({ autoSend: { enabled: false, pipelineIds: [] } });
     const authorization = stack.webhookAuthorization('create');
     const duration = scaled(15, 4);
+    // The bare route only sets the scale (the machine's speed that day): a shorter load measures it as well.
+    const bareDuration = Math.min(duration, 5);
     const appPid = stack.apps[0].pid;
     let dealId = 1_000_000;
     const { companyId, adminUserId } = stack.demo;
@@ -118,7 +120,7 @@ export async function ingestBenchmark(database: FreshDatabase): Promise<Record<s
 
     const runs = [];
     for (const connections of CONNECTIONS) {
-      const bare = await measured(appPid, bareLoad(connections, duration));
+      const bare = await measured(appPid, bareLoad(connections, bareDuration));
       const eventsBefore = await pipedriveEvents();
       const jobsBefore = await inboxJobs();
       const cpuBeforeIngest = cpuMsOf(appPid);
@@ -145,7 +147,7 @@ export async function ingestBenchmark(database: FreshDatabase): Promise<Record<s
       });
       refuseInvalid(runs[runs.length - 1]);
     }
-    return { durationSeconds: duration, runs };
+    return { durationSeconds: duration, bareDurationSeconds: bareDuration, runs };
   } finally {
     await stack.close();
   }

@@ -200,7 +200,7 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
         killing = (async () => {
           kill.at = Date.now();
           stack.apps[0].kill();
-          log(`SIGKILLed app process ${kill.pidBefore} after ${index} deals`);
+          log(`SIGKILLed app process ${kill.pidBefore} after ${index} deals started, ${deals.length} created`);
           await sleep(2_000);
           await stack.apps[0].start();
           kill.upAt = Date.now();
@@ -211,7 +211,7 @@ export async function chaosDrill(database: FreshDatabase, options: ChaosOptions)
           log(`restart failed: ${error.message}`);
         });
       }
-      if (index % 250 === 0) log(`${index}/${options.deals} deals created`);
+      if (index % 250 === 0) log(`${index}/${options.deals} deals started, ${deals.length} created`);
     }
     await Promise.all(creating);
     await killing;

@@ -197,8 +197,9 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
   completeJobs(idsParam: string, name: string): string {
     const partition = this.partitions.get(name);
     if (!partition) throw new Error(`job queue ${name} is not defined`);
+    // The name too: the table's primary key is (name, id).
     return `UPDATE pgboss.${partition} SET completed_on = now(), state = 'completed', output = NULL
-      WHERE id = ANY(${idsParam}) AND state = 'active'`;
+      WHERE name = '${name.replace(/'/g, "''")}' AND id = ANY(${idsParam}) AND state = 'active'`;
   }
 
   /** Jobs of `name` were committed by a statement of `insertJobsFrom`: start them now. */

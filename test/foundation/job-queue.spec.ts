@@ -210,5 +210,21 @@ describe('job queue (pg-boss on the app database)', () => {
     expect({ ...ours, key: undefined }).toEqual({ ...theirs, key: undefined });
     expect(ours).toMatchObject({ key: 'ours', state: 'completed', completed: true, retry_count: 0 });
     expect(notDue).toMatchObject({ key: 'later', state: 'created', completed: false });
+    // It finds its jobs through an index of the queue's own table (its primary key, or the index of running jobs),
+    // not by reading the table: three rows would be scanned, so sequential scans are off for the question.
+    const runner = dataSource.createQueryRunner();
+    let plan: string;
+    try {
+      await runner.startTransaction();
+      await runner.query('SET LOCAL enable_seqscan = off');
+      const rows = (await runner.query(`EXPLAIN WITH outcome AS (SELECT 1) ${jobs.completeJobs('$1::uuid[]', 'complete-test')}`, [[later]])) as Array<{ 'QUERY PLAN': string }>;
+      plan = rows.map((row) => row['QUERY PLAN']).join('\n');
+    } finally {
+      await runner.rollbackTransaction().catch(() => undefined);
+      await runner.release();
+    }
+    expect(plan).toMatch(/Update on j[0-9a-f]+/);
+    expect(plan).toMatch(/Index (Only )?Scan using \S+ on j[0-9a-f]+/);
+    expect(plan).not.toMatch(/Seq Scan/);
   });
 });
