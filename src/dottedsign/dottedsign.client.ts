@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { fileNameFrom } from '../common/file-name';
 import { type HttpAnswer, type HttpCallInit, httpCall } from '../common/http-call';
+import { rateLimitWaitMs } from '../common/rate-limit-wait';
 import { parseStorableJson } from '../common/storable-text';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import {
@@ -271,8 +272,7 @@ export class DottedSignClient implements ESignProvider {
     const key = String(body?.error_key ?? (response.status === 429 ? 'rate_limited' : `http_${response.status}`));
     const message = String(body?.error_message ?? body?.error ?? `HTTP ${response.status}`);
     if (response.status === 429) {
-      const seconds = Number(response.header('retry-after'));
-      const retryAt = new Date(Date.now() + (Number.isFinite(seconds) && seconds > 0 ? seconds : 30) * 1000);
+      const retryAt = new Date(Date.now() + rateLimitWaitMs(response.header('retry-after'), 30_000));
       return new ProviderError(`DottedSign ${what}: rate limited`, key, true, 429, retryAt);
     }
     this.logger.debug(`DottedSign ${what} answered ${response.status} ${key}`);

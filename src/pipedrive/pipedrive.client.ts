@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { FormData } from 'undici';
 import { type HttpAnswer, type HttpCallInit, httpCall } from '../common/http-call';
+import { rateLimitWaitMs } from '../common/rate-limit-wait';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import { PipedriveApiError, PipedriveRateLimitedError } from './pipedrive.errors';
 import type { PipedriveDeal, PipedriveFile, PipedrivePerson, PipedriveUser, PipedriveWebhook, TokenSet } from './pipedrive.types';
@@ -21,7 +22,6 @@ interface Envelope<T> {
 
 /** Waiting longer than this inside a request is worse than handing the job back with a retry time. */
 const MAX_IN_PROCESS_WAIT_MS = 10_000;
-const MAX_RESET_MS = 24 * 3600_000;
 const MAX_RATE_LIMIT_WAITS = 3;
 /** The longest a token waits after repeated 429s: one probe an hour while a company's daily budget is spent. */
 const MAX_RATE_LIMIT_BACKOFF_MS = 3600_000;
@@ -225,18 +225,8 @@ export class PipedriveClient {
     return waitMs;
   }
 
-  /**
-   * The header's unit is unverified: seconds to wait is our reading (Pipedrive's example is `2`). A value that can
-   * only be a Unix time (in seconds or milliseconds) is read as one, and no answer blocks a token for more than a day,
-   * the longest wait Pipedrive documents (a spent daily budget, until midnight): a misread header must not put a
-   * company's work off for years. One that is no number (a `Retry-After` date) counts as the 2-second window.
-   */
   private resetMs(response: HttpAnswer): number {
-    const header = optionalNumber(response.header('x-ratelimit-reset')) ?? optionalNumber(response.header('retry-after'));
-    const reset = header !== null && Number.isFinite(header) && header >= 0 ? header : 2;
-    const now = Date.now();
-    const ms = reset >= 1e12 ? reset - now : reset >= 1e9 ? reset * 1000 - now : reset * 1000;
-    return Math.max(250, Math.min(MAX_RESET_MS, Math.ceil(ms)));
+    return rateLimitWaitMs(response.header('x-ratelimit-reset') || response.header('retry-after'), 2000);
   }
 }
 
