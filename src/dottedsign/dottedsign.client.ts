@@ -272,7 +272,9 @@ export class DottedSignClient implements ESignProvider {
     const key = String(body?.error_key ?? (response.status === 429 ? 'rate_limited' : `http_${response.status}`));
     const message = String(body?.error_message ?? body?.error ?? `HTTP ${response.status}`);
     if (response.status === 429) {
-      const retryAt = new Date(Date.now() + rateLimitWaitMs(response.header('retry-after'), 30_000));
+      // No limits are documented: without a readable Retry-After, 30 s; at least 5 s, so a `0` or a date already past
+      // does not send the job straight back to a vendor that is refusing it.
+      const retryAt = new Date(Date.now() + rateLimitWaitMs([response.header('retry-after')], { fallbackMs: 30_000, minMs: 5_000 }));
       return new ProviderError(`DottedSign ${what}: rate limited`, key, true, 429, retryAt);
     }
     this.logger.debug(`DottedSign ${what} answered ${response.status} ${key}`);

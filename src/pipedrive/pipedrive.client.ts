@@ -226,7 +226,7 @@ export class PipedriveClient {
   }
 
   private resetMs(response: HttpAnswer): number {
-    return rateLimitWaitMs(response.header('x-ratelimit-reset') || response.header('retry-after'), 2000);
+    return rateLimitWaitMs([response.header('x-ratelimit-reset'), response.header('retry-after')], { fallbackMs: 2000, minMs: 250 });
   }
 }
 
