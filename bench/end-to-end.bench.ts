@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuMsOf, memoryOf } from './support/app-process';
 import type { FreshDatabase } from './support/database-servers';
@@ -71,6 +72,9 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
     let warmUpDrainMs = 0;
     const warmUpDone = () => tracked.size === warmUpDeals && [...tracked.values()].every((deal) => deal.doneAt);
 
+    // Both simulators answer from this process's event loop: while it lags, so does every vendor answer.
+    const benchLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+    benchLoopDelay.enable();
     const started = Date.now();
     const adding = (async () => {
       let phaseStarted = started;
@@ -81,6 +85,7 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
           warmUpDrainMs = Date.now() - drainStarted;
           phaseStarted = Date.now();
           measured = { started: phaseStarted, appCpuMs: cpuMsOf(stack.apps[0].pid), benchCpu: process.cpuUsage(), databaseCpuMs: await stack.databaseCpuMs() };
+          benchLoopDelay.reset();
         }
         const due = phaseStarted + (((index < warmUpDeals ? index : index - warmUpDeals) * 1000) / rate);
         const wait = due - Date.now();
@@ -124,6 +129,7 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
     }
     await adding;
     await Promise.allSettled(signing);
+    benchLoopDelay.disable();
     const start = measured!;
     const appCpuMs = cpuMsOf(stack.apps[0].pid) - start.appCpuMs;
     const benchCpu = process.cpuUsage(start.benchCpu);
@@ -170,6 +176,12 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
             }
           : `not measured: ${total - wonDeals} of ${total} deals unfinished`,
       inboxJobs: await inboxJobTimes(stack, start.started),
+      // From the end of the warm-up: how late this process's timers ran, which the simulators' answers wait too.
+      simulatorsEventLoopDelayMs: {
+        p50: round(benchLoopDelay.percentile(50) / 1e6),
+        p99: round(benchLoopDelay.percentile(99) / 1e6),
+        max: round(benchLoopDelay.max / 1e6),
+      },
       appRssMb: { before: rssBefore.currentMb, peakSampled: peakRss, peakVmHWM: memoryOf(stack.apps[0].pid).peakMb },
       pollIntervalMs: POLL_MS,
       wallSeconds: round((Date.now() - started) / 1000),
