@@ -98,11 +98,12 @@ export class DottedSignClient implements ESignProvider {
 
   async templates(session: ProviderSession): Promise<Template[]> {
     const templates: Template[] = [];
+    const pages = new ListPages();
     for (let page = 1; page <= MAX_PAGES; page++) {
       const data = await this.authed<Json>(session, 'GET', `/v1/templates/list?page=${page}&per_page=${PAGE_SIZE}`);
-      const items = listOf(data, 'templates');
+      const items = pages.fresh(listOf(data, 'templates'));
       for (const item of items) templates.push({ id: String(item.id ?? item.template_id), name: String(item.name ?? item.title ?? '') });
-      if (isLastPage(data, page, items.length)) break;
+      if (pages.ended(data, page, items.length)) break;
     }
     return templates;
   }
@@ -148,6 +149,7 @@ export class DottedSignClient implements ESignProvider {
 
   async findByMetadata(session: ProviderSession, key: string, value: string): Promise<SignTask[]> {
     const found: SignTask[] = [];
+    const pages = new ListPages();
     for (let page = 1; page <= MAX_PAGES; page++) {
       const query = new URLSearchParams({
         page: String(page),
@@ -158,10 +160,10 @@ export class DottedSignClient implements ESignProvider {
         metadata_value: value,
       });
       const data = await this.authed<Json>(session, 'GET', `/v1/sign_tasks/list?${query}`);
-      const items = listOf(data, 'tasks');
+      const items = pages.fresh(listOf(data, 'tasks'));
       // The metadata filter is unverified for this endpoint: filter again on our side.
       found.push(...items.map(mapTask).filter((task) => task.metadata[key] === value));
-      if (isLastPage(data, page, items.length)) break;
+      if (pages.ended(data, page, items.length)) break;
     }
     return found;
   }
@@ -293,16 +295,36 @@ function listOf(data: Json, key: string): Json[] {
 }
 
 /**
- * Pagination shape unverified: `total_pages`, or `total` with `per_page`, says how many pages there are; without
- * either, a page shorter than asked for is the last. A count is trusted over the page's length, in case DottedSign
- * gives fewer items a page than asked for.
+ * Follows a DottedSign list's pages, whose shape is unverified. `total_pages`, or `total` with `per_page`, says how
+ * many pages there are. Without either, a page shorter than asked for is the last only when it is also shorter than
+ * an earlier page: a short first page may be DottedSign's own page size, smaller than ours, so the next page is read
+ * (one call more when the first was the whole list). A page with nothing new (empty, or the same page again because
+ * the page number was ignored) always ends the list.
  */
-export function isLastPage(data: Json, page: number, items: number): boolean {
-  const pagination = (data.pagination ?? data.meta ?? data) as Json;
-  if (!items) return true;
-  if (Number(pagination.total_pages) > 0) return page >= Number(pagination.total_pages);
-  if (Number(pagination.total) >= 0 && Number(pagination.per_page) > 0) return page >= Math.ceil(Number(pagination.total) / Number(pagination.per_page));
-  return items < PAGE_SIZE;
+export class ListPages {
+  private readonly seen = new Set<string>();
+  private longest = 0;
+
+  /** The page's items not seen on an earlier page. */
+  fresh(items: Json[]): Json[] {
+    return items.filter((item) => {
+      const key = JSON.stringify(item);
+      if (this.seen.has(key)) return false;
+      this.seen.add(key);
+      return true;
+    });
+  }
+
+  /** Whether `page`, which brought `freshItems` new items, was the last. */
+  ended(data: Json, page: number, freshItems: number): boolean {
+    const longestBefore = this.longest;
+    this.longest = Math.max(this.longest, freshItems);
+    if (!freshItems) return true;
+    const pagination = (data.pagination ?? data.meta ?? data) as Json;
+    if (Number(pagination.total_pages) > 0) return page >= Number(pagination.total_pages);
+    if (Number(pagination.total) >= 0 && Number(pagination.per_page) > 0) return page >= Math.ceil(Number(pagination.total) / Number(pagination.per_page));
+    return freshItems < PAGE_SIZE && freshItems < longestBefore;
+  }
 }
 
 /**

@@ -132,6 +132,24 @@ describe('the company’s DottedSign connection: who may change it, and what the
     expect(await connectionOf(scenario.demo.companyId)).toEqual(before);
   });
 
+  it('lists every template, once, from a DottedSign that pages by 20 and gives no counts', async () => {
+    const { companyId, adminUserId } = scenario.demo;
+    const templates = async () => ((await (await s.api(companyId, adminUserId, '/api/templates')).json()) as { templates: Array<{ id: number }> }).templates;
+    for (let index = 1; index <= 45; index += 1) await s.dsim('/templates', { body: { name: `Paged template ${index}` } });
+    const all = await templates();
+    expect(all.length).toBeGreaterThanOrEqual(45);
+    await s.dsim('/list-format', { method: 'PUT', body: { maxPerPage: 20, counts: false } });
+    try {
+      await s.dsim('/requests', { method: 'DELETE' });
+      const paged = await templates();
+      expect(paged.map((template) => template.id).sort()).toEqual(all.map((template) => template.id).sort());
+      const calls = ((await (await s.dsim('/requests')).json()) as Array<{ path: string }>).filter((call) => call.path === '/v1/templates/list');
+      expect(calls).toHaveLength(Math.ceil(all.length / 20) + (all.length % 20 === 0 ? 1 : 0));
+    } finally {
+      await s.dsim('/list-format', { method: 'PUT', body: { maxPerPage: 100, counts: true } });
+    }
+  });
+
   it('voiding a sent contract after DottedSign was disconnected answers 409 dottedsign_not_connected and leaves it waiting', async () => {
     const { companyId, adminUserId, dealId } = scenario.demo;
     const sent = await s.api(companyId, adminUserId, `/api/deals/${dealId}/contracts`, { body: { signers: [{ name: 'Pia Buyer', email: 'pia@customer.test' }] } });

@@ -72,11 +72,12 @@ export function dottedSignApiRoutes(deps: ApiDeps): Router {
     return id;
   };
   const paged = <T>(items: T[], req: Request) => {
+    const { maxPerPage, counts } = store.listFormat;
     const page = Math.max(1, Number(req.query.page ?? 1) || 1);
-    const perPage = Math.min(100, Math.max(1, Number(req.query.per_page ?? 20) || 20));
+    const perPage = Math.min(maxPerPage, Math.max(1, Number(req.query.per_page ?? 20) || 20));
     return {
       items: items.slice((page - 1) * perPage, page * perPage),
-      pagination: { page, per_page: perPage, total: items.length, total_pages: Math.max(1, Math.ceil(items.length / perPage)) },
+      pagination: counts ? { page, per_page: perPage, total: items.length, total_pages: Math.max(1, Math.ceil(items.length / perPage)) } : {},
     };
   };
   const create = (req: AuthedRequest, withFieldSettings: boolean) => {

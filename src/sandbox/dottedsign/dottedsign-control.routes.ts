@@ -86,6 +86,15 @@ export function addDottedSignControlRoutes(router: Router, { store, oauth, taskW
     res.json({ expired: oauth.accessTokens.size });
   });
 
+  router.get('/list-format', (_req, res) => res.json(store.listFormat));
+  router.put('/list-format', (req, res) => {
+    const { maxPerPage, counts } = body(req);
+    if (maxPerPage !== undefined && (!Number.isInteger(maxPerPage) || (maxPerPage as number) < 1)) throw DottedSignError.invalidParams('maxPerPage must be a positive integer');
+    if (counts !== undefined && typeof counts !== 'boolean') throw DottedSignError.invalidParams('counts must be true or false');
+    store.listFormat = { ...store.listFormat, ...(maxPerPage !== undefined ? { maxPerPage: maxPerPage as number } : {}), ...(counts !== undefined ? { counts } : {}) };
+    res.json(store.listFormat);
+  });
+
   router.get('/webhook-format', (_req, res) => res.json(taskWebhooks.format));
   router.put('/webhook-format', (req, res) => {
     const { signature, resourceType } = body(req);

@@ -73,11 +73,23 @@ export interface DottedSignState {
   readonly tasks: ReadonlyMap<number, Readonly<Task>>;
 }
 
+/**
+ * How lists answer (their pagination shape is unverified in the reference): by default with page counts and up to
+ * 100 items a page; settable through `/_sim/list-format` to show clients the other readings.
+ */
+export interface ListFormat {
+  maxPerPage: number;
+  counts: boolean;
+}
+
+export const DEFAULT_LIST_FORMAT: ListFormat = { maxPerPage: 100, counts: true };
+
 /** State of the simulated DottedSign: accounts, templates, tasks and their status machine. */
 export class DottedSignStore implements DottedSignState {
   readonly accounts = new Map<string, Account>();
   readonly templates = new Map<number, Template>();
   readonly tasks = new Map<number, Task>();
+  listFormat: ListFormat = { ...DEFAULT_LIST_FORMAT };
   private nextTemplateId = 1;
   private nextTaskId = 1000;
 
@@ -90,6 +102,7 @@ export class DottedSignStore implements DottedSignState {
     this.accounts.clear();
     this.templates.clear();
     this.tasks.clear();
+    this.listFormat = { ...DEFAULT_LIST_FORMAT };
     this.nextTemplateId = 1;
     this.nextTaskId = 1000;
   }
