@@ -47,6 +47,8 @@ const FILE_NAME_LENGTH = 255;
 export class DottedSignClient implements ESignProvider {
   readonly name = 'dottedsign';
   private readonly logger = new Logger(DottedSignClient.name);
+  /** DottedSign's own page size, once a list without page counts has shown it (see `ListPages`). */
+  private readonly vendorPageSize: VendorPageSize = { value: null };
 
   constructor(@Inject(CONFIG) private readonly config: AppConfig) {}
 
@@ -97,15 +99,8 @@ export class DottedSignClient implements ESignProvider {
   // ---- ESignProvider ----
 
   async templates(session: ProviderSession): Promise<Template[]> {
-    const templates: Template[] = [];
-    const pages = new ListPages();
-    for (let page = 1; page <= MAX_PAGES; page++) {
-      const data = await this.authed<Json>(session, 'GET', `/v1/templates/list?page=${page}&per_page=${PAGE_SIZE}`);
-      const items = pages.fresh(listOf(data, 'templates'));
-      for (const item of items) templates.push({ id: String(item.id ?? item.template_id), name: String(item.name ?? item.title ?? '') });
-      if (pages.ended(data, page, items.length)) break;
-    }
-    return templates;
+    const items = await this.listAll(session, 'templates', (page) => `/v1/templates/list?page=${page}&per_page=${PAGE_SIZE}`);
+    return items.map((item) => ({ id: String(item.id ?? item.template_id), name: String(item.name ?? item.title ?? '') }));
   }
 
   async createFromTemplate(session: ProviderSession, request: CreateTaskRequest): Promise<SignTask> {
@@ -148,9 +143,7 @@ export class DottedSignClient implements ESignProvider {
   }
 
   async findByMetadata(session: ProviderSession, key: string, value: string): Promise<SignTask[]> {
-    const found: SignTask[] = [];
-    const pages = new ListPages();
-    for (let page = 1; page <= MAX_PAGES; page++) {
+    const items = await this.listAll(session, 'tasks', (page) => {
       const query = new URLSearchParams({
         page: String(page),
         per_page: String(PAGE_SIZE),
@@ -159,13 +152,10 @@ export class DottedSignClient implements ESignProvider {
         metadata_key: key,
         metadata_value: value,
       });
-      const data = await this.authed<Json>(session, 'GET', `/v1/sign_tasks/list?${query}`);
-      const items = pages.fresh(listOf(data, 'tasks'));
-      // The metadata filter is unverified for this endpoint: filter again on our side.
-      found.push(...items.map(mapTask).filter((task) => task.metadata[key] === value));
-      if (pages.ended(data, page, items.length)) break;
-    }
-    return found;
+      return `/v1/sign_tasks/list?${query}`;
+    });
+    // The metadata filter is unverified for this endpoint: filter again on our side.
+    return items.map(mapTask).filter((task) => task.metadata[key] === value);
   }
 
   async void(session: ProviderSession, taskId: string, reason: string): Promise<void> {
@@ -262,6 +252,23 @@ export class DottedSignClient implements ESignProvider {
     return (body?.data ?? {}) as T;
   }
 
+  /** Every item of a list, page after page (see `ListPages`), each once. */
+  private async listAll(session: ProviderSession, key: string, pathOf: (page: number) => string): Promise<Json[]> {
+    const pages = new ListPages(this.vendorPageSize);
+    const items: Json[] = [];
+    for (let page = 1; ; page++) {
+      if (page > MAX_PAGES) {
+        this.logger.warn(`DottedSign ${key} list: read ${MAX_PAGES} pages (${items.length} items) and stopped there`);
+        return items;
+      }
+      const data = await this.authed<Json>(session, 'GET', pathOf(page));
+      const listed = listOf(data, key);
+      const fresh = pages.fresh(listed);
+      items.push(...fresh);
+      if (pages.ended(data, page, listed.length, fresh.length)) return items;
+    }
+  }
+
   private async send(url: string, init: HttpCallInit): Promise<HttpAnswer> {
     try {
       return await httpCall(url, init);
@@ -294,36 +301,62 @@ function listOf(data: Json, key: string): Json[] {
   return Array.isArray(list) ? (list as Json[]) : [];
 }
 
+export interface VendorPageSize {
+  value: number | null;
+}
+
+/** How many pages a list's counts say it has (`total_pages`, or `total` and `per_page`); null without usable counts. */
+function pageCount(data: Json): number | null {
+  const pagination = (data.pagination ?? data.meta ?? data) as Json;
+  const count = (value: unknown) => ((typeof value === 'number' || (typeof value === 'string' && value.trim() !== '')) && Number(value) > 0 ? Number(value) : null);
+  const totalPages = count(pagination.total_pages);
+  if (totalPages !== null) return totalPages;
+  const [total, perPage] = [count(pagination.total), count(pagination.per_page)];
+  return total !== null && perPage !== null ? Math.ceil(total / perPage) : null;
+}
+
 /**
- * Follows a DottedSign list's pages, whose shape is unverified. `total_pages`, or `total` with `per_page`, says how
- * many pages there are. Without either, a page shorter than asked for is the last only when it is also shorter than
- * an earlier page: a short first page may be DottedSign's own page size, smaller than ours, so the next page is read
- * (one call more when the first was the whole list). A page with nothing new (empty, or the same page again because
- * the page number was ignored) always ends the list.
+ * Follows a DottedSign list's pages, whose shape is unverified. Counts (`total_pages`, or `total` with `per_page`)
+ * say how many pages there are. Without them, a page shorter than DottedSign's own page size is the last: that size
+ * is what full pages have shown (a full page of ours, or a short page followed by more), in this list or in an
+ * earlier one (`vendorPageSize`, kept by the client). Until it is known, a short page is followed by one more call.
+ * A page with nothing new (empty, or the same items again because the page number was ignored) ends the list.
+ * Items are told apart by their id, or by their whole JSON when they have none.
  */
 export class ListPages {
   private readonly seen = new Set<string>();
   private longest = 0;
+  private previous = 0;
 
-  /** The page's items not seen on an earlier page. */
+  constructor(private readonly vendorPageSize: VendorPageSize = { value: null }) {}
+
+  /** The page's items not seen before in this list. */
   fresh(items: Json[]): Json[] {
     return items.filter((item) => {
-      const key = JSON.stringify(item);
+      const id = item.task_id ?? item.id ?? item.template_id;
+      const key = id === undefined || id === null ? `json:${JSON.stringify(item)}` : `id:${String(id)}`;
       if (this.seen.has(key)) return false;
       this.seen.add(key);
       return true;
     });
   }
 
-  /** Whether `page`, which brought `freshItems` new items, was the last. */
-  ended(data: Json, page: number, freshItems: number): boolean {
-    const longestBefore = this.longest;
-    this.longest = Math.max(this.longest, freshItems);
+  /** Whether `page`, which listed `items` items of which `freshItems` were new, was the last. */
+  ended(data: Json, page: number, items: number, freshItems: number): boolean {
+    const [longestBefore, previous] = [this.longest, this.previous];
+    this.longest = Math.max(this.longest, items);
+    this.previous = items;
     if (!freshItems) return true;
-    const pagination = (data.pagination ?? data.meta ?? data) as Json;
-    if (Number(pagination.total_pages) > 0) return page >= Number(pagination.total_pages);
-    if (Number(pagination.total) >= 0 && Number(pagination.per_page) > 0) return page >= Math.ceil(Number(pagination.total) / Number(pagination.per_page));
-    return freshItems < PAGE_SIZE && freshItems < longestBefore;
+    const pages = pageCount(data);
+    if (pages !== null) return page >= pages;
+    if (items >= PAGE_SIZE) {
+      this.vendorPageSize.value = PAGE_SIZE;
+      return false;
+    }
+    // A short page was followed by more: it was DottedSign's own page size.
+    if (page > 1 && previous < PAGE_SIZE) this.vendorPageSize.value = previous;
+    const pageSize = Math.max(longestBefore, this.vendorPageSize.value ?? 0);
+    return pageSize > 0 && items < pageSize;
   }
 }
 
