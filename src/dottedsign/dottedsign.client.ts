@@ -328,7 +328,7 @@ export class ListPages {
   private longest = 0;
   private previous = 0;
 
-  constructor(private readonly vendorPageSize: VendorPageSize = { value: null }) {}
+  constructor(private readonly vendorPageSize: VendorPageSize) {}
 
   /** The page's items not seen before in this list. */
   fresh(items: Json[]): Json[] {
