@@ -1,7 +1,7 @@
 import type { FreshDatabase } from './support/database-servers';
 import { explain } from './support/explain';
 import { percentile, round, scaled } from './support/stats';
-import { Stack, UNTHROTTLED } from './support/stack';
+import { type ControlAnswer, Stack, UNTHROTTLED } from './support/stack';
 import { DottedSignConnections } from '../src/dottedsign/dottedsign-connections.service';
 import { E_SIGN_PROVIDER } from '../src/signing/contract-sender.service';
 import type { ESignProvider } from '../src/signing/esign-provider.port';
@@ -15,7 +15,7 @@ const CYCLES = scaled(5, 3);
 const OPEN_STATUSES = `('pending', 'draft', 'waiting')`;
 
 async function requestCount(stack: Stack): Promise<{ pipedrive: number; dottedsign: number }> {
-  const count = async (response: Response) => ((await response.json()) as unknown[]).length;
+  const count = async (response: ControlAnswer) => ((await response.json()) as unknown[]).length;
   return { pipedrive: await count(await stack.sim('/requests')), dottedsign: await count(await stack.dsim('/requests')) };
 }
 

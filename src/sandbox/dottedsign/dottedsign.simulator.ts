@@ -102,6 +102,8 @@ export async function startDottedSignSimulator(options: DottedSignSimulatorOptio
 
   const app = express();
   app.disable('x-powered-by');
+  // Nothing sends conditional requests to a simulator, and an ETag costs a hash of every answer.
+  app.set('etag', false);
   app.use(log.middleware());
   // Parsed before faults, so a faulted request's body still shows in the request log.
   app.use(express.json({ limit: '10mb' }), express.urlencoded({ extended: false, limit: '1mb' }));

@@ -134,6 +134,8 @@ export async function startPipedriveSimulator(options: PipedriveSimulatorOptions
 
   const server = express();
   server.disable('x-powered-by');
+  // Nothing sends conditional requests to a simulator, and an ETag costs a hash of every answer.
+  server.set('etag', false);
   server.use('/_sim', control);
   server.use(requests.middleware());
   server.use(faults.middleware());
