@@ -7,6 +7,7 @@ import { entityRows } from '../database/entity-rows';
 import { isDataException } from '../database/postgres-errors';
 import { type Job, JOB_COMPLETED, JobQueue } from '../jobs/job-queue.service';
 import { InboxEvent, type InboxSource, type InboxStatus } from './inbox-event.entity';
+import { arrayParam, arrayParams } from '../database/array-param';
 
 export interface IncomingEvent {
   source: InboxSource;
@@ -87,9 +88,16 @@ export class InboxService {
 
   /** One statement: the rows and their jobs commit together, and a redelivery (the same key) adds neither. */
   private async acceptBatch(events: IncomingEvent[]): Promise<AcceptOutcome[]> {
+    const columns = arrayParams(1, [
+      ['text', events.map((event) => event.source)],
+      ['text', events.map((event) => event.dedupeKey)],
+      ['text', events.map((event) => event.eventType)],
+      ['bigint', events.map((event) => event.companyId)],
+      ['jsonb', events.map((event) => JSON.stringify(event.payload))],
+    ]);
     const rows = (await this.dataSource.query(
       `WITH incoming AS (
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::jsonb[]) AS e (source, dedupe_key, event_type, company_id, payload)
+         SELECT * FROM unnest(${columns.sql}) AS e (source, dedupe_key, event_type, company_id, payload)
        ), gone AS (
          SELECT DISTINCT company_id FROM incoming e WHERE company_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM companies c WHERE c.id = e.company_id)
        ), inserted AS (
@@ -101,14 +109,7 @@ export class InboxService {
        )
        SELECT source, dedupe_key, NULL AS gone_company_id FROM inserted
        UNION ALL SELECT NULL, NULL, company_id::text FROM gone`,
-      [
-        events.map((event) => event.source),
-        events.map((event) => event.dedupeKey),
-        events.map((event) => event.eventType),
-        events.map((event) => event.companyId),
-        events.map((event) => JSON.stringify(event.payload)),
-        PROCESS_INBOX,
-      ],
+      [...columns.values, PROCESS_INBOX],
     )) as Array<{ source: string | null; dedupe_key: string | null; gone_company_id: string | null }>;
     const stored = rows.filter((row) => row.source !== null);
     if (stored.length) this.jobs.enqueued(PROCESS_INBOX);
@@ -147,7 +148,8 @@ export class InboxService {
   }
 
   private async readBatch(ids: string[]): Promise<Array<InboxEvent | null>> {
-    const events = this.toEvents(await this.dataSource.query('SELECT * FROM inbox_events WHERE id = ANY($1::bigint[])', [ids]));
+    const idsParam = arrayParam(1, 'bigint', ids);
+    const events = this.toEvents(await this.dataSource.query(`SELECT * FROM inbox_events WHERE id = ANY(${idsParam.sql})`, [idsParam.value]));
     const byId = new Map(events.map((event) => [event.id, event]));
     return ids.map((id) => byId.get(String(id)) ?? null);
   }
@@ -158,18 +160,19 @@ export class InboxService {
 
   /** One statement: the outcomes and the completion of their jobs commit together. */
   private async finishBatch(outcomes: RecordedOutcome[]): Promise<void[]> {
+    const columns = arrayParams(1, [
+      ['bigint', outcomes.map((outcome) => outcome.id)],
+      ['text', outcomes.map((outcome) => outcome.status)],
+      ['text', outcomes.map((outcome) => outcome.reason)],
+    ]);
+    const jobIds = arrayParam(4, 'uuid', outcomes.flatMap((outcome) => (outcome.jobId ? [outcome.jobId] : [])));
     await this.dataSource.query(
       `WITH finished AS (
          UPDATE inbox_events AS i SET status = o.status, status_reason = o.reason, processed_at = now()
-         FROM unnest($1::bigint[], $2::text[], $3::text[]) AS o (id, status, reason) WHERE i.id = o.id
+         FROM unnest(${columns.sql}) AS o (id, status, reason) WHERE i.id = o.id
        )
-       ${this.jobs.completeJobs('$4::uuid[]', PROCESS_INBOX)}`,
-      [
-        outcomes.map((outcome) => outcome.id),
-        outcomes.map((outcome) => outcome.status),
-        outcomes.map((outcome) => outcome.reason),
-        outcomes.flatMap((outcome) => (outcome.jobId ? [outcome.jobId] : [])),
-      ],
+       ${this.jobs.completeJobs(jobIds.sql, PROCESS_INBOX)}`,
+      [...columns.values, jobIds.value],
     );
     return outcomes.map(() => undefined);
   }

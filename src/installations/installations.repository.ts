@@ -6,6 +6,7 @@ import { companyLockSql, idLiteral } from '../database/advisory-locks';
 import { entityRows } from '../database/entity-rows';
 import { Company } from './company.entity';
 import { Installation } from './installation.entity';
+import { arrayParams } from '../database/array-param';
 
 export interface InstallationRecord {
   companyId: string;
@@ -128,11 +129,15 @@ export class InstallationsRepository {
   private async readActing(keys: Array<{ companyId: string; preferredUserId: string | null }>): Promise<Array<Installation | null>> {
     // A malformed id must not fail the other callers' lookups: as NULL it matches no install.
     const id = (value: string | null) => (value && /^\d{1,18}$/.test(value) ? value : null);
+    const columns = arrayParams(1, [
+      ['bigint', keys.map((key) => id(key.companyId))],
+      ['bigint', keys.map((key) => id(key.preferredUserId))],
+    ]);
     const rows = (await this.installations.query(
-      `SELECT DISTINCT ON (k.n) k.n, i.* FROM unnest($1::bigint[], $2::bigint[]) WITH ORDINALITY AS k (company_id, user_id, n)
+      `SELECT DISTINCT ON (k.n) k.n, i.* FROM unnest(${columns.sql}) WITH ORDINALITY AS k (company_id, user_id, n)
        JOIN installations i ON i.company_id = k.company_id AND i.invalid_reason IS NULL AND (i.user_id = k.user_id OR i.is_admin)
        ORDER BY k.n, i.is_admin DESC, i.user_id = k.user_id DESC, i.refreshed_at DESC`,
-      [keys.map((key) => id(key.companyId)), keys.map((key) => id(key.preferredUserId))],
+      columns.values,
     )) as Array<Record<string, unknown> & { n: string }>;
     const installations = this.toInstallations(rows);
     const byKey = new Map(rows.map((row, index) => [Number(row.n), installations[index]]));

@@ -6,6 +6,7 @@ import { type CompanySettings, readSettings } from '../installations/company-set
 import { InstallationsRepository } from '../installations/installations.repository';
 import type { PipedriveApi } from '../pipedrive/pipedrive.client';
 import { PipedriveTokens } from '../pipedrive/pipedrive-tokens.service';
+import { arrayParam } from '../database/array-param';
 
 export class NoActingInstallationError extends Error {
   /** `userId`: the one user who had to act (a panel action), whose authorization is gone. */
@@ -59,11 +60,12 @@ export class CompanyContext {
   }
 
   private async readBatch(companyIds: string[]): Promise<Array<ContextRow | undefined>> {
+    // A malformed id must not fail the other callers' loads; it simply finds no company.
+    const ids = arrayParam(1, 'bigint', companyIds.filter((id) => /^\d{1,18}$/.test(id)));
     const rows = (await this.dataSource.query(
       `SELECT c.id, c.settings, e.company_id IS NOT NULL AS connected, e.connected_by_user_id
-       FROM companies c LEFT JOIN esign_connections e ON e.company_id = c.id WHERE c.id = ANY($1::bigint[])`,
-      // A malformed id must not fail the other callers' loads; it simply finds no company.
-      [companyIds.filter((id) => /^\d{1,18}$/.test(id))],
+       FROM companies c LEFT JOIN esign_connections e ON e.company_id = c.id WHERE c.id = ANY(${ids.sql})`,
+      [ids.value],
     )) as ContextRow[];
     const byId = new Map(rows.map((row) => [String(row.id), row]));
     return companyIds.map((id) => byId.get(id));

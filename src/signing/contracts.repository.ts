@@ -10,6 +10,7 @@ import { Contract } from './contract.entity';
 import { ContractEvent } from './contract-event.entity';
 import type { TimelineLine } from './contract-view';
 import type { SignerProgress } from './esign-provider.port';
+import { arrayParam } from '../database/array-param';
 
 export interface NewContract {
   companyId: string;
@@ -115,11 +116,10 @@ export class ContractsRepository {
 
   private async readByTasks(keys: Array<{ provider: string; taskId: string }>): Promise<Array<ContractRow | null>> {
     // Every pair of the two lists matches; the map keeps the asked ones (there is one provider today).
+    const providers = arrayParam(1, 'text', [...new Set(keys.map((key) => key.provider))]);
+    const taskIds = arrayParam(2, 'text', keys.map((key) => key.taskId));
     const contracts = this.toContracts(
-      await this.dataSource.query('SELECT * FROM contracts WHERE provider = ANY($1::text[]) AND task_id = ANY($2::text[])', [
-        [...new Set(keys.map((key) => key.provider))],
-        keys.map((key) => key.taskId),
-      ]),
+      await this.dataSource.query(`SELECT * FROM contracts WHERE provider = ANY(${providers.sql}) AND task_id = ANY(${taskIds.sql})`, [providers.value, taskIds.value]),
     );
     const byKey = new Map(contracts.map((contract) => [`${contract.provider} ${contract.taskId}`, contract]));
     return keys.map((key) => byKey.get(`${key.provider} ${key.taskId}`) ?? null);

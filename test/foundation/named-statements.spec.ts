@@ -1,4 +1,5 @@
 import { Pool } from 'pg';
+import { arrayParam, arrayParams } from '../../src/database/array-param';
 import { NamedStatementClient } from '../../src/database/named-statements';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
@@ -42,6 +43,45 @@ describe('named statements (parsed once per connection)', () => {
     } finally {
       client.release();
     }
+  });
+
+  describe('array parameters of batched statements', () => {
+    const plans = async (text: string) =>
+      ((await pool.query('SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1', [text])).rows as Array<{ generic_plans: string; custom_plans: string }>)[0];
+    const names = async (ids: number[]) => {
+      const param = arrayParam(1, 'int', ids);
+      const text = `SELECT name FROM widgets WHERE id = ANY(${param.sql}) ORDER BY id`;
+      return { text, names: ((await pool.query(text, [param.value])).rows as Array<{ name: string }>).map((row) => row.name) };
+    };
+
+    it('reads the same rows for a batch of one as for a longer batch', async () => {
+      expect((await names([2])).names).toEqual(['two']);
+      expect((await names([1, 2])).names).toEqual(['one', 'two']);
+      expect((await names([])).names).toEqual([]);
+    });
+
+    it('keeps one plan for a batch of one, where an array parameter is planned at every execution', async () => {
+      let single = '';
+      let batch = '';
+      for (let run = 0; run < 8; run += 1) {
+        single = (await names([1])).text;
+        batch = (await names([1, 2])).text;
+      }
+      expect(Number((await plans(single)).generic_plans)).toBeGreaterThan(0);
+      expect(await plans(batch)).toMatchObject({ generic_plans: '0' });
+    });
+
+    it('passes one value per column to unnest', async () => {
+      const rows = (values: Array<[number, string]>) => {
+        const columns = arrayParams(1, [
+          ['int', values.map(([id]) => id)],
+          ['text', values.map(([, name]) => name)],
+        ]);
+        return pool.query(`SELECT w.id FROM unnest(${columns.sql}) AS o (id, name) JOIN widgets w ON w.id = o.id AND w.name = o.name ORDER BY w.id`, columns.values);
+      };
+      expect((await rows([[2, 'two']])).rows).toEqual([{ id: 2 }]);
+      expect((await rows([[1, 'one'], [2, 'nope']])).rows).toEqual([{ id: 1 }]);
+    });
   });
 
   it('sends a statement unnamed once its columns changed under it, after one failure the caller retries', async () => {
