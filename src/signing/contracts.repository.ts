@@ -10,7 +10,7 @@ import { Contract } from './contract.entity';
 import { ContractEvent } from './contract-event.entity';
 import type { TimelineLine } from './contract-view';
 import type { SignerProgress } from './esign-provider.port';
-import { arrayParam } from '../database/array-param';
+import { arrayParam, arrayParams } from '../database/array-param';
 
 export interface NewContract {
   companyId: string;
@@ -22,6 +22,17 @@ export interface NewContract {
   ordered?: boolean;
   createdByUserId?: string | null;
 }
+
+/**
+ * The read of `withLockedContract`, which each connection prepares once (`PREPARE` outlives transactions) and then
+ * executes: sent as text it was planned at every call, a fifth of the database's planning per deal (see
+ * docs/performance.md, 12-05c). Its columns are named, so a column a later migration adds cannot change the result
+ * of a statement prepared before, which PostgreSQL would refuse.
+ */
+const LOCKED_READ = 'locked_contract_read';
+const lockedReadPrepared = new WeakSet<PoolClient>();
+const DUPLICATE_PREPARED_STATEMENT = '42P05';
+const UNKNOWN_PREPARED_STATEMENT = '26000';
 
 /** Enough to find a contract and take its deal's lock. */
 export type ContractKey = Pick<ContractRow, 'id' | 'companyId' | 'dealId'>;
@@ -53,16 +64,16 @@ const JSON_FIELDS = new Set(['signers', 'files', 'effects']);
 /** The timeline lines of contract `$1` as one INSERT; appends its parameters to `values`. */
 function insertTimeline(values: unknown[], timeline: TimelineEntry[]): string {
   const lines = timeline.map((entry) => ({ ...entry, at: entry.at ?? new Date() }));
-  const first = values.length + 1;
-  values.push(
-    lines.map((line) => line.type),
-    lines.map((line) => line.actor ?? null),
-    lines.map((line) => line.at),
-    lines.map((line) => JSON.stringify(line.details ?? {})),
-    lines.map((line) => boundedKey(line.dedupeKey ?? `${line.type}:${line.at.toISOString()}`)),
-  );
+  const columns = arrayParams(values.length + 1, [
+    ['text', lines.map((line) => line.type)],
+    ['text', lines.map((line) => line.actor ?? null)],
+    ['timestamptz', lines.map((line) => line.at)],
+    ['jsonb', lines.map((line) => JSON.stringify(line.details ?? {}))],
+    ['text', lines.map((line) => boundedKey(line.dedupeKey ?? `${line.type}:${line.at.toISOString()}`))],
+  ]);
+  values.push(...columns.values);
   return `INSERT INTO contract_events (contract_id, type, actor, at, details, dedupe_key)
-    SELECT $1::bigint, * FROM unnest($${first}::text[], $${first + 1}::text[], $${first + 2}::timestamptz[], $${first + 3}::jsonb[], $${first + 4}::text[])
+    SELECT $1::bigint, * FROM unnest(${columns.sql})
     ON CONFLICT (contract_id, dedupe_key) DO NOTHING`;
 }
 
@@ -77,8 +88,14 @@ export class ContractsRepository {
   /** Reads by task that start while one is in flight share the next round trip: a task's webhooks come in pairs. */
   private readonly taskReads = new Batcher<{ provider: string; taskId: string }, ContractRow | null>((keys) => this.readByTasks(keys), { maxBatch: 200, maxInFlight: 1 });
 
+  private readonly prepareLockedRead: string;
+
   constructor(private readonly dataSource: DataSource) {
     this.toContracts = entityRows(dataSource, Contract);
+    const columns = dataSource.getMetadata(Contract).columns.map((column) => `c.${column.databaseName}`);
+    this.prepareLockedRead = `PREPARE ${LOCKED_READ} (bigint) AS SELECT ${columns.join(', ')},
+      EXISTS (SELECT 1 FROM deal_deletions d WHERE d.company_id = c.company_id AND d.deal_id = c.deal_id) AS deal_deleted
+      FROM contracts c WHERE c.id = $1`;
   }
 
   /**
@@ -188,27 +205,42 @@ export class ContractsRepository {
    * whether its deal is marked deleted. Beginning, locking and reading go to PostgreSQL as one message of four
    * statements: each statement takes its own snapshot (READ COMMITTED), so the read sees every change committed
    * before the lock was granted, and a deal's life, which takes several of these, saves two round trips each. Deals
-   * are marked deleted under their lock, so the mark stays as read until `work` changes it.
+   * are marked deleted under their lock, so the mark stays as read until `work` changes it. The read is a statement
+   * each connection prepares once (see `LOCKED_READ`).
    */
   async withLockedContract<T>(key: ContractKey, work: (manager: EntityManager, contract: ContractRow | null, dealDeleted: boolean) => Promise<T>): Promise<T> {
     let dealId = key.dealId;
     for (;;) {
-      const opening = `START TRANSACTION; ${companyLockSql(key.companyId, 'shared')}; ${dealLockSql(key.companyId, dealId)};
-        SELECT c.*, EXISTS (SELECT 1 FROM deal_deletions d WHERE d.company_id = c.company_id AND d.deal_id = c.deal_id) AS deal_deleted
-        FROM contracts c WHERE c.id = ${idLiteral(key.id)}`;
       const runner = this.dataSource.createQueryRunner();
       try {
         const client = (await runner.connect()) as PoolClient;
+        const prepare = lockedReadPrepared.has(client) ? '' : `${this.prepareLockedRead}; `;
+        const opening = `START TRANSACTION; ${prepare}${companyLockSql(key.companyId, 'shared')}; ${dealLockSql(key.companyId, dealId)}; EXECUTE ${LOCKED_READ}(${idLiteral(key.id)})`;
+        let read: QueryResult;
         try {
-          const results = (await client.query(opening)) as unknown as QueryResult[];
-          const [contract] = this.toContracts(results[3].rows);
+          read = ((await client.query(opening)) as unknown as QueryResult[]).at(-1)!;
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          const code = (error as { code?: string }).code;
+          // The connection's prepared read is not as recorded (a try whose answer was lost prepared it, or it is gone):
+          // record what is so and open again. Nothing ran but the opening.
+          if (code === DUPLICATE_PREPARED_STATEMENT || code === UNKNOWN_PREPARED_STATEMENT) {
+            if (code === DUPLICATE_PREPARED_STATEMENT) lockedReadPrepared.add(client);
+            else lockedReadPrepared.delete(client);
+            continue;
+          }
+          throw error;
+        }
+        lockedReadPrepared.add(client);
+        try {
+          const [contract] = this.toContracts(read.rows);
           if (contract && contract.dealId !== dealId) {
             // Moved to another deal (a merge) since the caller read it: that deal's lock is the one that counts.
             await client.query('ROLLBACK');
             dealId = contract.dealId;
             continue;
           }
-          const result = await work(runner.manager, contract ?? null, results[3].rows[0]?.deal_deleted === true);
+          const result = await work(runner.manager, contract ?? null, read.rows[0]?.deal_deleted === true);
           await client.query('COMMIT');
           return result;
         } catch (error) {

@@ -1,4 +1,4 @@
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { dataSourceOptions } from '../../src/database/data-source-options';
 import { runMigrations } from '../../src/database/migrator';
 import { Company } from '../../src/installations/company.entity';
@@ -93,6 +93,26 @@ describe('deal and company locks, with the contract read in the same round trip'
     // A retry of that send, or a delete of its deal, after the erase: nothing to work on, nothing stored again.
     expect(await contracts.withLockedContract(key, async (_manager, contract) => contract)).toBeNull();
     expect(await contracts.withDealLock('43', '9', async (manager) => manager.query('SELECT id FROM contracts WHERE company_id = 43'))).toEqual([]);
+  });
+
+  it('reads through a statement each connection prepares once, and prepares it again where it is gone', async () => {
+    const key = await contracts.createIntent({ companyId: '42', dealId: '8', intentKey: 'prepared-read', templateId: null, title: 'Lease' });
+    const prepared = async (manager: EntityManager) =>
+      Number(((await manager.query(`SELECT count(*) AS n FROM pg_prepared_statements WHERE name = 'locked_contract_read'`)) as Array<{ n: string }>)[0].n);
+    expect(await contracts.withLockedContract(key, async (manager, contract) => [contract?.title, await prepared(manager)])).toEqual(['Lease', 1]);
+    await contracts.withLockedContract(key, (manager) => manager.query('DEALLOCATE locked_contract_read'));
+    expect(await contracts.withLockedContract(key, async (manager, contract) => [contract?.title, await prepared(manager)])).toEqual(['Lease', 1]);
+  });
+
+  it('keeps reading contracts after a migration adds a column to them', async () => {
+    const key = await contracts.createIntent({ companyId: '42', dealId: '11', intentKey: 'added-column', templateId: null, title: 'Lease' });
+    expect(await contracts.withLockedContract(key, async (_manager, contract) => contract?.title)).toBe('Lease');
+    await dataSource.query('ALTER TABLE contracts ADD COLUMN later_column text');
+    try {
+      expect(await contracts.withLockedContract(key, async (_manager, contract) => contract?.title)).toBe('Lease');
+    } finally {
+      await dataSource.query('ALTER TABLE contracts DROP COLUMN later_column');
+    }
   });
 
   it('refuses ids that are not row ids instead of writing them into SQL', async () => {
