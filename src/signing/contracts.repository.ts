@@ -31,8 +31,8 @@ export interface NewContract {
  */
 const LOCKED_READ = 'locked_contract_read';
 const lockedReadPrepared = new WeakSet<PoolClient>();
-const DUPLICATE_PREPARED_STATEMENT = '42P05';
-const UNKNOWN_PREPARED_STATEMENT = '26000';
+/** SQLSTATEs of a prepared read not as recorded: it exists already, it does not exist, its result type changed. */
+const PREPARED_READ_REFUSALS = new Set(['42P05', '26000', '0A000']);
 
 /** Enough to find a contract and take its deal's lock. */
 export type ContractKey = Pick<ContractRow, 'id' | 'companyId' | 'dealId'>;
@@ -214,24 +214,7 @@ export class ContractsRepository {
       const runner = this.dataSource.createQueryRunner();
       try {
         const client = (await runner.connect()) as PoolClient;
-        const prepare = lockedReadPrepared.has(client) ? '' : `${this.prepareLockedRead}; `;
-        const opening = `START TRANSACTION; ${prepare}${companyLockSql(key.companyId, 'shared')}; ${dealLockSql(key.companyId, dealId)}; EXECUTE ${LOCKED_READ}(${idLiteral(key.id)})`;
-        let read: QueryResult;
-        try {
-          read = ((await client.query(opening)) as unknown as QueryResult[]).at(-1)!;
-        } catch (error) {
-          await client.query('ROLLBACK').catch(() => undefined);
-          const code = (error as { code?: string }).code;
-          // The connection's prepared read is not as recorded (a try whose answer was lost prepared it, or it is gone):
-          // record what is so and open again. Nothing ran but the opening.
-          if (code === DUPLICATE_PREPARED_STATEMENT || code === UNKNOWN_PREPARED_STATEMENT) {
-            if (code === DUPLICATE_PREPARED_STATEMENT) lockedReadPrepared.add(client);
-            else lockedReadPrepared.delete(client);
-            continue;
-          }
-          throw error;
-        }
-        lockedReadPrepared.add(client);
+        const read = await this.openLocked(client, key.companyId, dealId, key.id);
         try {
           const [contract] = this.toContracts(read.rows);
           if (contract && contract.dealId !== dealId) {
@@ -249,6 +232,29 @@ export class ContractsRepository {
         }
       } finally {
         await runner.release();
+      }
+    }
+  }
+
+  /**
+   * Begins, takes the locks and reads the contract, preparing the read on this connection first if it has not. If the
+   * connection's prepared read is not as recorded (an opening whose answer was lost after its `PREPARE` ran, the
+   * statement gone, a migration that changed a column's type under it), PostgreSQL refuses the opening before anything
+   * ran but the opening: the read is dropped, prepared again and the opening sent once more, at most twice.
+   */
+  private async openLocked(client: PoolClient, companyId: string, dealId: string, contractId: string): Promise<QueryResult> {
+    const locks = `${companyLockSql(companyId, 'shared')}; ${dealLockSql(companyId, dealId)}; EXECUTE ${LOCKED_READ}(${idLiteral(contractId)})`;
+    for (let attempt = 1; ; attempt += 1) {
+      const prepare = lockedReadPrepared.has(client) ? '' : `${this.prepareLockedRead}; `;
+      try {
+        const read = ((await client.query(`START TRANSACTION; ${prepare}${locks}`)) as unknown as QueryResult[]).at(-1)!;
+        lockedReadPrepared.add(client);
+        return read;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        if (!PREPARED_READ_REFUSALS.has((error as { code?: string }).code ?? '') || attempt > 2) throw error;
+        lockedReadPrepared.delete(client);
+        await client.query(`DEALLOCATE ${LOCKED_READ}`).catch(() => undefined);
       }
     }
   }

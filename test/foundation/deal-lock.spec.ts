@@ -1,10 +1,10 @@
-import { DataSource, type EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { dataSourceOptions } from '../../src/database/data-source-options';
 import { runMigrations } from '../../src/database/migrator';
 import { Company } from '../../src/installations/company.entity';
 import { Installation } from '../../src/installations/installation.entity';
 import { InstallationsRepository } from '../../src/installations/installations.repository';
-import { ContractsRepository } from '../../src/signing/contracts.repository';
+import { type ContractKey, ContractsRepository } from '../../src/signing/contracts.repository';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 
 describe('deal and company locks, with the contract read in the same round trip', () => {
@@ -95,24 +95,55 @@ describe('deal and company locks, with the contract read in the same round trip'
     expect(await contracts.withDealLock('43', '9', async (manager) => manager.query('SELECT id FROM contracts WHERE company_id = 43'))).toEqual([]);
   });
 
-  it('reads through a statement each connection prepares once, and prepares it again where it is gone', async () => {
-    const key = await contracts.createIntent({ companyId: '42', dealId: '8', intentKey: 'prepared-read', templateId: null, title: 'Lease' });
-    const prepared = async (manager: EntityManager) =>
-      Number(((await manager.query(`SELECT count(*) AS n FROM pg_prepared_statements WHERE name = 'locked_contract_read'`)) as Array<{ n: string }>)[0].n);
-    expect(await contracts.withLockedContract(key, async (manager, contract) => [contract?.title, await prepared(manager)])).toEqual(['Lease', 1]);
-    await contracts.withLockedContract(key, (manager) => manager.query('DEALLOCATE locked_contract_read'));
-    expect(await contracts.withLockedContract(key, async (manager, contract) => [contract?.title, await prepared(manager)])).toEqual(['Lease', 1]);
-  });
+  describe('the contract read, prepared once per connection', () => {
+    // One connection, so every call runs on the connection the previous one prepared.
+    let single: DataSource;
+    let lockedReads: ContractsRepository;
+    let key: ContractKey;
+    const readAndPrepared = () =>
+      lockedReads.withLockedContract(key, async (manager, contract) => {
+        const [prepared] = (await manager.query(`SELECT prepare_time FROM pg_prepared_statements WHERE name = 'locked_contract_read'`)) as Array<{ prepare_time: Date }>;
+        return { title: contract?.title, preparedAt: prepared?.prepare_time.getTime() };
+      });
 
-  it('keeps reading contracts after a migration adds a column to them', async () => {
-    const key = await contracts.createIntent({ companyId: '42', dealId: '11', intentKey: 'added-column', templateId: null, title: 'Lease' });
-    expect(await contracts.withLockedContract(key, async (_manager, contract) => contract?.title)).toBe('Lease');
-    await dataSource.query('ALTER TABLE contracts ADD COLUMN later_column text');
-    try {
-      expect(await contracts.withLockedContract(key, async (_manager, contract) => contract?.title)).toBe('Lease');
-    } finally {
-      await dataSource.query('ALTER TABLE contracts DROP COLUMN later_column');
-    }
+    beforeAll(async () => {
+      single = await new DataSource(dataSourceOptions(database.url, 1)).initialize();
+      lockedReads = new ContractsRepository(single);
+      key = await lockedReads.createIntent({ companyId: '42', dealId: '8', intentKey: 'prepared-read', templateId: null, title: 'Lease' });
+    });
+    afterAll(() => single?.destroy());
+
+    it('is prepared by the first read and used as it is by the next', async () => {
+      const first = await readAndPrepared();
+      expect(first).toEqual({ title: 'Lease', preparedAt: expect.any(Number) });
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(await readAndPrepared()).toEqual(first);
+    });
+
+    it('is prepared again where it is gone', async () => {
+      const before = await readAndPrepared();
+      await single.query('DEALLOCATE locked_contract_read');
+      const after = await readAndPrepared();
+      expect(after.title).toBe('Lease');
+      expect(after.preparedAt).toBeGreaterThan(before.preparedAt!);
+    });
+
+    it('keeps reading after a migration adds a column to contracts, or changes the type of one it reads', async () => {
+      expect((await readAndPrepared()).title).toBe('Lease');
+      await single.query('ALTER TABLE contracts ADD COLUMN later_column text');
+      try {
+        expect((await readAndPrepared()).title).toBe('Lease');
+      } finally {
+        await single.query('ALTER TABLE contracts DROP COLUMN later_column');
+      }
+      await single.query('ALTER TABLE contracts ALTER COLUMN title TYPE varchar(500)');
+      try {
+        expect((await readAndPrepared()).title).toBe('Lease');
+      } finally {
+        await single.query('ALTER TABLE contracts ALTER COLUMN title TYPE text');
+      }
+      expect((await readAndPrepared()).title).toBe('Lease');
+    });
   });
 
   it('refuses ids that are not row ids instead of writing them into SQL', async () => {
