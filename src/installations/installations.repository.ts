@@ -25,6 +25,13 @@ export interface InstallationRecord {
 /** Pipedrive's refresh tokens expire after 60 days unused (each refresh extends them): an install not refreshed for longer cannot act. */
 export const REFRESH_TOKEN_UNUSED_DAYS = 60;
 
+/** A user's install as the panel needs it (`userAccess`). */
+export interface UserAccess {
+  settings: Record<string, unknown>;
+  isAdmin: boolean;
+  authorized: boolean;
+}
+
 /** Every panel request's read (`userAccess`); exported for the benchmark that shows its plan. */
 export const USER_ACCESS =
   'SELECT c.settings, i.is_admin, i.invalid_reason IS NULL AS authorized FROM installations i JOIN companies c ON c.id = i.company_id WHERE i.company_id = $1 AND i.user_id = $2';
@@ -86,7 +93,7 @@ export class InstallationsRepository {
    * The company's settings and the user's role when the app is installed for that user, in one round trip.
    * `authorized`: Pipedrive still accepts the user's tokens (a refused refresh marks them invalid until a reinstall).
    */
-  async userAccess(companyId: string, userId: string): Promise<{ settings: Record<string, unknown>; isAdmin: boolean; authorized: boolean } | null> {
+  async userAccess(companyId: string, userId: string): Promise<UserAccess | null> {
     const [row] = (await this.installations.query(USER_ACCESS, [companyId, userId])) as Array<{ settings: Record<string, unknown>; is_admin: boolean; authorized: boolean }>;
     return row ? { settings: row.settings, isAdmin: row.is_admin, authorized: row.authorized } : null;
   }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { ApiError } from '../common/api-error';
 import { RecentValues } from '../common/recent-values';
-import { InstallationsRepository } from '../installations/installations.repository';
+import { InstallationsRepository, type UserAccess } from '../installations/installations.repository';
 import { PipedriveAdmins, notInstalledError, reinstallRequiredError } from '../pipedrive/pipedrive-admins.service';
 import { InstallationRevokedError, PipedriveApiError, PipedriveRateLimitedError } from '../pipedrive/pipedrive.errors';
 import { CompanyContext, NoActingInstallationError } from '../signing/company-context.service';
@@ -15,6 +15,13 @@ import type { PanelUser } from './panel-auth.guard';
  */
 const DEAL_SEEN_MS = 5 * 60 * 1000;
 const DEALS_SEEN_MAX = 50_000;
+/**
+ * How long a user's install, once read for a route that only reads what we hold (a panel's poll, above all), stands
+ * without reading it again: all but one poll in eight skip that read. An uninstall shows in those reads within it
+ * (and erases the data they would show); every route that changes something reads the install each time.
+ */
+const INSTALL_SEEN_MS = 30_000;
+const INSTALLS_SEEN_MAX = 50_000;
 
 /**
  * Who may use a panel route. Every route acts for a user who has the app installed: a valid JWT alone (a colleague
@@ -31,6 +38,7 @@ export type DealAccess = 'shown' | 'records';
 @Injectable()
 export class PanelAccess {
   private readonly dealsSeen = new RecentValues<DealAccess>(DEAL_SEEN_MS, DEALS_SEEN_MAX);
+  private readonly installsSeen = new RecentValues<UserAccess>(INSTALL_SEEN_MS, INSTALLS_SEEN_MAX);
   /** A panel opening asks for the contracts and the signers together: they share one Pipedrive read. */
   private readonly checking = new Map<string, Promise<DealAccess>>();
 
@@ -41,9 +49,17 @@ export class PanelAccess {
     private readonly admins: PipedriveAdmins,
   ) {}
 
-  async installedUser(user: PanelUser) {
+  /** `recently`: an install read within `INSTALL_SEEN_MS` will do (routes that only read what we hold). */
+  async installedUser(user: PanelUser, recently = false): Promise<UserAccess> {
+    const key = `${user.companyId}:${user.userId}`;
+    const seen = recently ? this.installsSeen.get(key) : undefined;
+    if (seen) return seen;
     const access = await this.installations.userAccess(user.companyId, user.userId);
-    if (!access) throw notInstalledError();
+    if (!access) {
+      this.installsSeen.delete(key);
+      throw notInstalledError();
+    }
+    this.installsSeen.set(key, access, Number.POSITIVE_INFINITY);
     return access;
   }
 
@@ -51,8 +67,8 @@ export class PanelAccess {
    * The installed user, once Pipedrive shows them the deal; with `need: 'records'`, also an admin reading what we
    * hold for a deal Pipedrive no longer shows (its contracts, why no signer can be suggested). A send needs the deal.
    */
-  async dealUser(user: PanelUser, dealId: string, need: DealAccess) {
-    const access = await this.installedUser(user);
+  async dealUser(user: PanelUser, dealId: string, need: DealAccess): Promise<UserAccess> {
+    const access = await this.installedUser(user, need === 'records');
     if ((await this.seeDeal(user, dealId, need)) !== 'shown' && need === 'shown') throw ApiError.notFound('No such deal in Pipedrive');
     return access;
   }

@@ -302,4 +302,24 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
       await scenario.db().query(`UPDATE installations SET invalid_reason = NULL WHERE company_id = $1 AND user_id = $2`, [a.companyId, regular]);
     }
   });
+
+  it('a user whose install is gone changes nothing from a panel polled a moment before: send and void refused at once', async () => {
+    const regular = scenario.demo.regularUserId;
+    await s.install(regular);
+    const list = () => s.api(a.companyId, regular, `/api/deals/${scenario.demo.dealId}/contracts`);
+    expect((await list()).status).toBe(200);
+    await scenario.db().query('DELETE FROM installations WHERE company_id = $1 AND user_id = $2', [a.companyId, regular]);
+    try {
+      const notInstalled = { error: { code: 'forbidden', message: 'The app is not installed for this Pipedrive user' } };
+      const tasksBefore = (await scenario.tasks()).length;
+      const sent = await s.api(a.companyId, regular, `/api/deals/${scenario.demo.dealId}/contracts`, { body: { signers: [{ name: 'Pia Buyer', email: 'pia@customer.test' }] } });
+      expect([sent.status, await sent.json()]).toEqual([403, notInstalled]);
+      const voided = await s.api(a.companyId, regular, `/api/contracts/${waiting.id}/void`, { method: 'POST', body: {} });
+      expect([voided.status, await voided.json()]).toEqual([403, notInstalled]);
+      expect((await scenario.tasks()).length).toBe(tasksBefore);
+      expect((await scenario.contracts(scenario.demo.dealId)).find((contract) => contract.id === String(waiting.id))).toMatchObject({ status: 'waiting' });
+    } finally {
+      await s.install(regular);
+    }
+  });
 });
