@@ -26,8 +26,8 @@ export interface NewContract {
 /**
  * The read of `withLockedContract`, which each connection prepares once (`PREPARE` outlives transactions) and then
  * executes: sent as text it was planned at every call, a fifth of the database's planning per deal (see
- * docs/performance.md, 12-05c). Its columns are named, so a column a later migration adds cannot change the result
- * of a statement prepared before, which PostgreSQL would refuse.
+ * docs/performance.md, 12-05c). Its columns are named, so a column a later migration adds leaves its result as it
+ * was; a changed column type makes PostgreSQL refuse it, and `openLocked` prepares it again.
  */
 const LOCKED_READ = 'locked_contract_read';
 const lockedReadPrepared = new WeakSet<PoolClient>();
