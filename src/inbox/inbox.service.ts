@@ -3,11 +3,11 @@ import { DataSource } from 'typeorm';
 import { ApiError } from '../common/api-error';
 import { Batcher } from '../common/batcher';
 import { boundedKey } from '../common/bounded-key';
+import { arrayParam, arrayParams } from '../database/array-param';
 import { entityRows } from '../database/entity-rows';
 import { isDataException } from '../database/postgres-errors';
 import { type Job, JOB_COMPLETED, JobQueue } from '../jobs/job-queue.service';
 import { InboxEvent, type InboxSource, type InboxStatus } from './inbox-event.entity';
-import { arrayParam, arrayParams } from '../database/array-param';
 
 export interface IncomingEvent {
   source: InboxSource;

@@ -3,10 +3,10 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { EntityManager, Repository } from 'typeorm';
 import { Batcher } from '../common/batcher';
 import { companyLockSql, idLiteral } from '../database/advisory-locks';
+import { arrayParams } from '../database/array-param';
 import { entityRows } from '../database/entity-rows';
 import { Company } from './company.entity';
 import { Installation } from './installation.entity';
-import { arrayParams } from '../database/array-param';
 
 export interface InstallationRecord {
   companyId: string;

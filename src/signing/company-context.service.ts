@@ -1,12 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { Batcher } from '../common/batcher';
+import { arrayParam } from '../database/array-param';
 import type { EsignConnection } from '../dottedsign/esign-connection.entity';
 import { type CompanySettings, readSettings } from '../installations/company-settings';
 import { InstallationsRepository } from '../installations/installations.repository';
 import type { PipedriveApi } from '../pipedrive/pipedrive.client';
 import { PipedriveTokens } from '../pipedrive/pipedrive-tokens.service';
-import { arrayParam } from '../database/array-param';
 
 export class NoActingInstallationError extends Error {
   /** `userId`: the one user who had to act (a panel action), whose authorization is gone. */

@@ -4,13 +4,13 @@ import { DataSource, type EntityManager } from 'typeorm';
 import { Batcher } from '../common/batcher';
 import { boundedKey } from '../common/bounded-key';
 import { companyLockSql, dealLockSql, idLiteral } from '../database/advisory-locks';
+import { arrayParam, arrayParams } from '../database/array-param';
 import { entityRows } from '../database/entity-rows';
 import type { Contract as ContractRow } from './contract.entity';
 import { Contract } from './contract.entity';
 import { ContractEvent } from './contract-event.entity';
 import type { TimelineLine } from './contract-view';
 import type { SignerProgress } from './esign-provider.port';
-import { arrayParam, arrayParams } from '../database/array-param';
 
 export interface NewContract {
   companyId: string;
