@@ -6,7 +6,7 @@ import { boundedKey } from '../common/bounded-key';
 import { arrayParam, arrayParams } from '../database/array-param';
 import { entityRows } from '../database/entity-rows';
 import { isDataException } from '../database/postgres-errors';
-import { type Job, JOB_COMPLETED, JobQueue } from '../jobs/job-queue.service';
+import { type Job, JOB_COMPLETED, JobQueue, type StartedJobRow } from '../jobs/job-queue.service';
 import { InboxEvent, type InboxSource, type InboxStatus } from './inbox-event.entity';
 
 export interface IncomingEvent {
@@ -30,6 +30,13 @@ interface RecordedOutcome {
   reason: string | null;
   /** The job completed with the outcome; null when the job's own failure is recorded by the queue. */
   jobId: string | null;
+}
+
+interface AcceptedRow {
+  source: string | null;
+  dedupe_key: string | null;
+  gone_company_id: string | null;
+  started_job: StartedJobRow | null;
 }
 
 /** `finalAttempt`: the job will not be retried after this try, so a handler can record a visible failure. */
@@ -86,7 +93,10 @@ export class InboxService {
     }
   }
 
-  /** One statement: the rows and their jobs commit together, and a redelivery (the same key) adds neither. */
+  /**
+   * One statement: the rows and their jobs commit together, and a redelivery (the same key) adds neither. As many
+   * jobs as this process's worker has free slots are inserted started, and run here without a fetch.
+   */
   private async acceptBatch(events: IncomingEvent[]): Promise<AcceptOutcome[]> {
     const columns = arrayParams(1, [
       ['text', events.map((event) => event.source)],
@@ -95,24 +105,31 @@ export class InboxService {
       ['bigint', events.map((event) => event.companyId)],
       ['jsonb', events.map((event) => JSON.stringify(event.payload))],
     ]);
-    const rows = (await this.dataSource.query(
-      `WITH incoming AS (
-         SELECT * FROM unnest(${columns.sql}) AS e (source, dedupe_key, event_type, company_id, payload)
-       ), gone AS (
-         SELECT DISTINCT company_id FROM incoming e WHERE company_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM companies c WHERE c.id = e.company_id)
-       ), inserted AS (
-         INSERT INTO inbox_events (source, dedupe_key, event_type, company_id, payload)
-         SELECT * FROM incoming WHERE company_id IS NULL OR company_id NOT IN (SELECT company_id FROM gone)
-         ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id, source, dedupe_key
-       ), jobs AS (
-         ${this.jobs.insertJobsFrom(`(SELECT jsonb_build_object('inboxId', id::text) AS data FROM inserted)`, '$6::text')}
-       )
-       SELECT source, dedupe_key, NULL AS gone_company_id FROM inserted
-       UNION ALL SELECT NULL, NULL, company_id::text FROM gone`,
-      [...columns.values, PROCESS_INBOX],
-    )) as Array<{ source: string | null; dedupe_key: string | null; gone_company_id: string | null }>;
+    const reservation = this.jobs.reserve(PROCESS_INBOX, events.length);
+    let rows: AcceptedRow[] = [];
+    try {
+      rows = (await this.dataSource.query(
+        `WITH incoming AS (
+           SELECT * FROM unnest(${columns.sql}) AS e (source, dedupe_key, event_type, company_id, payload)
+         ), gone AS (
+           SELECT DISTINCT company_id FROM incoming e WHERE company_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM companies c WHERE c.id = e.company_id)
+         ), inserted AS (
+           INSERT INTO inbox_events (source, dedupe_key, event_type, company_id, payload)
+           SELECT * FROM incoming WHERE company_id IS NULL OR company_id NOT IN (SELECT company_id FROM gone)
+           ON CONFLICT (source, dedupe_key) DO NOTHING RETURNING id, source, dedupe_key
+         ), jobs AS (
+           ${this.jobs.insertJobsFrom(`(SELECT jsonb_build_object('inboxId', id::text) AS data FROM inserted)`, '$6::text', '$7::int')}
+         )
+         SELECT source, dedupe_key, NULL AS gone_company_id, NULL::jsonb AS started_job FROM inserted
+         UNION ALL SELECT NULL, NULL, company_id::text, NULL FROM gone
+         UNION ALL SELECT NULL, NULL, NULL, to_jsonb(jobs) FROM jobs WHERE state = 'active'`,
+        [...columns.values, PROCESS_INBOX, reservation.slots],
+      )) as AcceptedRow[];
+    } finally {
+      reservation.start(rows.flatMap((row) => (row.started_job ? [row.started_job] : [])));
+    }
     const stored = rows.filter((row) => row.source !== null);
-    if (stored.length) this.jobs.enqueued(PROCESS_INBOX);
+    if (stored.length > reservation.slots) this.jobs.enqueued(PROCESS_INBOX);
     const gone = new Set(rows.flatMap((row) => (row.gone_company_id ? [row.gone_company_id] : [])));
     // The same delivery twice in one batch: the first caller is the one that stored it.
     const inserted = new Set(stored.map((row) => `${row.source}\u0000${row.dedupe_key}`));

@@ -103,4 +103,35 @@ describe('JobPool', () => {
     await pool.stop(1000);
     expect(completed.sort()).toEqual(['job-1', 'job-3']);
   });
+
+  it('runs jobs started in reserved slots without fetching them, and counts them against the pool', async () => {
+    const { pool, batchSizes, completed, releases, enqueue } = fakeQueue(0);
+    pool.start();
+    await settle();
+    expect(batchSizes).toEqual([8]);
+    expect(pool.reserve(3)).toBe(3);
+    pool.startReserved([jobStarted(0, 60), jobStarted(0, 60)].map((job, index) => ({ ...job, id: `started-${index}` })), 3);
+    await settle();
+    expect(releases).toHaveLength(2);
+    // Six slots are left: a reservation takes what is free, and a fetch asks for what is free.
+    expect(pool.reserve(10)).toBe(6);
+    pool.startReserved([], 6);
+    enqueue(20);
+    pool.wake();
+    await settle();
+    expect(batchSizes).toEqual([8, 6]);
+    expect(pool.reserve(1)).toBe(0);
+    releases.splice(0, 2).forEach((release) => release());
+    const stopped = pool.stop(1000);
+    expect(pool.reserve(1)).toBe(0);
+    releases.forEach((release) => release());
+    await stopped;
+    expect(completed).toEqual(expect.arrayContaining(['started-0', 'started-1']));
+  });
+
+  it('refuses more started jobs than reserved slots', () => {
+    const { pool } = fakeQueue(0);
+    expect(pool.reserve(1)).toBe(1);
+    expect(() => pool.startReserved([jobStarted(0, 60), jobStarted(0, 60)], 1)).toThrow(/2 jobs started in 1 reserved slots/);
+  });
 });

@@ -51,6 +51,10 @@ export class JobPool<T> {
   private waitingForSlot = false;
   private loop: Promise<void> | null = null;
   private backlogNoticedAt = 0;
+  /** Slots promised to jobs their enqueuer starts itself (`reserve`), not yet handed over. */
+  private reserved = 0;
+  /** Slots the fetch in flight may fill. */
+  private fetching = 0;
   /** Jobs finishing while a completion is being written are completed together, in one statement. */
   private readonly completions: Batcher<string, void>;
 
@@ -74,6 +78,26 @@ export class JobPool<T> {
     this.signal?.();
   }
 
+  /**
+   * Takes up to `count` free slots for jobs the caller enqueues already started (state `active`), so they run here
+   * without being fetched. Each reservation ends with one `startReserved`, with the jobs or with none.
+   */
+  reserve(count: number): number {
+    if (this.stopping) return 0;
+    const taken = Math.max(0, Math.min(count, this.free()));
+    this.reserved += taken;
+    return taken;
+  }
+
+  /** Runs the jobs started in `reserved` slots (at most that many) and gives back the slots they did not take. */
+  startReserved(jobs: Array<PgBoss.JobWithMetadata<T>>, reserved: number): void {
+    this.reserved -= reserved;
+    // Left alone, they expire and are retried like the jobs of a killed process.
+    if (jobs.length > reserved) throw new Error(`${jobs.length} jobs started in ${reserved} reserved slots`);
+    for (const job of jobs) this.track(job);
+    if (jobs.length < reserved && this.waitingForSlot) this.signal?.();
+  }
+
   /** Stops fetching and waits for the running jobs, at most `timeoutMs`. */
   async stop(timeoutMs: number): Promise<void> {
     this.stopping = true;
@@ -89,20 +113,23 @@ export class JobPool<T> {
     let backlog = false;
     while (!this.stopping) {
       this.woken = false;
-      const free = concurrency - this.running.size;
+      const free = this.free();
       // A fetch costs the database a scan of every queued job (pg-boss sorts them by priority and age), so with a
       // backlog, slots are filled in batches of at least a quarter of the pool rather than one by one.
-      if (free === 0 || (backlog && free < Math.ceil(concurrency / 4))) {
+      if (free <= 0 || (backlog && free < Math.ceil(concurrency / 4))) {
         await this.wait(pollMs, true);
         continue;
       }
       let fetched = 0;
+      this.fetching = free;
       try {
         const jobs = await boss.fetch<T>(queue, { batchSize: free, includeMetadata: true });
         for (const job of jobs ?? []) this.track(job);
         fetched = jobs?.length ?? 0;
       } catch (error) {
         this.options.onError(error as Error);
+      } finally {
+        this.fetching = 0;
       }
       // Every free slot filled: more may be queued. Otherwise the queue is empty until woken or the next poll.
       backlog = fetched === free;
@@ -113,6 +140,10 @@ export class JobPool<T> {
       if (backlog || this.woken || this.stopping) continue;
       await this.wait(pollMs, false);
     }
+  }
+
+  private free(): number {
+    return this.options.concurrency - this.running.size - this.reserved - this.fetching;
   }
 
   private track(job: PgBoss.JobWithMetadata<T>): void {

@@ -74,6 +74,43 @@ const JOB_INDEXES = `DO $$ BEGIN
   END IF;
 END $$`;
 
+/** What `insertJobsFrom` returns of each job: enough to run a started one as a fetched one would run. */
+const STARTED_JOB_COLUMNS = `id, name, data, state, retry_limit, retry_count, retry_delay, retry_backoff, started_on, extract(epoch FROM expire_in) AS expire_seconds`;
+
+export interface StartedJobRow {
+  id: string;
+  name: string;
+  data: unknown;
+  state: string;
+  retry_limit: number;
+  retry_count: number;
+  retry_delay: number;
+  retry_backoff: boolean;
+  started_on: Date | string | null;
+  expire_seconds: number | string;
+}
+
+/** Slots taken by `JobQueue.reserve`; `start` is called once, with the statement's rows or with none. */
+export interface Reservation {
+  slots: number;
+  start(rows: StartedJobRow[]): void;
+}
+
+function startedJob(row: StartedJobRow): PgBoss.JobWithMetadata<unknown> {
+  return {
+    id: row.id,
+    name: row.name,
+    data: row.data,
+    state: 'active',
+    retryLimit: row.retry_limit,
+    retryCount: row.retry_count,
+    retryDelay: row.retry_delay,
+    retryBackoff: row.retry_backoff,
+    startedOn: new Date(row.started_on as string),
+    expireInSeconds: Number(row.expire_seconds),
+  } as PgBoss.JobWithMetadata<unknown>;
+}
+
 const STOP_TIMEOUT_MS = 10_000;
 /** How often an idle worker looks for jobs it was not woken for (other processes' jobs, retries coming due). */
 const POLL_MS = 1000;
@@ -173,18 +210,46 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
    * table with a jsonb column `data`), the queue's policy applied as pg-boss's own insert applies it. It is meant
    * for a data-modifying CTE, so rows and their jobs commit in one statement, without a transaction around it
    * (pg-boss 10's `job` table; the test in test/foundation/job-queue.spec.ts compares it with pg-boss's insert).
-   * Call `enqueued(name)` once the statement has committed.
+   * With `startParam` (an integer: slots from `reserve`), that many of the jobs are inserted already started, as
+   * pg-boss's fetch would start them, and returned as `STARTED_JOB` rows: the statement's caller hands them to
+   * `Reservation.start` once it has committed. Call `enqueued(name)` for the rest.
    */
-  insertJobsFrom(source: string, queueParam: string): string {
-    return `INSERT INTO pgboss.job (name, data, dead_letter, expire_in, keep_until, retry_limit, retry_delay, retry_backoff, policy)
-      SELECT ${queueParam}, s.data, q.dead_letter,
+  insertJobsFrom(source: string, queueParam: string, startParam?: string): string {
+    const started = startParam ? `s.n <= ${startParam}` : 'false';
+    return `INSERT INTO pgboss.job (name, data, state, started_on, dead_letter, expire_in, keep_until, retry_limit, retry_delay, retry_backoff, policy)
+      SELECT ${queueParam}, s.data,
+        CASE WHEN ${started} THEN 'active'::pgboss.job_state ELSE 'created'::pgboss.job_state END,
+        CASE WHEN ${started} THEN now() END,
+        q.dead_letter,
         COALESCE(q.expire_seconds * interval '1s', interval '15 minutes'),
         now() + COALESCE(q.retention_minutes * interval '1 minute', interval '14 days'),
         COALESCE(q.retry_limit, 2),
         CASE WHEN COALESCE(q.retry_backoff, false) THEN GREATEST(COALESCE(q.retry_delay, 0), 1) ELSE COALESCE(q.retry_delay, 0) END,
         COALESCE(q.retry_backoff, false),
         q.policy
-      FROM ${source} s LEFT JOIN pgboss.queue q ON q.name = ${queueParam}`;
+      FROM (SELECT data, row_number() OVER () AS n FROM ${source} AS source_rows) s LEFT JOIN pgboss.queue q ON q.name = ${queueParam}
+      RETURNING ${STARTED_JOB_COLUMNS}`;
+  }
+
+  /**
+   * Free slots of this process's worker of `name`, for jobs an `insertJobsFrom` statement starts itself: they run
+   * here at once, without a fetch (the costliest statement of a job, see docs/decisions.md). A process killed
+   * between the commit and the run leaves them active; pg-boss's expiry hands them back, as for any job it was running.
+   */
+  reserve(name: string, count: number): Reservation {
+    const pool = (this.pools.get(name) ?? [])[0];
+    const slots = pool?.reserve(count) ?? 0;
+    let open = true;
+    return {
+      slots,
+      start: (rows) => {
+        if (!open) throw new Error(`reservation of ${name} used twice`);
+        open = false;
+        const jobs = rows.filter((row) => row.state === 'active').map(startedJob);
+        if (pool) pool.startReserved(jobs, slots);
+        else if (jobs.length) throw new Error(`${jobs.length} jobs of ${name} started without a worker`);
+      },
+    };
   }
 
   /**

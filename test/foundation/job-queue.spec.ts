@@ -1,7 +1,7 @@
 import PgBoss from 'pg-boss';
 import { DataSource } from 'typeorm';
 import { TransactionRunner } from '../../src/database/transaction-runner';
-import { JOB_COMPLETED, JobQueue } from '../../src/jobs/job-queue.service';
+import { JOB_COMPLETED, JobQueue, type StartedJobRow } from '../../src/jobs/job-queue.service';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { eventually, type TestApp, startTestApp } from '../support/test-app';
 
@@ -160,6 +160,47 @@ describe('job queue (pg-boss on the app database)', () => {
     await recordRuns(first, 'first', 'insert-test');
     jobs.enqueued('insert-test');
     await eventually(async () => (await runsOf('insert-test')).length === 2, 'both jobs to run');
+  });
+
+  it('runs jobs enqueued already started in the free slots of this process, the rest once fetched, and an abandoned started job after its expiry', async () => {
+    const jobs = first.app.get(JobQueue);
+    const dataSource = first.app.get(DataSource);
+    await jobs.define('start-test', { retryLimit: 3, expireInSeconds: 2 });
+    const release: Array<() => void> = [];
+    const runs: Array<{ key: string; retryCount: number }> = [];
+    await jobs.work<{ key: string }>('start-test', async (job) => {
+      runs.push({ key: job.data.key, retryCount: job.retryCount });
+      if (job.data.key !== 'abandoned') await new Promise<void>((resolve) => release.push(resolve));
+    }, { concurrency: 2 });
+    const insert = (keys: string[], start: number) =>
+      dataSource.query(
+        `WITH source AS (SELECT jsonb_build_object('key', k) AS data FROM unnest($2::text[]) k), jobs AS (${jobs.insertJobsFrom('source', '$1::text', '$3::int')})
+         SELECT to_jsonb(jobs) AS job FROM jobs`,
+        ['start-test', keys, start],
+      ) as Promise<Array<{ job: StartedJobRow & { data: { key: string } } }>>;
+
+    // The worker's first fetch (of an empty queue) holds its slots while it runs.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const reservation = jobs.reserve('start-test', 3);
+    expect(reservation.slots).toBe(2);
+    const rows = await insert(['a', 'b', 'c'], reservation.slots);
+    const states = Object.fromEntries(rows.map(({ job }) => [job.data.key, job.state]));
+    expect(Object.values(states).sort()).toEqual(['active', 'active', 'created']);
+    reservation.start(rows.map((row) => row.job));
+    jobs.enqueued('start-test');
+    await eventually(async () => runs.length === 2, 'the started jobs to run');
+    // Both slots are taken: the third job waits in the queue.
+    expect(runs.map((run) => run.key).sort()).toEqual(Object.keys(states).filter((key) => states[key] === 'active').sort());
+    const [{ waiting }] = (await dataSource.query(`SELECT count(*)::int AS waiting FROM pgboss.job WHERE name = 'start-test' AND state = 'created'`)) as Array<{ waiting: number }>;
+    expect(waiting).toBe(1);
+    release.splice(0).forEach((done) => done());
+    await eventually(async () => runs.length === 3, 'the queued job to be fetched and run');
+    release.splice(0).forEach((done) => done());
+
+    // Started in the statement of a process killed before it ran it: nothing runs it until pg-boss's expiry hands it back.
+    await insert(['abandoned'], 1);
+    await eventually(async () => runs.some((run) => run.key === 'abandoned'), 'the abandoned job to run after its expiry', 15_000);
+    expect(runs.find((run) => run.key === 'abandoned')).toEqual({ key: 'abandoned', retryCount: 1 });
   });
 
   it("fetches a backlog through an index in pg-boss's own order, with the queue's statistics refreshed, on queues created later too", async () => {
