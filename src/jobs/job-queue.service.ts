@@ -115,6 +115,11 @@ const STOP_TIMEOUT_MS = 10_000;
 /** How often an idle worker looks for jobs it was not woken for (other processes' jobs, retries coming due). */
 const POLL_MS = 1000;
 /**
+ * The same for scheduled work, whose jobs come at most once a minute (pg-boss's cron looks every 30 s): each idle
+ * look is a planned fetch, about 0.5 ms of database time.
+ */
+const SCHEDULED_POLL_MS = 10_000;
+/**
  * How often each process hands expired jobs back (a killed process's running jobs) and caps retry delays. pg-boss
  * expires jobs in its maintenance pass, every 120 s, with its archiving scan of the whole job table; this check
  * reads only the running and retrying jobs, so it can run often: a killed process's job runs again at most this
@@ -276,13 +281,13 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
    * Registers a worker that keeps up to `concurrency` jobs running, each with its own outcome: one job's failure
    * retries that job only.
    */
-  async work<T>(name: string, handler: JobHandler<T>, options: { concurrency?: number } = {}): Promise<void> {
+  async work<T>(name: string, handler: JobHandler<T>, options: { concurrency?: number; pollMs?: number } = {}): Promise<void> {
     if (!this.policies.has(name)) await this.define(name);
     const pool = new JobPool<T>({
       boss: this.boss,
       queue: name,
       concurrency: options.concurrency ?? 4,
-      pollMs: POLL_MS,
+      pollMs: options.pollMs ?? POLL_MS,
       run: (job) => this.handle(name, job, handler),
       onBacklog: () => this.refreshStatistics(name),
       onError: (error) => this.logger.error(`job queue ${name}: ${error.message}`),
@@ -298,7 +303,7 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
   async scheduled(name: string, cron: string, run: () => Promise<unknown>): Promise<void> {
     await this.work(name, async () => {
       await run();
-    }, { concurrency: 1 });
+    }, { concurrency: 1, pollMs: SCHEDULED_POLL_MS });
     await this.boss.schedule(name, cron, {});
   }
 
