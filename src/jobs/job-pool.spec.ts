@@ -30,7 +30,7 @@ describe('settleJob', () => {
 
 describe('JobPool', () => {
   /** A queue of `queued` jobs; every job runs until released by the test. */
-  function fakeQueue(queued: number, onBacklog?: () => Promise<void>) {
+  function fakeQueue(queued: number, onBacklog?: () => Promise<void>, pollMs = 50) {
     const batchSizes: number[] = [];
     const completed: string[] = [];
     const releases: Array<(result?: typeof JOB_COMPLETED) => void> = [];
@@ -50,7 +50,7 @@ describe('JobPool', () => {
       boss,
       queue: 'q',
       concurrency: 8,
-      pollMs: 50,
+      pollMs,
       run: () => new Promise<void | typeof JOB_COMPLETED>((resolve) => releases.push(resolve)),
       onBacklog,
       onError: (error) => {
@@ -60,6 +60,8 @@ describe('JobPool', () => {
     return { pool, batchSizes, completed, releases, enqueue: (count: number) => (queued += count) };
   }
   const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+  /** Long enough that no idle poll falls within a test: each fetch it sees was asked for. */
+  const IDLE_POLL_MS = 60_000;
 
   it('with a backlog, refills slots in batches of at least a quarter of the pool, not one by one, and reports the backlog once', async () => {
     let backlogNotices = 0;
@@ -105,7 +107,7 @@ describe('JobPool', () => {
   });
 
   it('runs jobs started in reserved slots without fetching them, and counts them against the pool', async () => {
-    const { pool, batchSizes, completed, releases, enqueue } = fakeQueue(0);
+    const { pool, batchSizes, completed, releases, enqueue } = fakeQueue(0, undefined, IDLE_POLL_MS);
     pool.start();
     await settle();
     expect(batchSizes).toEqual([8]);
@@ -129,9 +131,39 @@ describe('JobPool', () => {
     expect(completed).toEqual(expect.arrayContaining(['started-0', 'started-1']));
   });
 
-  it('refuses more started jobs than reserved slots', () => {
-    const { pool } = fakeQueue(0);
+  it('takes no slots while jobs wait in the queue, so new jobs do not overtake them', async () => {
+    const { pool, releases, enqueue } = fakeQueue(0, undefined, IDLE_POLL_MS);
+    pool.start();
+    await settle();
+    enqueue(3);
+    pool.wake();
+    expect(pool.reserve(1)).toBe(0);
+    await settle();
+    // The fetch took all three and found no more.
+    expect(releases).toHaveLength(3);
+    expect(pool.reserve(1)).toBe(1);
+    pool.startReserved([], 1);
+    // A backlog: every fetch fills its slots, and a slot that frees up goes to the queue, not to a reservation.
+    enqueue(20);
+    pool.wake();
+    await settle();
+    expect(releases).toHaveLength(8);
+    releases.shift()!();
+    expect(pool.reserve(1)).toBe(0);
+    const stopped = pool.stop(1000);
+    releases.forEach((release) => release());
+    await stopped;
+  });
+
+  it('refuses more started jobs than reserved slots', async () => {
+    const { pool } = fakeQueue(0, undefined, IDLE_POLL_MS);
+    pool.start();
+    await settle();
     expect(pool.reserve(1)).toBe(1);
     expect(() => pool.startReserved([jobStarted(0, 60), jobStarted(0, 60)], 1)).toThrow(/2 jobs started in 1 reserved slots/);
+    // The slot is given back all the same.
+    expect(pool.reserve(8)).toBe(8);
+    pool.startReserved([], 8);
+    await pool.stop(1000);
   });
 });

@@ -53,6 +53,11 @@ export class JobPool<T> {
   private backlogNoticedAt = 0;
   /** Slots promised to jobs their enqueuer starts itself (`reserve`), not yet handed over. */
   private reserved = 0;
+  /**
+   * Jobs may be waiting in the queue (woken for new ones, or the last fetch filled every slot): until a fetch finds
+   * fewer than it asked for, slots go to them, oldest first, and `reserve` takes none.
+   */
+  private queued = true;
   /** Slots the fetch in flight may fill. */
   private fetching = 0;
   /** Jobs finishing while a completion is being written are completed together, in one statement. */
@@ -75,15 +80,17 @@ export class JobPool<T> {
   /** New jobs were committed: look now. */
   wake(): void {
     this.woken = true;
+    this.queued = true;
     this.signal?.();
   }
 
   /**
    * Takes up to `count` free slots for jobs the caller enqueues already started (state `active`), so they run here
-   * without being fetched. Each reservation ends with one `startReserved`, with the jobs or with none.
+   * without being fetched. Each reservation ends with one `startReserved`, with the jobs or with none. None is taken
+   * while jobs may be queued: new jobs do not overtake them.
    */
   reserve(count: number): number {
-    if (this.stopping) return 0;
+    if (this.stopping || this.queued) return 0;
     const taken = Math.max(0, Math.min(count, this.free()));
     this.reserved += taken;
     return taken;
@@ -133,6 +140,7 @@ export class JobPool<T> {
       }
       // Every free slot filled: more may be queued. Otherwise the queue is empty until woken or the next poll.
       backlog = fetched === free;
+      this.queued = backlog || this.woken;
       if (backlog && this.options.onBacklog && Date.now() - this.backlogNoticedAt > BACKLOG_NOTICE_MS) {
         this.backlogNoticedAt = Date.now();
         void this.options.onBacklog().catch((error: Error) => this.options.onError(error));
