@@ -132,7 +132,7 @@ describe('JobPool', () => {
   });
 
   it('takes no slots while jobs wait in the queue, so new jobs do not overtake them', async () => {
-    const { pool, releases, enqueue } = fakeQueue(0, undefined, IDLE_POLL_MS);
+    const { pool, batchSizes, releases, enqueue } = fakeQueue(0, undefined, IDLE_POLL_MS);
     pool.start();
     await settle();
     enqueue(3);
@@ -149,10 +149,29 @@ describe('JobPool', () => {
     await settle();
     expect(releases).toHaveLength(8);
     releases.shift()!();
+    await settle();
+    // The slot is free, but the backlog waits for a quarter of the pool to free up, and the slot waits with it.
     expect(pool.reserve(1)).toBe(0);
+    expect(batchSizes).toEqual([8, 8, 5]);
     const stopped = pool.stop(1000);
     releases.forEach((release) => release());
     await stopped;
+  });
+
+  it('waits when stopping for the jobs of a reservation whose statement commits after the stop began', async () => {
+    const { pool, completed, releases } = fakeQueue(0, undefined, IDLE_POLL_MS);
+    pool.start();
+    await settle();
+    expect(pool.reserve(1)).toBe(1);
+    let stopped = false;
+    const stopping = pool.stop(5000).then(() => (stopped = true));
+    await settle();
+    pool.startReserved([{ ...jobStarted(0, 60), id: 'late' }], 1);
+    await settle();
+    expect(stopped).toBe(false);
+    releases.shift()!();
+    await stopping;
+    expect(completed).toEqual(['late']);
   });
 
   it('refuses more started jobs than reserved slots', async () => {

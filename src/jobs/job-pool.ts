@@ -38,6 +38,8 @@ export interface JobPoolOptions<T> {
 }
 
 const BACKLOG_NOTICE_MS = 15_000;
+/** While stopping, how often reservations still waiting for their statement are looked at. */
+const STOP_CHECK_MS = 20;
 
 /**
  * Keeps up to `concurrency` jobs of one queue running at all times: a slot that frees up is filled at once,
@@ -105,14 +107,21 @@ export class JobPool<T> {
     if (jobs.length < reserved && this.waitingForSlot) this.signal?.();
   }
 
-  /** Stops fetching and waits for the running jobs, at most `timeoutMs`. */
+  /**
+   * Stops fetching and reserving, and waits, at most `timeoutMs`, for the running jobs and for those of reservations
+   * taken before: their statements may commit after the stop began.
+   */
   async stop(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
     this.stopping = true;
     this.signal?.();
     await this.loop;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.running]), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
-    clearTimeout(timer);
+    while ((this.running.size || this.reserved) && Date.now() < deadline) {
+      let timer: NodeJS.Timeout | undefined;
+      const pause = new Promise((resolve) => (timer = setTimeout(resolve, this.reserved ? STOP_CHECK_MS : deadline - Date.now())));
+      await Promise.race(this.running.size ? [Promise.allSettled([...this.running]), pause] : [pause]);
+      clearTimeout(timer);
+    }
   }
 
   private async fetchLoop(): Promise<void> {
@@ -135,12 +144,13 @@ export class JobPool<T> {
         fetched = jobs?.length ?? 0;
       } catch (error) {
         this.options.onError(error as Error);
+        fetched = -1;
       } finally {
         this.fetching = 0;
       }
       // Every free slot filled: more may be queued. Otherwise the queue is empty until woken or the next poll.
       backlog = fetched === free;
-      this.queued = backlog || this.woken;
+      this.queued = backlog || this.woken || fetched < 0;
       if (backlog && this.options.onBacklog && Date.now() - this.backlogNoticedAt > BACKLOG_NOTICE_MS) {
         this.backlogNoticedAt = Date.now();
         void this.options.onBacklog().catch((error: Error) => this.options.onError(error));

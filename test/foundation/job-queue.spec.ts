@@ -1,6 +1,7 @@
 import PgBoss from 'pg-boss';
 import { DataSource } from 'typeorm';
 import { TransactionRunner } from '../../src/database/transaction-runner';
+import { InboxService } from '../../src/inbox/inbox.service';
 import { JOB_COMPLETED, JobQueue, type StartedJobRow } from '../../src/jobs/job-queue.service';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { eventually, type TestApp, startTestApp } from '../support/test-app';
@@ -180,8 +181,12 @@ describe('job queue (pg-boss on the app database)', () => {
       ) as Promise<Array<{ job: StartedJobRow & { data: { key: string } } }>>;
 
     // The worker's first fetch (of an empty queue) holds its slots while it runs.
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const reservation = jobs.reserve('start-test', 3);
+    const reservation = await eventually(async () => {
+      const taken = jobs.reserve('start-test', 3);
+      if (taken.slots) return taken;
+      taken.start([]);
+      return undefined;
+    }, 'the worker to be idle');
     expect(reservation.slots).toBe(2);
     const rows = await insert(['a', 'b', 'c'], reservation.slots);
     const states = Object.fromEntries(rows.map(({ job }) => [job.data.key, job.state]));
@@ -199,8 +204,29 @@ describe('job queue (pg-boss on the app database)', () => {
 
     // Started in the statement of a process killed before it ran it: nothing runs it until pg-boss's expiry hands it back.
     await insert(['abandoned'], 1);
-    await eventually(async () => runs.some((run) => run.key === 'abandoned'), 'the abandoned job to run after its expiry', 15_000);
+    // Expiry after 2 s, checked every 5 s, then pg-boss's retry delay and a poll.
+    await eventually(async () => runs.some((run) => run.key === 'abandoned'), 'the abandoned job to run after its expiry', 30_000);
     expect(runs.find((run) => run.key === 'abandoned')).toEqual({ key: 'abandoned', retryCount: 1 });
+  });
+
+  it('gives back the slots of inbox statements the database refuses, so later events still start with their insert', async () => {
+    const inbox = first.app.get(InboxService);
+    const dataSource = first.app.get(DataSource);
+    // A company id beyond bigint fails the statement (a 400 to the sender); more of them than the worker has slots.
+    for (let index = 0; index < 40; index += 1) {
+      await expect(
+        inbox.accept({ source: 'pipedrive', dedupeKey: `refused-${index}`, eventType: 'test:refused', companyId: '9'.repeat(20), payload: {} }),
+      ).rejects.toMatchObject({ response: { error: { code: 'bad_request', message: expect.stringMatching(/cannot be stored/) } } });
+    }
+    await expect(inbox.accept({ source: 'pipedrive', dedupeKey: 'after-refusals', eventType: 'test:unhandled', companyId: null, payload: {} })).resolves.toBe('accepted');
+    const [job] = (await dataSource.query(
+      `SELECT j.started_on = j.created_on AS started_with_insert FROM pgboss.job j JOIN inbox_events i ON i.id = (j.data->>'inboxId')::bigint WHERE i.dedupe_key = 'after-refusals'`,
+    )) as Array<{ started_with_insert: boolean }>;
+    expect(job.started_with_insert).toBe(true);
+    await eventually(
+      async () => ((await dataSource.query(`SELECT status FROM inbox_events WHERE dedupe_key = 'after-refusals'`)) as Array<{ status: string }>)[0]?.status === 'ignored',
+      'the event to be processed',
+    );
   });
 
   it("fetches a backlog through an index in pg-boss's own order, with the queue's statistics refreshed, on queues created later too", async () => {
