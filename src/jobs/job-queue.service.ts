@@ -216,8 +216,8 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
    * for a data-modifying CTE, so rows and their jobs commit in one statement, without a transaction around it
    * (pg-boss 10's `job` table; the test in test/foundation/job-queue.spec.ts compares it with pg-boss's insert).
    * With `startParam` (an integer: slots from `reserve`), that many of the jobs are inserted already started, as
-   * pg-boss's fetch would start them, and returned as `STARTED_JOB` rows: the statement's caller hands them to
-   * `Reservation.start` once it has committed. Call `enqueued(name)` for the rest.
+   * pg-boss's fetch would start them. Every job comes back as a `StartedJobRow`; once the statement has committed,
+   * its caller hands them to `Reservation.start`, and calls `enqueued(name)` if any were not started.
    */
   insertJobsFrom(source: string, queueParam: string, startParam?: string): string {
     const started = startParam ? `s.n <= ${startParam}` : 'false';
