@@ -77,10 +77,14 @@ export class Scenario {
       ),
       inbox: await this.db().query(`SELECT source, event_type, status_reason FROM inbox_events WHERE status = 'pending'`),
     });
+    // A simulator may still be delivering webhooks (a release sends them one after another), and a job finishing may
+    // set off another: drained is no webhook under way, before and after no job or event is open.
+    const delivering = () => [this.s.pipedrive.webhooks, this.s.dottedsign.webhooks];
     try {
       await eventually(async () => {
+        await Promise.all(delivering().map((webhooks) => webhooks.idle()));
         const { jobs, inbox } = await open();
-        return jobs.length === 0 && inbox.length === 0;
+        return jobs.length === 0 && inbox.length === 0 && delivering().every((webhooks) => webhooks.isIdle());
       }, 'the job queue to drain', 30000);
     } catch (error) {
       throw new Error(`${(error as Error).message}; still open: ${JSON.stringify(await open())}`);

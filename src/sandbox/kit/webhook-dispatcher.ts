@@ -119,9 +119,14 @@ export class WebhookDispatcher {
     return this.inFlight + this.releasing + (this.held?.length ?? 0);
   }
 
-  /** Resolves when no delivery is in flight or waiting for a retry; held deliveries do not count (release them first). */
+  /** No delivery is in flight or waiting for a retry; held deliveries do not count (release them first). */
+  isIdle(): boolean {
+    return this.inFlight === 0;
+  }
+
+  /** Resolves once `isIdle()`. */
   idle(): Promise<void> {
-    if (this.inFlight === 0) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
