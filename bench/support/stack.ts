@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -40,6 +41,8 @@ export class Stack {
   db!: Client;
   private databaseUrl = '';
   templateId = 0;
+  /** The apps' DATA_DIRs, removed by `close`. */
+  private readonly dataDirs: string[] = [];
 
   private constructor(
     readonly world: SimulatedWorld,
@@ -83,7 +86,7 @@ export class Stack {
       NODE_ENV: 'test',
       PORT: String(port),
       APP_URL: `http://127.0.0.1:${port}`,
-      DATA_DIR: mkdtempSync(join(tmpdir(), 'pdds-bench-app-')),
+      DATA_DIR: stack.dataDir(),
       DATABASE_URL: options.databaseUrl,
       ENCRYPTION_KEY: encryptionKey.toString('base64'),
       // App processes log as .env.example has them (an access line per panel request; to /dev/null here), so the
@@ -186,6 +189,13 @@ export class Stack {
     await this.inProcess?.close();
     await this.db?.end().catch(() => undefined);
     await this.world.close();
+    await Promise.all(this.dataDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+  }
+
+  private dataDir(): string {
+    const dir = mkdtempSync(join(tmpdir(), 'pdds-bench-app-'));
+    this.dataDirs.push(dir);
+    return dir;
   }
 }
 

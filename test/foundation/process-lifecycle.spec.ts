@@ -1,11 +1,11 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { freeLoopbackPort } from '../../src/database/embedded-postgres.launcher';
 import { type AppProcess, ROOT, postgresRunningIn, startAppProcess as startMain } from '../support/app-process';
+import { scratchDir } from '../support/scratch-dir';
 import { eventually } from '../support/test-app';
 import { createTestDatabase } from '../support/test-database';
 
@@ -38,7 +38,7 @@ describe('the app process (npm start)', () => {
   });
 
   it('keeps its data across restarts and leaves no postgres behind on SIGTERM or Ctrl-C', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'pdds-data-'));
+    const dataDir = scratchDir('data');
     const port = await freeLoopbackPort();
     // With credentials (not sandbox mode, whose database starts empty on purpose every time).
     const env = { DATA_DIR: dataDir, PORT: String(port), ...DEVELOPMENT_CREDENTIALS };
@@ -69,7 +69,7 @@ describe('the app process (npm start)', () => {
   it('logs each request once under the id it answered with, credentials redacted, health checks left out, refused webhooks as warnings', async () => {
     const database = await createTestDatabase();
     const port = await freeLoopbackPort();
-    const started = startMain({ NODE_ENV: 'test', DATABASE_URL: database.url, DATA_DIR: mkdtempSync(join(tmpdir(), 'pdds-data-')), PORT: String(port), ...DEVELOPMENT_CREDENTIALS });
+    const started = startMain({ NODE_ENV: 'test', DATABASE_URL: database.url, DATA_DIR: scratchDir('data'), PORT: String(port), ...DEVELOPMENT_CREDENTIALS });
     try {
       await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`).catch(() => undefined))?.status === 200, 'app to be ready', 45000);
       await fetch(`http://127.0.0.1:${port}/healthz`);
@@ -100,7 +100,7 @@ describe('the app process (npm start)', () => {
   });
 
   it('stops its embedded postgres when the start fails', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'pdds-data-'));
+    const dataDir = scratchDir('data');
     const blocker = createServer();
     await new Promise<void>((done) => blocker.listen(0, () => done()));
     const port = (blocker.address() as { port: number }).port;

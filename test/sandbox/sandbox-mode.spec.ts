@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium } from 'playwright-core';
 import { freeLoopbackPort } from '../../src/database/embedded-postgres.launcher';
 import { type AppProcess, ROOT, postgresRunningIn, startAppProcess } from '../support/app-process';
+import { scratchDir } from '../support/scratch-dir';
 import { eventually } from '../support/test-app';
 
 const ARTIFACTS = join(ROOT, 'test', 'artifacts');
@@ -30,7 +30,7 @@ describe('npm start with no accounts (sandbox mode)', () => {
   });
 
   it('prints one console URL where adding a deal, signing it and seeing the deal won with the PDF all work, and Ctrl-C leaves nothing behind', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'pdds-sandbox-'));
+    const dataDir = scratchDir('sandbox');
     app = startAppProcess({ DATA_DIR: dataDir, PORT: String(await freeLoopbackPort()) });
     const started = app;
     const consoleUrl = await consoleUrlOf(started);
@@ -70,7 +70,7 @@ describe('npm start with no accounts (sandbox mode)', () => {
   }, 180000);
 
   it('with DOTTEDSIGN_APP_ACCOUNT=false, the demo company is only installed and its admin connects DottedSign through the simulator\'s approval page', async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'pdds-sandbox-'));
+    const dataDir = scratchDir('sandbox');
     app = startAppProcess({ DATA_DIR: dataDir, PORT: String(await freeLoopbackPort()), DOTTEDSIGN_APP_ACCOUNT: 'false' });
     const started = app;
     const consoleUrl = await consoleUrlOf(started);

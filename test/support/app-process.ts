@@ -1,7 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { scratchDir } from './scratch-dir';
 
 export const ROOT = resolve(__dirname, '../..');
 
@@ -17,7 +16,7 @@ export interface AppProcess {
 export function startAppProcess(env: Record<string, string>): AppProcess {
   let output = '';
   const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'src/main.ts')], {
-    cwd: mkdtempSync(join(tmpdir(), 'pdds-cwd-')),
+    cwd: scratchDir('cwd'),
     env: { PATH: process.env.PATH ?? '', TS_NODE_PROJECT: join(ROOT, 'tsconfig.json'), LOG_LEVEL: 'info', NODE_PATH: join(ROOT, 'node_modules'), ...env },
     detached: true,
   });

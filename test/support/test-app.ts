@@ -1,11 +1,9 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createApp } from '../../src/app.factory';
 import { type AppConfig, type RawEnv, parseConfig } from '../../src/config/app-config';
 import { freeLoopbackPort } from '../../src/database/embedded-postgres.launcher';
+import { scratchDir } from './scratch-dir';
 import { type TestDatabase, createTestDatabase } from './test-database';
 
 export interface TestApp {
@@ -30,7 +28,7 @@ export async function startTestApp(options: { env?: RawEnv; database?: TestDatab
       NODE_ENV: 'test',
       PORT: String(port),
       APP_URL: `http://127.0.0.1:${port}`,
-      DATA_DIR: mkdtempSync(join(tmpdir(), 'pdds-app-')),
+      DATA_DIR: scratchDir('app'),
       ENCRYPTION_KEY: sharedKey,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       ...options.env,
