@@ -56,8 +56,8 @@ export class JobPool<T> {
   /** Slots promised to jobs their enqueuer starts itself (`reserve`), not yet handed over. */
   private reserved = 0;
   /**
-   * Jobs may be waiting in the queue (woken for new ones, or the last fetch filled every slot): until a fetch finds
-   * fewer than it asked for, slots go to them, oldest first, and `reserve` takes none.
+   * Jobs may be waiting in the queue (woken for new ones, or the last fetch filled every slot or failed): until a
+   * fetch finds fewer than it asked for, slots go to them, oldest first, and `reserve` takes none.
    */
   private queued = true;
   /** Slots the fetch in flight may fill. */
