@@ -84,12 +84,15 @@ async function generate(stack: Stack, companies: BenchCompany[]): Promise<void> 
 }
 
 type Request = { path: string; headers: Record<string, string> };
+type Panel = { page: Request; contracts: Request };
 
 /**
- * GET /api/deals/:dealId/contracts with a valid panel JWT, at a fixed concurrency, in two passes over 5,000 deals
- * drawn from all companies (the open panels):
- * - first open: each deal once, so each answer includes the visibility check, one Pipedrive read as the user;
- * - polls: those deals at random for 15 s, as open panels poll, answered with the check remembered.
+ * GET /api/deals/:dealId/contracts with a valid panel JWT, at a fixed concurrency, in three passes over deals drawn
+ * from all companies, each deal's first open needing the visibility check (one Pipedrive read as the user):
+ * - first open without its page: 5,000 deals once each, the call alone, as when another process served the page;
+ * - first open: 5,000 other deals (the open panels) once each, as Pipedrive opens a panel: its page (which starts the
+ *   check), then the call at once, with none of the SDK handshake that comes between them in a browser;
+ * - polls: the open panels at random for 15 s, answered with the check remembered.
  * Each answer's latency is taken from autocannon's response events, so percentiles are exact.
  */
 export async function contractsApiBenchmark(database: FreshDatabase): Promise<Record<string, unknown>> {
@@ -99,27 +102,57 @@ export async function contractsApiBenchmark(database: FreshDatabase): Promise<Re
     const companies = await createInPipedrive(stack);
     await generate(stack, companies);
     const generateSeconds = round((Date.now() - generating) / 1000);
-    const requests: Request[] = Array.from({ length: OPEN_PANELS }, (_, index) => {
-      const company = companies[index % COMPANIES];
-      const dealId = company.dealIds[Math.floor(index / COMPANIES) % DEALS_PER_COMPANY];
-      return { path: `/api/deals/${dealId}/contracts`, headers: { authorization: `Bearer ${stack.panelToken(company.companyId, company.userId)}` } };
-    });
+    const panelsOn = (firstDeal: number): Panel[] =>
+      Array.from({ length: OPEN_PANELS }, (_, index) => {
+        const company = companies[index % COMPANIES];
+        const dealId = company.dealIds[firstDeal + (Math.floor(index / COMPANIES) % (OPEN_PANELS / COMPANIES))];
+        const token = stack.panelToken(company.companyId, company.userId);
+        return {
+          page: { path: `/panel?token=${token}&id=bench&selectedIds=${dealId}&resource=deal&view=details`, headers: {} },
+          contracts: { path: `/api/deals/${dealId}/contracts`, headers: { authorization: `Bearer ${token}` } },
+        };
+      });
+    const openPanels = panelsOn(0);
+    const requests = openPanels.map((panel) => panel.contracts);
     const dealReads = () => stack.pipedrive.requests.entries({ method: 'GET', path: /\/api\/v2\/deals\/\d+$/ }).length;
 
-    const load = (options: { duration?: number; amount?: number; next: () => Request; record?: Latencies }) =>
+    /** Each connection sends `steps` in turn, with a context of its own; the answers to the last step are the ones recorded. */
+    const load = (options: { duration?: number; amount?: number; steps: Array<(context: Record<string, unknown>) => Request>; record?: Latencies; recordFirst?: Latencies }) =>
       new Promise<void>((resolve, reject) => {
         const instance = autocannon(
-          { url: stack.url, connections: CONNECTIONS, ...(options.amount ? { amount: options.amount } : { duration: options.duration }), timeout: 10, requests: [{ setupRequest: (request) => ({ ...request, ...options.next() }) }] },
+          {
+            url: stack.url,
+            connections: CONNECTIONS,
+            ...(options.amount ? { amount: options.amount } : { duration: options.duration }),
+            timeout: 10,
+            requests: options.steps.map((next) => ({ setupRequest: (request, context) => ({ ...request, ...next(context) }) })),
+          },
           (error) => (error ? reject(error) : resolve()),
-        ) as { on(event: 'response', listener: (client: unknown, status: number, bytes: number, ms: number) => void): void };
-        const record = options.record;
-        if (record) instance.on('response', (_client, status, _bytes, ms) => record.add(status, ms));
+        ) as { on(event: 'response', listener: (client: { requestIterator: { currentRequestIndex: number } }, status: number, bytes: number, ms: number) => void): void };
+        const last = options.steps.length - 1;
+        instance.on('response', (client, status, _bytes, ms) => {
+          const step = client.requestIterator.currentRequestIndex;
+          (step === last ? options.record : step === 0 ? options.recordFirst : undefined)?.add(status, ms);
+        });
       });
 
+    const withoutPage = new Latencies();
+    const readsBeforeWithoutPage = dealReads();
+    const notOpened = panelsOn(OPEN_PANELS / COMPANIES).map((panel) => panel.contracts);
+    let nextWithoutPage = 0;
+    await load({ amount: notOpened.length, steps: [() => notOpened[nextWithoutPage++ % notOpened.length]], record: withoutPage });
+    const withoutPageDealReads = dealReads() - readsBeforeWithoutPage;
+
+    const pages = new Latencies();
     const firstOpen = new Latencies();
-    let nextDeal = 0;
     const readsBeforeFirstOpen = dealReads();
-    await load({ amount: requests.length, next: () => requests[nextDeal++ % requests.length], record: firstOpen });
+    let nextPanel = 0;
+    await load({
+      amount: openPanels.length * 2,
+      steps: [(context) => (context.panel = openPanels[nextPanel++ % openPanels.length]).page, (context) => (context.panel as Panel).contracts],
+      record: firstOpen,
+      recordFirst: pages,
+    });
     const firstOpenDealReads = dealReads() - readsBeforeFirstOpen;
 
     const polls = new Latencies();
@@ -127,12 +160,12 @@ export async function contractsApiBenchmark(database: FreshDatabase): Promise<Re
     const duration = scaled(15, 4);
     const readsBeforePolls = dealReads();
     const appCpuBefore = cpuMsOf(stack.apps[0].pid);
-    await load({ duration, next: random, record: polls });
+    await load({ duration, steps: [random], record: polls });
     const appCpuUsPerRequest = Math.round(((cpuMsOf(stack.apps[0].pid) - appCpuBefore) * 1000) / polls.count);
     const pollDealReads = dealReads() - readsBeforePolls;
 
     // Every answer must be the deal's contracts: a fast 4xx or 5xx would make the figures mean nothing.
-    for (const [pass, latencies] of [['first open', firstOpen], ['polls', polls]] as const) {
+    for (const [pass, latencies] of [['first open without its page', withoutPage], ['panel page', pages], ['first open', firstOpen], ['polls', polls]] as const) {
       const wrong = latencies.summary().statuses;
       delete wrong[200];
       if (Object.keys(wrong).length) throw new Error(`contracts API ${pass}: answers other than 200: ${JSON.stringify(wrong)}`);
@@ -155,6 +188,8 @@ export async function contractsApiBenchmark(database: FreshDatabase): Promise<Re
       events: await stack.count('SELECT count(*) FROM contract_events'),
       generateSeconds,
       connections: CONNECTIONS,
+      firstOpenWithoutPage: { ...withoutPage.summary(), pipedriveDealReads: withoutPageDealReads },
+      panelPage: pages.summary(),
       firstOpen: { ...firstOpen.summary(), pipedriveDealReads: firstOpenDealReads },
       durationSeconds: duration,
       ...polls.summary(),

@@ -73,6 +73,16 @@ export class PanelAccess {
     return access;
   }
 
+  /**
+   * Starts what a panel's first call about its deal needs (the user's install, Pipedrive's answer on the deal) when
+   * Pipedrive asks for the panel's page: its script calls our API only after the SDK handshake, by which time that
+   * read is done or under way, and the call shares it. Nothing is answered here: a failure is not remembered, so the
+   * API call meets it again and says so.
+   */
+  prepareDeal(user: PanelUser, dealId: string): void {
+    this.dealUser(user, dealId, 'records').catch(() => undefined);
+  }
+
   /** A contract of the user's company on a deal Pipedrive shows them; any other id answers 404, like a missing one. */
   async contract(user: PanelUser, contractId: string): Promise<Contract> {
     await this.installedUser(user);

@@ -4,7 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { resultPage, sendHtml } from '../common/html-page';
 import { type AppConfig, CONFIG } from '../config/app-config';
 import { type ClientPage, clientAsset, clientPage } from './client-assets';
-import { verifyPanelToken } from './panel-auth.guard';
+import { PanelAccess } from './panel-access.service';
+import { type PanelUser, verifyPanelToken } from './panel-auth.guard';
+import { recordId } from './record-id';
 
 /**
  * The iframe pages Pipedrive embeds (deal panel, app settings) and their static assets. A page is served only
@@ -12,11 +14,17 @@ import { verifyPanelToken } from './panel-auth.guard';
  */
 @Controller()
 export class PanelPagesController {
-  constructor(@Inject(CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(CONFIG) private readonly config: AppConfig,
+    private readonly access: PanelAccess,
+  ) {}
 
+  /** Pipedrive opens the deal panel with the deal's id in `selectedIds`. */
   @Get('panel')
-  panel(@Query('token') token: unknown, @Res() res: FastifyReply): void {
-    this.page('panel', token, res);
+  panel(@Query('token') token: unknown, @Query('selectedIds') selectedIds: unknown, @Res() res: FastifyReply): void {
+    const user = this.page('panel', token, res);
+    const dealId = typeof selectedIds === 'string' ? recordId.safeParse(selectedIds.split(',')[0]) : null;
+    if (user && dealId?.success) this.access.prepareDeal(user, dealId.data);
   }
 
   @Get('settings')
@@ -35,18 +43,20 @@ export class PanelPagesController {
     res.header('Cache-Control', 'public, max-age=31536000, immutable').type(asset.contentType).send(await readFile(asset.file));
   }
 
-  private page(page: ClientPage, token: unknown, res: FastifyReply): void {
+  /** Sends the page; the user it was served to, or null when it was refused. */
+  private page(page: ClientPage, token: unknown, res: FastifyReply): PanelUser | null {
     res.header('Cache-Control', 'no-store');
     const user = typeof token === 'string' ? verifyPanelToken(token, this.config.pipedrive.jwtSecret) : null;
     if (!user) {
       sendHtml(res, 401, resultPage({ title: 'Session expired', message: 'This view could not confirm who you are (its link is missing, altered or expired). Reload the page in Pipedrive to open it again.' }));
-      return;
+      return null;
     }
     const html = clientPage(page);
     if (!html) {
       sendHtml(res, 503, resultPage({ title: 'Not available', message: 'The app’s interface is not built on this server (run npm run build).' }));
-      return;
+      return null;
     }
     sendHtml(res, 200, html);
+    return user;
   }
 }

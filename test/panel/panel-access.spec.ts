@@ -2,6 +2,7 @@ import jwt from 'jsonwebtoken';
 import { SignedTokens } from '../../src/common/signed-tokens';
 import { type Sandbox, startSandbox } from '../support/sandbox';
 import { Scenario } from '../support/scenario';
+import { eventually } from '../support/test-app';
 
 interface ContractJson {
   id: number;
@@ -194,6 +195,39 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
     // A deal id that was never the company's is no deal, for admins too.
     const never = await s.api(a.companyId, a.userId, '/api/deals/987654/contracts');
     expect([never.status, await never.json()]).toEqual([404, { error: { code: 'not_found', message: 'No such deal in Pipedrive' } }]);
+  });
+
+  it('opening a deal’s panel page starts its visibility check, which the contracts call then shares; a refusal is not kept', async () => {
+    const regular = scenario.demo.regularUserId;
+    await s.install(regular);
+    const shown = await scenario.addDeal({ title: 'Opened from Pipedrive', owner_id: regular, person_id: scenario.demo.personWithEmailId });
+    const hidden = await scenario.addDeal({ title: 'Owner only, opened by another', owner_id: a.userId, visible_to: 1, person_id: scenario.demo.personWithEmailId });
+    await scenario.drained();
+    await s.sim('/requests', { method: 'DELETE' });
+    const dealReads = async (dealId: number) => ((await (await s.sim('/requests?method=GET')).json()) as Array<{ path: string }>).filter((read) => read.path.endsWith(`/api/v2/deals/${dealId}`)).length;
+    const openPage = async (selectedIds: string) => {
+      const page = await get(`/panel?token=${s.panelToken(a.companyId, regular)}&id=ext-1&selectedIds=${selectedIds}&resource=deal&view=details`);
+      expect(page.status).toBe(200);
+      await page.text();
+    };
+
+    await openPage(String(shown.id));
+    await eventually(async () => (await dealReads(shown.id)) === 1, 'the page to read the deal from Pipedrive');
+    const contracts = await s.api(a.companyId, regular, `/api/deals/${shown.id}/contracts`);
+    expect([contracts.status, await contracts.json()]).toEqual([200, { contracts: [] }]);
+    expect(await dealReads(shown.id)).toBe(1);
+
+    await openPage(String(hidden.id));
+    await eventually(async () => (await dealReads(hidden.id)) === 1, 'the page to read the hidden deal from Pipedrive');
+    const refused = await s.api(a.companyId, regular, `/api/deals/${hidden.id}/contracts`);
+    expect([refused.status, await refused.json()]).toEqual([403, { error: { code: 'deal_not_visible', message: 'Pipedrive does not show you this deal' } }]);
+    expect(await dealReads(hidden.id)).toBe(2);
+
+    // A page without a deal id asks Pipedrive nothing.
+    for (const selectedIds of ['', '0', 'abc', '9007199254740993']) await openPage(selectedIds);
+    const reads = (await (await s.sim('/requests?method=GET')).json()) as Array<{ path: string }>;
+    const dealIdsRead = reads.map((read) => /\/api\/v2\/deals\/(\d+)$/.exec(read.path)?.[1]).filter(Boolean);
+    expect(dealIdsRead).toEqual([String(shown.id), String(hidden.id), String(hidden.id)]);
   });
 
   it('refuses ids no deal or contract can have (0, above 2^53, not a number) with 400, before asking Pipedrive', async () => {
