@@ -74,13 +74,14 @@ export class PanelAccess {
   }
 
   /**
-   * Starts what a panel's first call about its deal needs (the user's install, Pipedrive's answer on the deal) when
-   * Pipedrive asks for the panel's page: its script calls our API only after the SDK handshake, by which time that
-   * read is done or under way, and the call shares it. Nothing is answered here: a failure is not remembered, so the
-   * API call meets it again and says so.
+   * Starts the Pipedrive reads a page's first calls wait for, when Pipedrive asks for the page: the user's role (the
+   * settings every page reads) and, for a deal's panel, the deal. The page's script calls our API only after its
+   * assets, the SDK handshake and a signed-token round trip, by which time those reads are done or under way, and the
+   * calls share them. Nothing is answered here: a failure is remembered by nobody, so the call meets it again.
    */
-  prepareDeal(user: PanelUser, dealId: string): void {
-    this.dealUser(user, dealId, 'records').catch(() => undefined);
+  preparePage(user: PanelUser, dealId: string | null): void {
+    this.admins.isAdminForDisplay(user.companyId, user.userId, false).catch(() => undefined);
+    if (dealId) this.dealUser(user, dealId, 'records').catch(() => undefined);
   }
 
   /** A contract of the user's company on a deal Pipedrive shows them; any other id answers 404, like a missing one. */

@@ -24,12 +24,13 @@ export class PanelPagesController {
   panel(@Query('token') token: unknown, @Query('selectedIds') selectedIds: unknown, @Res() res: FastifyReply): void {
     const user = this.page('panel', token, res);
     const dealId = typeof selectedIds === 'string' ? recordId.safeParse(selectedIds.split(',')[0]) : null;
-    if (user && dealId?.success) this.access.prepareDeal(user, dealId.data);
+    if (user) this.access.preparePage(user, dealId?.success ? dealId.data : null);
   }
 
   @Get('settings')
   settings(@Query('token') token: unknown, @Res() res: FastifyReply): void {
-    this.page('settings', token, res);
+    const user = this.page('settings', token, res);
+    if (user) this.access.preparePage(user, null);
   }
 
   /** Hashed file names: a new build gets new names, so they can be cached for good. */

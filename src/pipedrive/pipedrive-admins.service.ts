@@ -21,6 +21,8 @@ const ROLE_SHOWN_MS = 60 * 1000;
 export class PipedriveAdmins {
   private readonly logger = new Logger(PipedriveAdmins.name);
   private readonly shown = new RecentValues<boolean>(ROLE_SHOWN_MS, 10_000);
+  /** Reads of a role for display under way: a panel's page and its settings call share one. */
+  private readonly readingForDisplay = new Map<string, Promise<AdminCheck>>();
 
   constructor(
     private readonly installations: InstallationsRepository,
@@ -54,9 +56,15 @@ export class PipedriveAdmins {
    * role recorded at the user's last install or admin action when Pipedrive does not answer.
    */
   async isAdminForDisplay(companyId: string, userId: string, recorded: boolean): Promise<boolean> {
-    const known = this.shown.get(`${companyId}:${userId}`);
+    const key = `${companyId}:${userId}`;
+    const known = this.shown.get(key);
     if (known !== undefined) return known;
-    const role = await this.check(companyId, userId);
+    let reading = this.readingForDisplay.get(key);
+    if (!reading) {
+      reading = this.check(companyId, userId).finally(() => this.readingForDisplay.delete(key));
+      this.readingForDisplay.set(key, reading);
+    }
+    const role = await reading;
     return role === 'admin' || role === 'not_admin' ? role === 'admin' : recorded;
   }
 

@@ -197,37 +197,40 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
     expect([never.status, await never.json()]).toEqual([404, { error: { code: 'not_found', message: 'No such deal in Pipedrive' } }]);
   });
 
-  it('opening a deal’s panel page starts its visibility check, which the contracts call then shares; a refusal is not kept', async () => {
-    const regular = scenario.demo.regularUserId;
-    await s.install(regular);
-    const shown = await scenario.addDeal({ title: 'Opened from Pipedrive', owner_id: regular, person_id: scenario.demo.personWithEmailId });
+  it('opening a page starts the Pipedrive reads its first calls need (role, deal), which those calls then share; a refusal is not kept', async () => {
+    const user = (await (await s.sim(`/companies/${a.companyId}/users`, { body: { name: 'Opens Panels', isAdmin: false } })).json()) as { id: number };
+    await s.install(user.id);
+    const shown = await scenario.addDeal({ title: 'Opened from Pipedrive', owner_id: user.id, person_id: scenario.demo.personWithEmailId });
     const hidden = await scenario.addDeal({ title: 'Owner only, opened by another', owner_id: a.userId, visible_to: 1, person_id: scenario.demo.personWithEmailId });
     await scenario.drained();
     await s.sim('/requests', { method: 'DELETE' });
-    const dealReads = async (dealId: number) => ((await (await s.sim('/requests?method=GET')).json()) as Array<{ path: string }>).filter((read) => read.path.endsWith(`/api/v2/deals/${dealId}`)).length;
-    const openPage = async (selectedIds: string) => {
-      const page = await get(`/panel?token=${s.panelToken(a.companyId, regular)}&id=ext-1&selectedIds=${selectedIds}&resource=deal&view=details`);
-      expect(page.status).toBe(200);
-      await page.text();
+    const reads = async () => ((await (await s.sim('/requests?method=GET')).json()) as Array<{ path: string }>).map((read) => read.path.replace(/^\/c\/\d+/, ''));
+    const readsOf = async (path: string) => (await reads()).filter((read) => read === path).length;
+    const openPage = async (page: string) => {
+      const response = await get(`${page}${page.includes('?') ? '&' : '?'}token=${s.panelToken(a.companyId, user.id)}`);
+      expect(response.status).toBe(200);
+      await response.text();
     };
 
-    await openPage(String(shown.id));
-    await eventually(async () => (await dealReads(shown.id)) === 1, 'the page to read the deal from Pipedrive');
-    const contracts = await s.api(a.companyId, regular, `/api/deals/${shown.id}/contracts`);
+    await openPage(`/panel?id=ext-1&selectedIds=${shown.id}&resource=deal&view=details`);
+    await eventually(async () => (await readsOf(`/api/v2/deals/${shown.id}`)) === 1 && (await readsOf('/api/v1/users/me')) === 1, 'the page to read the deal and the role');
+    const [settings, contracts] = await Promise.all([s.api(a.companyId, user.id, '/api/settings'), s.api(a.companyId, user.id, `/api/deals/${shown.id}/contracts`)]);
+    expect([settings.status, (await settings.json()).canEdit]).toEqual([200, false]);
     expect([contracts.status, await contracts.json()]).toEqual([200, { contracts: [] }]);
-    expect(await dealReads(shown.id)).toBe(1);
+    expect([await readsOf(`/api/v2/deals/${shown.id}`), await readsOf('/api/v1/users/me')]).toEqual([1, 1]);
 
-    await openPage(String(hidden.id));
-    await eventually(async () => (await dealReads(hidden.id)) === 1, 'the page to read the hidden deal from Pipedrive');
-    const refused = await s.api(a.companyId, regular, `/api/deals/${hidden.id}/contracts`);
+    await openPage(`/panel?id=ext-1&selectedIds=${hidden.id}&resource=deal&view=details`);
+    await eventually(async () => (await readsOf(`/api/v2/deals/${hidden.id}`)) === 1, 'the page to read the hidden deal');
+    const refused = await s.api(a.companyId, user.id, `/api/deals/${hidden.id}/contracts`);
     expect([refused.status, await refused.json()]).toEqual([403, { error: { code: 'deal_not_visible', message: 'Pipedrive does not show you this deal' } }]);
-    expect(await dealReads(hidden.id)).toBe(2);
+    expect(await readsOf(`/api/v2/deals/${hidden.id}`)).toBe(2);
 
-    // A page without a deal id asks Pipedrive nothing.
-    for (const selectedIds of ['', '0', 'abc', '9007199254740993']) await openPage(selectedIds);
-    const reads = (await (await s.sim('/requests?method=GET')).json()) as Array<{ path: string }>;
-    const dealIdsRead = reads.map((read) => /\/api\/v2\/deals\/(\d+)$/.exec(read.path)?.[1]).filter(Boolean);
-    expect(dealIdsRead).toEqual([String(shown.id), String(hidden.id), String(hidden.id)]);
+    // Pages without a deal id ask Pipedrive for no deal; the settings page and these panels find the role remembered.
+    for (const selectedIds of ['', '0', 'abc', '9007199254740993']) await openPage(`/panel?selectedIds=${selectedIds}`);
+    await openPage('/settings');
+    const deals = (await reads()).filter((read) => read.startsWith('/api/v2/deals/'));
+    expect(deals).toEqual([`/api/v2/deals/${shown.id}`, `/api/v2/deals/${hidden.id}`, `/api/v2/deals/${hidden.id}`]);
+    expect(await readsOf('/api/v1/users/me')).toBe(1);
   });
 
   it('refuses ids no deal or contract can have (0, above 2^53, not a number) with 400, before asking Pipedrive', async () => {
