@@ -41,6 +41,8 @@ export class PanelAccess {
   private readonly installsSeen = new RecentValues<UserAccess>(INSTALL_SEEN_MS, INSTALLS_SEEN_MAX);
   /** A panel opening asks for the contracts and the signers together: they share one Pipedrive read. */
   private readonly checking = new Map<string, Promise<DealAccess>>();
+  /** Users whose page started a deal check still under way. */
+  private readonly preparingFor = new Set<string>();
 
   constructor(
     private readonly installations: InstallationsRepository,
@@ -77,11 +79,18 @@ export class PanelAccess {
    * Starts the Pipedrive reads a page's first calls wait for, when Pipedrive asks for the page: the user's role (the
    * settings every page reads) and, for a deal's panel, the deal. The page's script calls our API only after its
    * assets, the SDK handshake and a signed-token round trip, by which time those reads are done or under way, and the
-   * calls share them. Nothing is answered here: a failure is remembered by nobody, so the call meets it again.
+   * calls share them. Nothing is answered here: a failure is remembered by nobody, so the call meets it again. A page
+   * answers at once, so a user's pages start one deal read at a time: a loop of pages cannot hold more of the
+   * company's Pipedrive requests at once than a loop of API calls does.
    */
   preparePage(user: PanelUser, dealId: string | null): void {
     this.admins.isAdminForDisplay(user.companyId, user.userId, false).catch(() => undefined);
-    if (dealId) this.dealUser(user, dealId, 'records').catch(() => undefined);
+    const userKey = `${user.companyId}:${user.userId}`;
+    if (!dealId || this.preparingFor.has(userKey)) return;
+    this.preparingFor.add(userKey);
+    this.dealUser(user, dealId, 'records')
+      .catch(() => undefined)
+      .finally(() => this.preparingFor.delete(userKey));
   }
 
   /** A contract of the user's company on a deal Pipedrive shows them; any other id answers 404, like a missing one. */
@@ -120,7 +129,7 @@ export class PanelAccess {
     // who see every deal in Pipedrive, keep them. A deal Pipedrive does not show and we hold nothing for (never
     // the company's, say) is no deal at all.
     if (!(await this.contracts.dealHasContracts(user.companyId, dealId))) throw ApiError.notFound('No such deal in Pipedrive');
-    const role = await this.admins.check(user.companyId, user.userId);
+    const role = await this.admins.checkForReading(user.companyId, user.userId);
     if (role === 'admin') return 'records';
     if (role === 'unavailable') throw new ApiError(502, 'pipedrive_unavailable', 'Pipedrive did not answer whether you may see this deal; try again in a minute');
     throw ApiError.notFound('No such deal in Pipedrive');

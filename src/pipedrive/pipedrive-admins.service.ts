@@ -21,8 +21,8 @@ const ROLE_SHOWN_MS = 60 * 1000;
 export class PipedriveAdmins {
   private readonly logger = new Logger(PipedriveAdmins.name);
   private readonly shown = new RecentValues<boolean>(ROLE_SHOWN_MS, 10_000);
-  /** Reads of a role for display under way: a panel's page and its settings call share one. */
-  private readonly readingForDisplay = new Map<string, Promise<AdminCheck>>();
+  /** Reads of a role for what only reads, under way: a panel's page and its first calls share one. */
+  private readonly reading = new Map<string, Promise<AdminCheck>>();
 
   constructor(
     private readonly installations: InstallationsRepository,
@@ -51,20 +51,25 @@ export class PipedriveAdmins {
     return isAdmin ? 'admin' : 'not_admin';
   }
 
+  /** As `check`, for what only reads: joins a read of the role already under way. An action asks afresh (`check`). */
+  checkForReading(companyId: string, userId: string): Promise<AdminCheck> {
+    const key = `${companyId}:${userId}`;
+    let reading = this.reading.get(key);
+    if (!reading) {
+      reading = this.check(companyId, userId).finally(() => this.reading.delete(key));
+      this.reading.set(key, reading);
+    }
+    return reading;
+  }
+
   /**
    * For what only shows the role (the settings page's `canEdit`): Pipedrive's answer at most a minute old, or the
    * role recorded at the user's last install or admin action when Pipedrive does not answer.
    */
   async isAdminForDisplay(companyId: string, userId: string, recorded: boolean): Promise<boolean> {
-    const key = `${companyId}:${userId}`;
-    const known = this.shown.get(key);
+    const known = this.shown.get(`${companyId}:${userId}`);
     if (known !== undefined) return known;
-    let reading = this.readingForDisplay.get(key);
-    if (!reading) {
-      reading = this.check(companyId, userId).finally(() => this.readingForDisplay.delete(key));
-      this.readingForDisplay.set(key, reading);
-    }
-    const role = await reading;
+    const role = await this.checkForReading(companyId, userId);
     return role === 'admin' || role === 'not_admin' ? role === 'admin' : recorded;
   }
 

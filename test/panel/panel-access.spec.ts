@@ -200,8 +200,11 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
   it('opening a page starts the Pipedrive reads its first calls need (role, deal), which those calls then share; a refusal is not kept', async () => {
     const user = (await (await s.sim(`/companies/${a.companyId}/users`, { body: { name: 'Opens Panels', isAdmin: false } })).json()) as { id: number };
     await s.install(user.id);
-    const shown = await scenario.addDeal({ title: 'Opened from Pipedrive', owner_id: user.id, person_id: scenario.demo.personWithEmailId });
-    const hidden = await scenario.addDeal({ title: 'Owner only, opened by another', owner_id: a.userId, visible_to: 1, person_id: scenario.demo.personWithEmailId });
+    const deal = (title: string, more: Record<string, unknown> = {}) => scenario.addDeal({ title, owner_id: user.id, person_id: scenario.demo.personWithEmailId, ...more });
+    const shown = await deal('Opened from Pipedrive');
+    const second = await deal('Opened while the first is read');
+    const hidden = await deal('Owner only, opened by another', { owner_id: a.userId, visible_to: 1 });
+    const last = await deal('Opened last');
     await scenario.drained();
     await s.sim('/requests', { method: 'DELETE' });
     const reads = async () => ((await (await s.sim('/requests?method=GET')).json()) as Array<{ path: string }>).map((read) => read.path.replace(/^\/c\/\d+/, ''));
@@ -211,25 +214,39 @@ describe('panel pages and API: identity only from a valid JWT, every read and wr
       expect(response.status).toBe(200);
       await response.text();
     };
+    const panelOf = (dealId: number | string) => `/panel?id=ext-1&selectedIds=${dealId}&resource=deal&view=details`;
 
-    await openPage(`/panel?id=ext-1&selectedIds=${shown.id}&resource=deal&view=details`);
+    // Pipedrive answers the page's two reads late, so the calls arrive while they are under way.
+    for (const path of [`/api/v2/deals/${shown.id}`, '/api/v1/users/me']) {
+      await s.sim('/faults', { body: { method: 'GET', path: `/c/${a.companyId}${path}`, latencyMs: 500, count: 1 } });
+    }
+    await openPage(panelOf(shown.id));
     await eventually(async () => (await readsOf(`/api/v2/deals/${shown.id}`)) === 1 && (await readsOf('/api/v1/users/me')) === 1, 'the page to read the deal and the role');
+    // A user's pages read one deal at a time: this one starts nothing while the first read is under way.
+    await openPage(panelOf(second.id));
     const [settings, contracts] = await Promise.all([s.api(a.companyId, user.id, '/api/settings'), s.api(a.companyId, user.id, `/api/deals/${shown.id}/contracts`)]);
     expect([settings.status, (await settings.json()).canEdit]).toEqual([200, false]);
     expect([contracts.status, await contracts.json()]).toEqual([200, { contracts: [] }]);
     expect([await readsOf(`/api/v2/deals/${shown.id}`), await readsOf('/api/v1/users/me')]).toEqual([1, 1]);
 
-    await openPage(`/panel?id=ext-1&selectedIds=${hidden.id}&resource=deal&view=details`);
+    await openPage(panelOf(hidden.id));
     await eventually(async () => (await readsOf(`/api/v2/deals/${hidden.id}`)) === 1, 'the page to read the hidden deal');
+    const notVisible = [403, { error: { code: 'deal_not_visible', message: 'Pipedrive does not show you this deal' } }];
     const refused = await s.api(a.companyId, user.id, `/api/deals/${hidden.id}/contracts`);
-    expect([refused.status, await refused.json()]).toEqual([403, { error: { code: 'deal_not_visible', message: 'Pipedrive does not show you this deal' } }]);
-    expect(await readsOf(`/api/v2/deals/${hidden.id}`)).toBe(2);
+    expect([refused.status, await refused.json()]).toEqual(notVisible);
+    const readsBefore = await readsOf(`/api/v2/deals/${hidden.id}`);
+    const again = await s.api(a.companyId, user.id, `/api/deals/${hidden.id}/contracts`);
+    expect([again.status, await again.json()]).toEqual(notVisible);
+    expect(await readsOf(`/api/v2/deals/${hidden.id}`)).toBe(readsBefore + 1);
 
-    // Pages without a deal id ask Pipedrive for no deal; the settings page and these panels find the role remembered.
+    // Pages without a deal id ask Pipedrive for no deal, and find the role remembered; once the last page's read has
+    // arrived, any read those pages started would have too.
     for (const selectedIds of ['', '0', 'abc', '9007199254740993']) await openPage(`/panel?selectedIds=${selectedIds}`);
     await openPage('/settings');
-    const deals = (await reads()).filter((read) => read.startsWith('/api/v2/deals/'));
-    expect(deals).toEqual([`/api/v2/deals/${shown.id}`, `/api/v2/deals/${hidden.id}`, `/api/v2/deals/${hidden.id}`]);
+    await openPage(panelOf(last.id));
+    await eventually(async () => (await readsOf(`/api/v2/deals/${last.id}`)) === 1, 'the last page to read its deal');
+    const dealsRead = new Set((await reads()).filter((read) => read.startsWith('/api/v2/deals/')));
+    expect(dealsRead).toEqual(new Set([shown.id, hidden.id, last.id].map((id) => `/api/v2/deals/${id}`)));
     expect(await readsOf('/api/v1/users/me')).toBe(1);
   });
 
