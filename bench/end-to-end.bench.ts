@@ -1,6 +1,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { cpuMsOf, memoryOf } from './support/app-process';
+import { PressureSampler } from './support/pressure';
 import type { FreshDatabase } from './support/database-servers';
 import { percentile, round, scaled } from './support/stats';
 import { Stack, UNTHROTTLED } from './support/stack';
@@ -42,6 +43,23 @@ interface Tracked {
 
 function latencies(samples: number[]) {
   return { count: samples.length, p50: percentile(samples, 50), p99: percentile(samples, 99), max: percentile(samples, 100) };
+}
+
+/** The machine's stalls over the measured minute, and in the seconds the slowest deal went from added to task. */
+function machineStalls(pressure: PressureSampler, deals: Tracked[], measuredFrom: number) {
+  const summary = pressure.summary();
+  const slowest = deals.filter((deal) => deal.taskAt).sort((a, b) => b.taskAt! - b.createdAt - (a.taskAt! - a.createdAt))[0];
+  if (summary === 'not available' || !slowest) return { summary };
+  const seconds = [Math.floor((slowest.createdAt - measuredFrom) / 1000), Math.floor((slowest.taskAt! - measuredFrom) / 1000)];
+  const during = { ioFullMs: 0, cpuSomeMs: 0 };
+  for (let second = seconds[0]; second <= seconds[1]; second += 1) {
+    during.ioFullMs += pressure.at(second).ioFullMs;
+    during.cpuSomeMs += pressure.at(second).cpuSomeMs;
+  }
+  return {
+    ...summary,
+    slowestDealToTask: { ms: slowest.taskAt! - slowest.createdAt, seconds, ioFullMs: round(during.ioFullMs), cpuSomeMs: round(during.cpuSomeMs) },
+  };
 }
 
 /**
@@ -86,6 +104,7 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
     // Both simulators answer from this process's event loop: while it lags, so does every vendor answer.
     const benchLoopDelay = monitorEventLoopDelay({ resolution: 10 });
     benchLoopDelay.enable();
+    const pressure = new PressureSampler();
     const started = Date.now();
     const adding = (async () => {
       let phaseStarted = started;
@@ -97,6 +116,7 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
           phaseStarted = Date.now();
           measured = { started: phaseStarted, appCpuMs: cpuMsOf(stack.apps[0].pid), benchCpu: process.cpuUsage(), databaseCpuMs: await stack.databaseCpuMs() };
           benchLoopDelay.reset();
+          pressure.start(phaseStarted);
         }
         const due = phaseStarted + (((index < warmUpDeals ? index : index - warmUpDeals) * 1000) / rate);
         const wait = due - Date.now();
@@ -145,6 +165,7 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
     await adding;
     await Promise.allSettled(signing);
     benchLoopDelay.disable();
+    pressure.stop();
     const start = measured!;
     const appCpuMs = cpuMsOf(stack.apps[0].pid) - start.appCpuMs;
     const benchCpu = process.cpuUsage(start.benchCpu);
@@ -197,6 +218,7 @@ export async function endToEndBenchmark(database: FreshDatabase): Promise<Record
         p99: round(benchLoopDelay.percentile(99) / 1e6),
         max: round(benchLoopDelay.max / 1e6),
       },
+      machineStalls: machineStalls(pressure, deals, start.started),
       appRssMb: { before: rssBefore.currentMb, peakSampled: peakRss, peakVmHWM: memoryOf(stack.apps[0].pid).peakMb },
       pollIntervalMs: POLL_MS,
       wallSeconds: round((Date.now() - started) / 1000),

@@ -9,7 +9,7 @@
  *
  * Uses DATABASE_URL when set, else a throw-away embedded PostgreSQL. Numbers go to docs/performance.md ("Panel").
  */
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -46,10 +46,13 @@ async function main(): Promise<void> {
   ensureClientBuilt();
   const weights = [await pageWeight('panel'), await pageWeight('settings')];
 
+  // The sandbox's directories (the app's data directory) and the embedded cluster go in one, removed at the end.
+  const scratch = await mkdtemp(join(tmpdir(), 'pdds-bench-panel-'));
+  process.env.TEST_SCRATCH_DIR = scratch;
   let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined;
   if (process.env.DATABASE_URL) process.env.TEST_SERVER_URL = process.env.DATABASE_URL;
   else {
-    embedded = await startEmbeddedPostgres({ dataDir: await mkdtemp(join(tmpdir(), 'pdds-bench-panel-')), persistent: false });
+    embedded = await startEmbeddedPostgres({ dataDir: scratch, persistent: false });
     process.env.TEST_SERVER_URL = embedded.adminUrl;
   }
   // Loaded after TEST_SERVER_URL is known: the sandbox creates its database there.
@@ -144,6 +147,7 @@ async function main(): Promise<void> {
     await s.close();
     await host.close();
     await embedded?.stop();
+    await rm(scratch, { recursive: true, force: true });
   }
 }
 
