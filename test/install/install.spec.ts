@@ -194,7 +194,9 @@ describe('install from the Pipedrive Marketplace (app + Pipedrive simulator over
     // Pipedrive delivers with a webhook's credentials from the moment it created it; here the second create is slow.
     await s.sim('/faults', { body: { method: 'POST', path: `/c/${demo.companyId}/api/v1/webhooks`, latencyMs: 1500, skip: 1 } });
     await s.install(demo.adminUserId);
-    await eventually(async () => (await ours()).length === 1, 'the first webhook created');
+    // Recorded, not only created at Pipedrive: the app stores a webhook's credentials once Pipedrive has answered.
+    await eventually(async () => (await db().query('SELECT count(*)::int AS count FROM webhook_subscriptions'))[0].count === 1, 'the first webhook recorded');
+    expect(await ours()).toHaveLength(1);
     const deal = (await (await s.sim(`/companies/${demo.companyId}/deals`, { body: { title: 'Added during the set-up' } })).json()) as { id: number };
     const first = await eventually(async () => {
       const deliveries = (await (await s.sim('/webhooks/deliveries')).json()) as Array<{ body: string; outcome: string; meta?: { attempt?: number } }>;

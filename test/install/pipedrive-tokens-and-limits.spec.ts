@@ -144,8 +144,8 @@ describe('Pipedrive API client: token refresh and rate limits (two app processes
       return rows.length ? rows : undefined;
     }, 'the job to be deferred', 25_000);
     expect(deferred).toEqual([expect.objectContaining({ state: 'created', retry_limit: retryLimit, later: true })]);
-    const [original] = await db.query('SELECT state FROM pgboss.job WHERE id = $1', [jobId]);
-    expect(original.state).toBe('completed');
+    // The deferred copy commits before the original is marked completed.
+    await eventually(async () => (await db.query('SELECT state FROM pgboss.job WHERE id = $1', [jobId]))[0].state === 'completed', 'the original job completed');
 
     // Once the budget is back the deferred job runs and succeeds.
     await s.sim('/rate-limits/reset', { body: { companyId } });

@@ -230,7 +230,15 @@ describe('signing outcomes: DottedSign webhooks, write-back to the deal, reconci
     await s.sim('/faults', { body: { method: 'GET', path: dealPath, status: 403, count: 1000, body: { success: false, error: 'You do not have permissions to view this deal' } } });
     try {
       await s.dsim(`/tasks/${taskId}/sign`, { body: { email: signer } });
-      await eventually(async () => (await pipedriveCalls('GET', dealPath)).some((call) => call.status === 403), 'the write-back to meet the refusal');
+      // The write-back's transaction ends after the refused read: wait for its event to be set to retry.
+      await eventually(async () => {
+        const [{ count }] = await scenario.db().query(
+          `SELECT count(*)::int AS count FROM inbox_events WHERE source = 'dottedsign' AND payload->'event'->>'taskId' = $1 AND status_reason LIKE 'retrying:%'`,
+          [taskId],
+        );
+        return count > 0;
+      }, 'the write-back to meet the refusal and be retried');
+      expect((await pipedriveCalls('GET', dealPath)).some((call) => call.status === 403)).toBe(true);
       const row = await contract(contractId);
       expect(row.effects?.skipped ?? {}).toEqual({});
       expect(row.effects?.writeBackDone).toBeUndefined();
