@@ -95,6 +95,12 @@ describe('parseConfig', () => {
     expect(problemsOf({ ENCRYPTION_KEY: key, DOTTEDSIGN_APP_ACCOUNT: 'yes' })).toEqual(['DOTTEDSIGN_APP_ACCOUNT: must be "true" or "false"']);
   });
 
+  it('turns schedules into jobs unless told not to', () => {
+    expect(parseConfig({}, () => key).runPeriodicJobs).toBe(true);
+    expect(parseConfig({ RUN_PERIODIC_JOBS: 'false' }, () => key).runPeriodicJobs).toBe(false);
+    expect(problemsOf({ ENCRYPTION_KEY: key, RUN_PERIODIC_JOBS: 'off' })).toEqual(['RUN_PERIODIC_JOBS: must be "true" or "false"']);
+  });
+
   it('accepts a complete production configuration and defaults the JWT secret to the client secret', () => {
     const config = parseConfig({
       NODE_ENV: 'production',

@@ -23,6 +23,11 @@ export interface AppConfig {
   inboxWorkers: number;
   /** Finished inbox events are deleted this many days after they arrived. */
   inboxRetentionDays: number;
+  /**
+   * False: this process turns no schedule into jobs (reconciliation, the webhook check, retention), though it still
+   * runs such jobs when another process or a caller sends them. Tests run them themselves, when they mean to.
+   */
+  runPeriodicJobs: boolean;
   logLevel: string;
   bodyLimitBytes: number;
 }
@@ -87,6 +92,7 @@ const envSchema = z.object({
   DATABASE_POOL_SIZE: z.coerce.number().int().min(RESERVED_CONNECTIONS + 1).max(500).default(40),
   INBOX_WORKERS: z.coerce.number().int().min(1).max(256).default(28),
   INBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  RUN_PERIODIC_JOBS: z.enum(['true', 'false'], 'must be "true" or "false"').default('true'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -178,6 +184,7 @@ export function parseConfig(env: RawEnv, generatedKey?: () => string): AppConfig
     database: { poolSize: e.DATABASE_POOL_SIZE },
     inboxWorkers: e.INBOX_WORKERS,
     inboxRetentionDays: e.INBOX_RETENTION_DAYS,
+    runPeriodicJobs: e.RUN_PERIODIC_JOBS === 'true',
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: 1024 * 1024,
   };

@@ -148,6 +148,7 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
       archiveCompletedAfterSeconds: 3600,
       archiveFailedAfterSeconds: 7 * 24 * 3600,
       deleteAfterDays: 14,
+      schedule: config.runPeriodicJobs,
       // Passed through to pg-boss's pg.Pool.
       ...({ Client: NamedStatementClient } as object),
     });

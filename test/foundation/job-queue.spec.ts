@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { TransactionRunner } from '../../src/database/transaction-runner';
 import { InboxService } from '../../src/inbox/inbox.service';
 import { JOB_COMPLETED, JobQueue, type StartedJobRow } from '../../src/jobs/job-queue.service';
+import { RECONCILE } from '../../src/signing/reconciler.service';
 import { createTestDatabase, type TestDatabase } from '../support/test-database';
 import { eventually, type TestApp, startTestApp } from '../support/test-app';
 
@@ -293,5 +294,19 @@ describe('job queue (pg-boss on the app database)', () => {
     expect(plan).toMatch(/Update on j[0-9a-f]+/);
     expect(plan).toMatch(/Index (Only )?Scan using \S+ on j[0-9a-f]+/);
     expect(plan).not.toMatch(/Seq Scan/);
+  });
+
+  it("turns the app's schedules into jobs only in a process told to run periodic jobs", async () => {
+    const dataSource = first.app.get(DataSource);
+    const cronRan = async () => ((await dataSource.query('SELECT cron_on FROM pgboss.version')) as Array<{ cron_on: Date | null }>)[0].cron_on !== null;
+    // This file's two processes run none, as tests do by default; the schedules are recorded all the same.
+    expect(await dataSource.query('SELECT cron FROM pgboss.schedule WHERE name = $1', [RECONCILE])).toEqual([{ cron: '*/5 * * * *' }]);
+    expect(await cronRan()).toBe(false);
+    const scheduler = await startTestApp({ database, env: { RUN_PERIODIC_JOBS: 'true' } });
+    try {
+      await eventually(cronRan, "pg-boss's cron monitor to run in the process told to");
+    } finally {
+      await scheduler.close();
+    }
   });
 });

@@ -18,7 +18,7 @@ const sharedKey = randomBytes(32).toString('base64');
 
 /**
  * Boots the real app on a real PostgreSQL database (a fresh one unless `database` is given, so two
- * instances can share one) and listens on a free loopback port.
+ * instances can share one) and listens on a free loopback port. Periodic jobs run only when a test sends them.
  */
 export async function startTestApp(options: { env?: RawEnv; database?: TestDatabase; port?: number } = {}): Promise<TestApp> {
   const database = options.database ?? (await createTestDatabase());
@@ -31,6 +31,8 @@ export async function startTestApp(options: { env?: RawEnv; database?: TestDatab
       DATA_DIR: scratchDir('app'),
       ENCRYPTION_KEY: sharedKey,
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+      // The clock's 5-minute reconciliation would read deals and settle contracts in the middle of a test.
+      RUN_PERIODIC_JOBS: 'false',
       ...options.env,
     }),
     databaseUrl: database.url,
