@@ -221,7 +221,7 @@ describe('deal panel and settings page in headless Chromium, inside a page playi
     await expect(badge(0).getAttribute('data-status')).resolves.toBe('waiting');
 
     // DottedSign takes a moment: the button says so and takes no second click meanwhile.
-    await s.dsim('/faults', { body: { method: 'POST', path: '/v1/sign_tasks/void', latencyMs: 1000, count: 1 } });
+    await s.dsim('/faults', { body: { method: 'POST', path: '/v1/sign_tasks/void', latencyMs: 2500, count: 1 } });
     await page.evaluate(() => (window.confirmAnswer = true));
     await card(0).locator('[data-action="void"]').click();
     const voidButton = card(0).locator('[data-action="void"]');

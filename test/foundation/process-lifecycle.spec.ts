@@ -64,7 +64,7 @@ describe('the app process (npm start)', () => {
     second.interrupt();
     await second.exited;
     await eventually(async () => !postgresRunningIn(dataDir), 'postgres to stop after Ctrl-C', 10000);
-  });
+  }, 150_000); // two boots of up to 45 s each, and their stops
 
   it('logs each request once under the id it answered with, credentials redacted, health checks left out, refused webhooks as warnings', async () => {
     const database = await createTestDatabase();

@@ -86,7 +86,7 @@ describe('the company’s DottedSign connection: who may change it, and what the
     const { authorize, cookie } = await startConnect(company, admin, 'gus@gamma.test');
     const approved = await fetch(authorize, { redirect: 'manual' });
     // DottedSign takes a while to give the tokens; the company's only user uninstalls meanwhile.
-    await s.dsim('/faults', { body: { method: 'POST', path: '/v1/oauth/token', count: 1, latencyMs: 1000 } });
+    await s.dsim('/faults', { body: { method: 'POST', path: '/v1/oauth/token', count: 1, latencyMs: 3000 } });
     const callback = fetch(approved.headers.get('location')!, { redirect: 'manual', headers: { cookie } });
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect((await s.sim('/uninstall', { body: { companyId: company, userId: admin } })).status).toBe(200);

@@ -192,7 +192,7 @@ describe('install from the Pipedrive Marketplace (app + Pipedrive simulator over
 
   it('a deal added while the webhooks are being set up is accepted at its first delivery', async () => {
     // Pipedrive delivers with a webhook's credentials from the moment it created it; here the second create is slow.
-    await s.sim('/faults', { body: { method: 'POST', path: `/c/${demo.companyId}/api/v1/webhooks`, latencyMs: 1500, skip: 1 } });
+    await s.sim('/faults', { body: { method: 'POST', path: `/c/${demo.companyId}/api/v1/webhooks`, latencyMs: 3000, skip: 1 } });
     await s.install(demo.adminUserId);
     // Recorded, not only created at Pipedrive: the app stores a webhook's credentials once Pipedrive has answered.
     await eventually(async () => (await db().query('SELECT count(*)::int AS count FROM webhook_subscriptions'))[0].count === 1, 'the first webhook recorded');
