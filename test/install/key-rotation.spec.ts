@@ -7,7 +7,7 @@ import { PipedriveTokens } from '../../src/pipedrive/pipedrive-tokens.service';
 import { SEALED_TABLES } from '../../src/installations/sealed-tokens';
 import { type Sandbox, startSandbox } from '../support/sandbox';
 import { Scenario } from '../support/scenario';
-import { eventually, type TestApp, startTestApp } from '../support/test-app';
+import { eventually, holdLoopbackPort, type TestApp, startTestApp } from '../support/test-app';
 import { type TestDatabase, createTestDatabase } from '../support/test-database';
 import { sealUnbound } from '../support/unbound-seal';
 
@@ -37,7 +37,7 @@ describe('encryption key rotation (app + both simulators)', () => {
   /** The same database and address, another process's configuration. */
   async function restartWith(env: Record<string, string>): Promise<void> {
     await app.close();
-    app = await startTestApp({ database, port: Number(new URL(s.app.url).port), env: { ...s.appEnv, ...env } });
+    app = await startTestApp({ database, port: await holdLoopbackPort(Number(new URL(s.app.url).port)), env: { ...s.appEnv, ...env } });
     s.app = app;
   }
 

@@ -1,9 +1,8 @@
-import { freeLoopbackPort } from '../../src/database/embedded-postgres.launcher';
 import { installThroughOAuth } from '../../src/sandbox/oauth-install';
 import type { DottedSignSimulatorOptions } from '../../src/sandbox/dottedsign/dottedsign.simulator';
 import type { PipedriveSimulatorOptions } from '../../src/sandbox/pipedrive/pipedrive.simulator';
 import { type SimulatedWorld, startSimulatedWorld } from '../../src/sandbox/simulated-world';
-import { type TestApp, startTestApp } from './test-app';
+import { type TestApp, holdLoopbackPort, startTestApp } from './test-app';
 import type { TestDatabase } from './test-database';
 
 export interface Sandbox extends SimulatedWorld {
@@ -36,13 +35,19 @@ async function json(url: string, init: { method?: string; body?: unknown; header
 
 /** Both simulators and the real app, wired to each other over loopback HTTP, on a real database. */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  const appPort = await freeLoopbackPort();
-  const appUrl = `http://127.0.0.1:${appPort}`;
-  const world = await startSimulatedWorld({
-    appUrl,
-    pipedrive: { timeScale: 0.001, ...options.pipedrive },
-    dottedsign: { timeScale: 0.001, ...options.dottedsign },
-  });
+  const appPort = await holdLoopbackPort();
+  const appUrl = `http://127.0.0.1:${appPort.port}`;
+  let world: SimulatedWorld;
+  try {
+    world = await startSimulatedWorld({
+      appUrl,
+      pipedrive: { timeScale: 0.001, ...options.pipedrive },
+      dottedsign: { timeScale: 0.001, ...options.dottedsign },
+    });
+  } catch (error) {
+    await appPort.release();
+    throw error;
+  }
   let app: TestApp;
   try {
     app = await startTestApp({ database: options.database, port: appPort, env: { ...world.appEnv, ...options.env } });
