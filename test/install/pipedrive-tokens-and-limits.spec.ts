@@ -11,6 +11,7 @@ interface Logged {
   at: string;
   path: string;
   status: number;
+  headers: Record<string, string>;
   body: Record<string, string>;
 }
 
@@ -130,6 +131,8 @@ describe('Pipedrive API client: token refresh and rate limits (two app processes
     const wait = await refusal();
     expect(wait).toBeGreaterThan(6_000);
     const calls = await meCalls();
+    // Once seen with six: each call's time and token tell the test's own from another caller's.
+    if (calls.length !== 4) console.warn('refused /users/me calls', calls.map(({ at, status, headers }) => ({ at, status, token: String(headers.authorization).slice(-6) })));
     expect(calls.map((call) => call.status)).toEqual([429, 429, 429, 429]);
     const gaps = calls.slice(1).map((call, index) => Date.parse(call.at) - Date.parse(calls[index].at));
     expect(gaps[0]).toBeGreaterThanOrEqual(950);
