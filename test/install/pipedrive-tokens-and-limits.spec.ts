@@ -111,8 +111,9 @@ describe('Pipedrive API client: token refresh and rate limits (two app processes
   it('while the company budget is spent, waits longer after each 429 in a row and defers jobs without using their retries', async () => {
     // The reinstall's webhook set-up (which reads /users/me) may still be waiting out an earlier test's 429s; here it
     // would add its own refused calls to the ones counted.
+    const db = s.app.app.get(DataSource);
     const pending = async () =>
-      ((await s.app.app.get(DataSource).query(`SELECT count(*)::int AS count FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry', 'active')`, [ENSURE_WEBHOOKS])) as Array<{ count: number }>)[0].count;
+      ((await db.query(`SELECT count(*)::int AS count FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry', 'active')`, [ENSURE_WEBHOOKS])) as Array<{ count: number }>)[0].count;
     await eventually(async () => (await pending()) === 0, 'earlier webhook set-ups to finish', 30_000);
     await new Promise((resolve) => setTimeout(resolve, 2100));
     const companyId = s.pipedrive.demo.companyId;
@@ -139,7 +140,6 @@ describe('Pipedrive API client: token refresh and rate limits (two app processes
     expect(gaps[1]).toBeGreaterThanOrEqual(1_950);
     expect(gaps[2]).toBeGreaterThanOrEqual(3_950);
 
-    const db = s.app.app.get(DataSource);
     // The probe tells this job's deferred copy from others deferred meanwhile (the 30-minute webhook check's, say).
     const probe = randomUUID();
     const jobId = await s.app.app.get(JobQueue).send(ENSURE_WEBHOOKS, { companyId: String(companyId), probe });
